@@ -1,0 +1,3 @@
+module github.com/mongogate/mongogate
+
+go 1.26.0
