@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# gen-check.sh fails if gen/ is not exactly what scripts/gen.sh produces from
+# proto/ (and, through gen.sh, if buf lint finds a problem). For CI; it does
+# not modify the work tree.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+bash scripts/gen.sh "$tmp"
+
+if ! diff -r gen "$tmp/gen" >"$tmp/diff.txt"; then
+	echo "gen-check: gen/ is stale or was edited by hand; run scripts/gen.sh and commit the result." >&2
+	head -n 50 "$tmp/diff.txt" >&2
+	exit 1
+fi
+echo "gen-check: gen/ is up to date"
