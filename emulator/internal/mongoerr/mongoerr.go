@@ -76,6 +76,7 @@ const (
 	ConflictingOperationInProgress     int32 = 117
 	CommandNotSupportedOnView          int32 = 166
 	InvalidPipelineOperator            int32 = 168
+	IncompleteTransactionHistory       int32 = 217
 	TransactionTooOld                  int32 = 225
 	NotImplemented                     int32 = 238
 	NoSuchTransaction                  int32 = 251
