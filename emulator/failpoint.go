@@ -49,12 +49,12 @@ type fpData struct {
 
 // fpAction is what the fail point does to one command.
 type fpAction struct {
-	block       time.Duration
-	close       bool
-	err         *mongoerr.Error
-	labels      []string // replace server labels when hasLabels
-	hasLabels   bool
-	wcErr       bson.D
+	block     time.Duration
+	close     bool
+	err       *mongoerr.Error
+	labels    []string // replace server labels when hasLabels
+	hasLabels bool
+	wcErr     bson.D
 }
 
 // configure handles {configureFailPoint: "failCommand", mode, data}.

@@ -63,7 +63,7 @@ type index struct {
 // record is one _id's history.
 type record struct {
 	key      string
-	versions []version   // oldest first
+	versions []version    // oldest first
 	owner    *transaction // holds the document's write lock until it ends
 	gone     bool         // dropped from its collection
 }
