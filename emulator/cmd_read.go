@@ -233,9 +233,26 @@ func (x *exec) aggEnv(vars map[string]any) agg.Env {
 		Collection: func(name string) ([]bson.D, error) {
 			return x.view.docs(x.s.store.collection(x.db, name)), nil
 		},
-		Vars:  vars,
-		Match: matcher,
+		Vars:          vars,
+		Match:         matcher,
+		LocalSessions: x.localSessions,
 	}
+}
+
+// localSessions lists the sessions this server knows, for
+// $listLocalSessions. Without authentication every session is "local".
+func (x *exec) localSessions(bson.D) ([]bson.D, error) {
+	t := &x.s.sessions
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []bson.D
+	for _, s := range t.m {
+		out = append(out, bson.D{
+			{Key: "_id", Value: bson.D{{Key: "id", Value: s.lsid}}},
+			{Key: "lastUse", Value: bson.NewDateTimeFromTime(s.lastUse)},
+		})
+	}
+	return out, nil
 }
 
 func (x *exec) aggregate() (bson.D, error) {

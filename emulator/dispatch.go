@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -108,6 +109,7 @@ type exec struct {
 // session metadata a command may carry.
 type sessionArgs struct {
 	lsid         string
+	lsidUUID     bson.Binary
 	hasLSID      bool
 	txnNumber    int64
 	hasTxnNumber bool
@@ -124,11 +126,11 @@ func parseSessionArgs(cmd bson.D) (sessionArgs, error) {
 			if !ok {
 				return a, mongoerr.New(mongoerr.TypeMismatch, "lsid must be an object")
 			}
-			id, err := lsidKey(d)
+			id, err := lsidUUID(d)
 			if err != nil {
 				return a, err
 			}
-			a.lsid, a.hasLSID = id, true
+			a.lsid, a.lsidUUID, a.hasLSID = fmt.Sprintf("%x", id.Data), id, true
 		case "txnNumber":
 			n, ok := value.ToInt64(e.Value)
 			if !ok {
@@ -207,7 +209,7 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 
 	x := &exec{ctx: ctx, s: s, conn: c, db: dbName, name: name, cmd: m.body, autocommit: inTxn}
 	if args.hasLSID {
-		x.sess = s.sessions.get(args.lsid)
+		x.sess = s.sessions.get(args.lsid, args.lsidUUID)
 	}
 	st := s.store
 	write := cmd.flags&fWrite != 0 || inTxn || (args.hasTxnNumber && cmd.flags&fRetryable != 0)

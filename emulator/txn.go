@@ -42,6 +42,7 @@ type pendingRef struct {
 // guarded by store.mu held exclusively; the sessions table only guards the map.
 type session struct {
 	id        string
+	lsid      bson.Binary
 	txnNumber int64 // highest number seen
 	state     txnState
 	txn       *transaction
@@ -56,12 +57,12 @@ type sessionTable struct {
 	m  map[string]*session
 }
 
-func (t *sessionTable) get(id string) *session {
+func (t *sessionTable) get(id string, lsid bson.Binary) *session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.m[id]
 	if s == nil {
-		s = &session{id: id, retried: map[int64]bson.D{}}
+		s = &session{id: id, lsid: lsid, retried: map[int64]bson.D{}}
 		t.m[id] = s
 	}
 	s.lastUse = time.Now()
@@ -218,12 +219,17 @@ func (st *store) reapExpired(sessions []*session, limit time.Duration, now time.
 }
 
 func lsidKey(lsid bson.D) (string, error) {
+	id, err := lsidUUID(lsid)
+	return fmt.Sprintf("%x", id.Data), err
+}
+
+func lsidUUID(lsid bson.D) (bson.Binary, error) {
 	for _, e := range lsid {
 		if e.Key == "id" {
 			if b, ok := e.Value.(bson.Binary); ok {
-				return fmt.Sprintf("%x", b.Data), nil
+				return b, nil
 			}
 		}
 	}
-	return "", mongoerr.New(mongoerr.FailedToParse, "lsid must contain a UUID field 'id'")
+	return bson.Binary{}, mongoerr.New(mongoerr.FailedToParse, "lsid must contain a UUID field 'id'")
 }

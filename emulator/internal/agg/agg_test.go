@@ -194,6 +194,7 @@ func TestProject(t *testing.T) {
 		{name: "computed inside existing subdocument", stages: bson.A{st("$project", doc("a.b", 1, "a.z", "$d"))}, input: in,
 			want: docs(doc("_id", one, "a", doc("b", one, "z", "x")))},
 		{name: "computed _id", stages: bson.A{st("$project", doc("_id", "$d"))}, input: in, want: docs(doc("_id", "x"))},
+		{name: "computed _id stays first", stages: bson.A{st("$project", doc("d", 1, "_id", "$a.b"))}, input: in, want: docs(doc("_id", one, "d", "x"))},
 		{name: "remove variable", stages: bson.A{st("$project", doc("d", "$$REMOVE", "a", 1))}, input: in,
 			want: docs(doc("_id", one, "a", doc("b", one, "c", two)))},
 		{name: "exclusion then inclusion", stages: bson.A{st("$project", doc("a", 0, "d", 1))}, code: 31253},

@@ -188,7 +188,17 @@ func (p *projection) apply(doc bson.D, vars map[string]any) (bson.D, error) {
 	if p.mode == modeExclusion {
 		return exclude(p.root, doc), nil
 	}
-	return include(p.root, doc, doc, vars)
+	out, err := include(p.root, doc, doc, vars)
+	if err != nil {
+		return nil, err
+	}
+	// A computed _id still leads the document, as on the server.
+	for i, e := range out {
+		if e.Key == "_id" && i > 0 {
+			return append(bson.D{e}, append(out[:i:i], out[i+1:]...)...), nil
+		}
+	}
+	return out, nil
 }
 
 // include applies an inclusion projection level: included fields in the

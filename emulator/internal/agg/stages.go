@@ -109,7 +109,7 @@ func SortDocs(docs []bson.D, pattern expr.SortPattern) []bson.D {
 	return out
 }
 
-// nonNegative reads the integer argument of $skip / $limit / $sample.
+// countArg reads the integral argument of $skip, $limit and $sample.
 func countArg(v any) (int64, bool) {
 	if i, ok := value.ToInt64(v); ok {
 		return i, true

@@ -41,6 +41,7 @@ func init() {
 	register(parseDateToString, "$dateToString")
 	register(parseDateToParts, "$dateToParts")
 	register(parseDateFromParts, "$dateFromParts")
+	register(parseDateFromString, "$dateFromString")
 }
 
 func weekOfYear(t time.Time) int { return (t.YearDay() - 1 + 7 - int(t.Weekday())) / 7 }
@@ -456,15 +457,152 @@ func parseDateFromParts(_ string, arg any) (Expr, error) {
 
 // ParseDateString parses the ISO-8601 forms $toDate and $convert accept.
 func ParseDateString(s string) (bson.DateTime, error) {
-	layouts := []string{
-		time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999",
-		"2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999", "2006-01-02", "2006-01-02T15:04:05.999999999 MST",
-	}
-	for _, l := range layouts {
+	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return bson.NewDateTimeFromTime(t), nil
 		}
 	}
 	return 0, conversionError("Error parsing date string '%s'", s)
+}
+
+func parseDateFromString(_ string, arg any) (Expr, error) {
+	args, err := namedArgs(arg, []string{"dateString", "format", "timezone", "onNull", "onError"},
+		func() error {
+			return mongoerr.New(40540, "$dateFromString only supports an object as an argument, found: %s", typeName(arg))
+		},
+		func(f string) error { return mongoerr.New(40541, "Unrecognized argument to $dateFromString: %s", f) })
+	if err != nil {
+		return nil, err
+	}
+	if args["dateString"] == nil {
+		return nil, mongoerr.New(40542, "Missing 'dateString' parameter to $dateFromString")
+	}
+	return evalFunc(func(root bson.D, vars map[string]any) (any, error) {
+		layout := ""
+		formatNull := false
+		if args["format"] != nil {
+			f, err := args["format"].Eval(root, vars)
+			if err != nil {
+				return nil, err
+			}
+			if Nullish(f) {
+				formatNull = true
+			} else {
+				s, ok := f.(string)
+				if !ok {
+					return nil, mongoerr.New(40684, "$dateFromString requires that 'format' be a string, found: %s with value %s", typeName(f), render(f))
+				}
+				if layout, err = goLayout(s); err != nil {
+					return nil, err
+				}
+			}
+		}
+		loc := time.UTC
+		tzNull := false
+		if args["timezone"] != nil {
+			tz, err := args["timezone"].Eval(root, vars)
+			if err != nil {
+				return nil, err
+			}
+			if Nullish(tz) {
+				tzNull = true
+			} else {
+				s, ok := tz.(string)
+				if !ok {
+					return nil, mongoerr.New(40517, "timezone must evaluate to a string, found %s", typeName(tz))
+				}
+				if loc, err = ParseTimeZone(s); err != nil {
+					return nil, err
+				}
+			}
+		}
+		ds, err := args["dateString"].Eval(root, vars)
+		if err != nil {
+			return nil, err
+		}
+		if Nullish(ds) {
+			if args["onNull"] != nil {
+				return args["onNull"].Eval(root, vars)
+			}
+			return nil, nil
+		}
+		result, err := func() (any, error) {
+			s, ok := ds.(string)
+			if !ok {
+				return nil, conversionError("$dateFromString requires that 'dateString' be a string, found: %s with value %s", typeName(ds), render(ds))
+			}
+			if tzNull || formatNull {
+				return nil, nil
+			}
+			if layout == "" {
+				for _, l := range dateLayouts {
+					if t, err := time.ParseInLocation(l, s, loc); err == nil {
+						return bson.NewDateTimeFromTime(t), nil
+					}
+				}
+				return nil, conversionError("Error parsing date string '%s'", s)
+			}
+			t, err := time.ParseInLocation(layout, s, loc)
+			if err != nil {
+				return nil, conversionError("Error parsing date string '%s': %v", s, err)
+			}
+			return bson.NewDateTimeFromTime(t), nil
+		}()
+		if err != nil {
+			if e := mongoerr.As(err); e != nil && e.Code == ConversionFailure && args["onError"] != nil {
+				return args["onError"].Eval(root, vars)
+			}
+			return nil, err
+		}
+		return result, nil
+	}), nil
+}
+
+// goLayout translates a $dateFromString format into a Go time layout.
+func goLayout(f string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			b.WriteByte(f[i])
+			continue
+		}
+		if i+1 >= len(f) {
+			return "", mongoerr.New(18535, "Unmatched '%%' at end of format string")
+		}
+		i++
+		switch f[i] {
+		case 'Y':
+			b.WriteString("2006")
+		case 'm':
+			b.WriteString("01")
+		case 'd':
+			b.WriteString("02")
+		case 'H':
+			b.WriteString("15")
+		case 'M':
+			b.WriteString("04")
+		case 'S':
+			b.WriteString("05")
+		case 'L':
+			b.WriteString("000")
+		case 'z':
+			b.WriteString("-0700")
+		case 'b':
+			b.WriteString("Jan")
+		case 'B':
+			b.WriteString("January")
+		case '%':
+			b.WriteString("%")
+		default:
+			return "", mongoerr.New(18536, "Invalid format character '%%%c' in format string", f[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// dateLayouts are the ISO-8601 forms accepted without a format.
+var dateLayouts = []string{
+	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999", "2006-01-02", "2006-01-02T15:04:05.999999999 MST",
 }

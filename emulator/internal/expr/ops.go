@@ -24,7 +24,7 @@ func register(p parser, names ...string) {
 // so they fail as NotImplemented rather than as unknown operators.
 var unsupported = []string{
 	"$meta", "$stdDevPop", "$stdDevSamp", "$dateAdd", "$dateSubtract", "$dateDiff",
-	"$dateTrunc", "$dateFromString", "$firstN", "$lastN", "$maxN", "$minN",
+	"$dateTrunc", "$firstN", "$lastN", "$maxN", "$minN",
 	"$toHashedIndexKey", "$median", "$percentile", "$top", "$topN",
 	"$bottom", "$bottomN", "$bitAnd", "$bitOr", "$bitXor", "$bitNot",
 	"$sin", "$cos", "$tan", "$asin", "$acos", "$atan", "$atan2", "$asinh",

@@ -58,7 +58,7 @@ func (p *parser) compile(filter bson.D) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{root: root}
+	f := &Filter{root: optimize(root)}
 	f.id, f.hasID = idValue(filter)
 	return f, nil
 }
@@ -396,7 +396,11 @@ func comparisonNode(path string, op cmpOp, rhs any) (node, error) {
 	if _, ok := rhs.(bson.Undefined); ok {
 		return nil, mongoerr.New(mongoerr.BadValue, "cannot compare to undefined")
 	}
-	return &pathNode{path: splitPath(path), test: cmpPred(op, rhs)}, nil
+	n := &pathNode{path: splitPath(path), test: cmpPred(op, rhs)}
+	if _, isRegex := rhs.(bson.Regex); op == opEQ && !isRegex {
+		n.in = &inArgs{eqs: []any{rhs}}
+	}
+	return n, nil
 }
 
 func (p *parser) parseNot(path string, arg any, sub bool) (node, error) {
@@ -441,7 +445,8 @@ func inNode(path string, arr bson.A) (node, error) {
 			eqs = append(eqs, x)
 		}
 	}
-	return &pathNode{path: splitPath(path), test: inPred(eqs, res)}, nil
+	args := &inArgs{eqs: eqs, res: res}
+	return &pathNode{path: splitPath(path), test: inPred(args), in: args}, nil
 }
 
 func compileRegex(pattern, options string) (*regexMatcher, error) {
@@ -464,7 +469,7 @@ func regexNode(path, pattern, options string) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pathNode{path: splitPath(path), test: pure(m.matches)}, nil
+	return &pathNode{path: splitPath(path), test: pure(m.matches), in: &inArgs{res: []*regexMatcher{m}}}, nil
 }
 
 // regexDocNode parses {$regex: …, $options: …} from the whole operator

@@ -140,6 +140,15 @@ type pathNode struct {
 	path []string
 	mode leafMode
 	test pred
+	// in is set for equality (except to a regex value), regex and $in
+	// nodes, which an $or over one path may merge into a single $in.
+	in *inArgs
+}
+
+// inArgs are the values and patterns of an $in.
+type inArgs struct {
+	eqs []any
+	res []*regexMatcher
 }
 
 func (n *pathNode) match(doc bson.D, d *details) (bool, error) {
@@ -262,7 +271,8 @@ func (r *regexMatcher) matches(v any) bool {
 
 // inPred is $in: equality with any listed value or a match of any listed
 // regex; a null in the list also matches missing and undefined.
-func inPred(eqs []any, res []*regexMatcher) pred {
+func inPred(args *inArgs) pred {
+	eqs, res := args.eqs, args.res
 	return pure(func(v any) bool {
 		for _, x := range eqs {
 			if compare(opEQ, v, x) {
