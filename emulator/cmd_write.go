@@ -109,22 +109,11 @@ func withID(doc bson.D) bson.D {
 	return append(bson.D{{Key: "_id", Value: bson.NewObjectID()}}, doc...)
 }
 
-func validateID(id any) error {
-	switch id.(type) {
-	case bson.A:
-		return mongoerr.New(mongoerr.InvalidIdField, "The '_id' value cannot be of type array")
-	case bson.Regex:
-		return mongoerr.New(mongoerr.InvalidIdField, "can't use a regex for _id")
-	case bson.Undefined:
-		return mongoerr.New(mongoerr.InvalidIdField, "can't use a undefined for _id")
-	}
-	return nil
-}
 
 // insertDoc inserts a document that has an _id.
 func (x *exec) insertDoc(c *collection, doc bson.D) error {
 	id, _ := value.Lookup(doc, "_id")
-	if err := validateID(id); err != nil {
+	if err := update.CheckID(id); err != nil {
 		return err
 	}
 	key := value.Key(id)
@@ -390,7 +379,7 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	if len(hits) > 0 || !st.upsert {
 		return out, nil
 	}
-	seed, err := update.UpsertSeed(st.filter)
+	seed, err := upsertSeed(st.filter, u.IsReplacement())
 	if err != nil {
 		return out, err
 	}
@@ -406,6 +395,24 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	out.upsertedID, _ = value.Lookup(doc, "_id")
 	out.after = doc
 	return out, nil
+}
+
+// upsertSeed is the document an upsert starts from: the filter's equality
+// fields for an operator update, only its _id for a replacement (MongoDB's
+// update_request / upsert seeding).
+func upsertSeed(filter bson.D, replacement bool) (bson.D, error) {
+	if !replacement {
+		return update.UpsertSeed(filter)
+	}
+	if id, ok := value.Lookup(filter, "_id"); ok {
+		if d, isDoc := id.(bson.D); !isDoc || len(d) == 0 || d[0].Key[0] != '$' {
+			return bson.D{{Key: "_id", Value: id}}, nil
+		}
+		if eq, ok := value.Lookup(id.(bson.D), "$eq"); ok && len(id.(bson.D)) == 1 {
+			return bson.D{{Key: "_id", Value: eq}}, nil
+		}
+	}
+	return bson.D{}, nil
 }
 
 func sortHits(hits []hit, spec bson.D) ([]hit, error) {

@@ -494,7 +494,39 @@ func (p *Projection) Apply(doc bson.D, elemIndex int) (bson.D, error) {
 		}
 		out = applySlice(out, op.path, op.skip, op.limit)
 	}
-	return out, nil
+	return compactDoc(out), nil
+}
+
+// Projecting leaves value.Missing where MongoDB's executor leaves a
+// "missing" Value: a field or array element that keeps its position so a
+// computed field can fill it, and that disappears when the document is
+// serialized. compactDoc and compactValue drop the ones still left.
+
+func compactDoc(d bson.D) bson.D {
+	out := d[:0]
+	for _, e := range d {
+		if _, missing := e.Value.(value.Missing); missing {
+			continue
+		}
+		out = append(out, bson.E{Key: e.Key, Value: compactValue(e.Value)})
+	}
+	return out
+}
+
+func compactValue(v any) any {
+	switch x := v.(type) {
+	case bson.D:
+		return compactDoc(x)
+	case bson.A:
+		out := x[:0]
+		for _, e := range x {
+			if _, missing := e.(value.Missing); !missing {
+				out = append(out, compactValue(e))
+			}
+		}
+		return out
+	}
+	return v
 }
 
 // include keeps the fields named by an inclusion projection, in document
@@ -510,32 +542,28 @@ func include(n *pnode, doc bson.D) bson.D {
 		case pInclude, pPositional, pSlice:
 			out = append(out, bson.E{Key: e.Key, Value: value.Clone(e.Value)})
 		case pPath:
-			if v, ok := includeValue(kid, e.Value); ok {
-				out = append(out, bson.E{Key: e.Key, Value: v})
-			}
+			out = append(out, bson.E{Key: e.Key, Value: includeValue(kid, e.Value)})
 		}
 	}
 	return out
 }
 
 // includeValue projects a value below an inner node: documents recurse,
-// arrays project each element and drop those that are not documents or
-// arrays, other values disappear.
-func includeValue(n *pnode, v any) (any, bool) {
+// arrays project each element, and anything else becomes missing (so
+// {"a.b": 1} turns [1, {b: 2}] into [{b: 2}]).
+func includeValue(n *pnode, v any) any {
 	if d, ok := asDoc(v); ok {
-		return include(n, d), true
+		return include(n, d)
 	}
 	arr, ok := v.(bson.A)
 	if !ok {
-		return nil, false
+		return value.Missing{}
 	}
-	out := bson.A{}
-	for _, e := range arr {
-		if x, ok := includeValue(n, e); ok {
-			out = append(out, x)
-		}
+	out := make(bson.A, len(arr))
+	for i, e := range arr {
+		out[i] = includeValue(n, e)
 	}
-	return out, true
+	return out
 }
 
 // exclude drops the fields named by an exclusion projection.
@@ -624,7 +652,8 @@ func (p *Projection) applyExpressionsToValue(n *pnode, root bson.D, v any) (any,
 		}
 		return out, nil
 	}
-	// {"a.b": <expr>} on {a: 1} or {} yields {a: {b: …}}.
+	// {"a.b": <expr>} on {a: 1} or {} yields {a: {b: …}}, and it overwrites
+	// the scalars of an array: ["x", {}] becomes [{b: …}, {b: …}].
 	return p.applyExpressions(n, root, bson.D{})
 }
 
@@ -643,21 +672,16 @@ func elemMatchProjection(f *Filter, root bson.D, field string) any {
 	return bson.A{value.Clone(a[idx])}
 }
 
-// setField replaces name in place, appends it, or removes it when v is
-// value.Missing.
+// setField replaces name in place or appends it; a missing value is only
+// recorded over an existing field, which compactDoc later drops.
 func setField(d bson.D, name string, v any) bson.D {
-	_, missing := v.(value.Missing)
 	for i, e := range d {
-		if e.Key != name {
-			continue
+		if e.Key == name {
+			d[i].Value = v
+			return d
 		}
-		if missing {
-			return append(d[:i:i], d[i+1:]...)
-		}
-		d[i].Value = v
-		return d
 	}
-	if missing {
+	if _, missing := v.(value.Missing); missing {
 		return d
 	}
 	return append(d, bson.E{Key: name, Value: v})

@@ -162,3 +162,158 @@ func TestNullSemanticsProjection(t *testing.T) {
 		})
 	}
 }
+
+// TestPositionalProjectionJSTest runs jstests/core/query/project/positional_projection.js
+// (mongodb/mongo): MatchElem on the query feeds Projection.Apply.
+func TestPositionalProjectionJSTest(t *testing.T) {
+	xy := `{"x": [{"a": 1, "b": 2}, {"a": 2, "c": 3}, {"a": 1, "d": 5}], "y": [{"aa": 1, "bb": 2}, {"aa": 2, "cc": 3}, {"aa": 1, "dd": 5}]}`
+	pq := `{"a": [{"p": [1, 2], "q": [3, 4]}, {"p": [5, 6], "q": [7, 8]}], "b": [11, 12]}`
+	abc := `{"a": [1, 2, 3], "b": [4, 5, 6], "c": [7, 8, 9]}`
+	tests := []struct {
+		name, query, projection, doc, want string
+		code                               int32 // error from Apply
+	}{
+		{"object match", `{"x.a": 2}`, `{"x.$": 1}`, xy, `{"x": [{"a": 2, "c": 3}]}`, 0},
+		{"first of several", `{"x.a": 1}`, `{"x.$": 1}`, xy, `{"x": [{"a": 1, "b": 2}]}`, 0},
+		{"other array", `{"y.dd": 5}`, `{"y.$": 1}`, xy, `{"y": [{"aa": 1, "dd": 5}]}`, 0},
+		{"nested path", `{"x.y.a": 1}`, `{"x.y.$": 1}`, `{"x": {"y": [{"a": 1, "b": 1}, {"a": 1, "b": 2}]}}`, `{"x": {"y": [{"a": 1, "b": 1}]}}`, 0},
+		{"non-existent field", `{}`, `{"g.$": 1}`, xy, `{}`, 0},
+		{"non-existent field with match", `{"a.b": 1}`, `{"g.$": 1}`, `{"a": {"b": 1}}`, `{}`, 0},
+		{"path missing no error", `{"x": 1}`, `{"a.$": 1}`, `{"x": 1}`, `{}`, 0},
+		{"existing part returned", `{"x": {"$gt": 0}}`, `{"a.b.c.$": 1}`, `{"x": [-1, 1, 2], "a": {"b": {"d": [1, 2, 3], "f": 456}, "e": 123}}`, `{"a": {"b": {}}}`, 0},
+		{"nested arrays", `{"x": 1}`, `{"a.b.c.$": 1}`, `{"x": [1], "a": [{"b": [[[{"c": 1, "d": 2}]]]}]}`, `{"a": [{"b": [[[{"c": 1}]]]}]}`, 0},
+		{"no array on path", `{"x": {"$gt": 0}}`, `{"a.b.c.$": 1}`, `{"x": [-1, 1, 2], "a": {"b": {"c": {"d": {"e": 1}}}}}`, `{"a": {"b": {"c": {"d": {"e": 1}}}}}`, 0},
+		{"scalar on path", `{"x": {"$gt": 0}}`, `{"a.b.c.$": 1}`, `{"x": [-1, 1, 2], "a": {"b": {"c": 123}}}`, `{"a": {"b": {"c": 123}}}`, 0},
+		{"first array a", `{"x.y.z": 1}`, `{"a.b.c.$": 1}`, `{"x": {"y": {"z": [0, 1, 2]}}, "a": [{"b": {"c": [1, 2, 3]}}, {"b": {"c": [4, 5, 6]}}, {"b": {"c": [7, 8, 9]}}]}`, `{"a": [{"b": {"c": [4, 5, 6]}}]}`, 0},
+		{"first array b", `{"x.y.z": 1}`, `{"a.b.c.$": 1}`, `{"x": {"y": {"z": [0, 1, 2]}}, "a": {"b": [{"c": [1, 2, 3]}, {"c": [4, 5, 6]}, {"c": [7, 8, 9]}]}}`, `{"a": {"b": [{"c": [4, 5, 6]}]}}`, 0},
+		{"first array c", `{"x.y.z": 1}`, `{"a.b.c.$": 1}`, `{"x": {"y": {"z": [0, 1, 2]}}, "a": {"b": {"c": [1, 2, 3]}}}`, `{"a": {"b": {"c": [2]}}}`, 0},
+		{"elemMatch value", `{"x": {"$elemMatch": {"$gt": 1, "$lt": 3}}}`, `{"x.$": 1}`, `{"x": [1, 2, 3]}`, `{"x": [2]}`, 0},
+		{"elemMatch object", `{"x": {"$elemMatch": {"y": {"$gt": 1}}}}`, `{"x.$": 1}`, `{"x": [{"y": 1}, {"y": 2}, {"y": 3}]}`, `{"x": [{"y": 2}]}`, 0},
+		{"elemMatch two fields", `{"x": {"$elemMatch": {"a": 1, "b": 2}}}`, `{"x.$": 1}`, xy, `{"x": [{"a": 1, "b": 2}]}`, 0},
+		{"nested elemMatch", `{"a": {"$elemMatch": {"$elemMatch": {"$eq": 3}}}}`, `{"b.$": 1}`, `{"a": [[1, 2], [3, 4]], "b": [[5, 6], [7, 8]]}`, `{"b": [[7, 8]]}`, 0},
+		{"nested elemMatch p 2", `{"a": {"$elemMatch": {"p": {"$elemMatch": {"$eq": 2}}}}}`, `{"b.$": 1}`, pq, `{"b": [11]}`, 0},
+		{"nested elemMatch p 6", `{"a": {"$elemMatch": {"p": {"$elemMatch": {"$eq": 6}}}}}`, `{"b.$": 1}`, pq, `{"b": [12]}`, 0},
+		{"nested elemMatch q 3", `{"a": {"$elemMatch": {"q": {"$elemMatch": {"$eq": 3}}}}}`, `{"b.$": 1}`, pq, `{"b": [11]}`, 0},
+		{"nested elemMatch q 7", `{"a": {"$elemMatch": {"q": {"$elemMatch": {"$eq": 7}}}}}`, `{"b.$": 1}`, pq, `{"b": [12]}`, 0},
+		{"last and child", `{"$and": [{"a": 1}, {"a": 2}, {"a": 3}]}`, `{"b.$": 1}`, abc, `{"b": [6]}`, 0},
+		{"last and child reversed", `{"$and": [{"a": 3}, {"a": 2}, {"a": 1}]}`, `{"b.$": 1}`, abc, `{"b": [4]}`, 0},
+		{"in first match", `{"a": {"$in": [2, 3]}}`, `{"b.$": 1}`, abc, `{"b": [5]}`, 0},
+		{"or as in", `{"$or": [{"a": 2}, {"a": 3}]}`, `{"b.$": 1}`, abc, `{"b": [5]}`, 0},
+		{"elemMatch exists", `{"a": {"$elemMatch": {"y": {"$exists": true}}}}`, `{"a.$": 1}`, `{"a": [{"y": 1}, {"y": 2}]}`, `{"a": [{"y": 1}]}`, 0},
+		{"elemMatch type array", `{"a": {"$elemMatch": {"y": {"$type": ["array"]}}}}`, `{"a.$": 1}`, `{"a": [{"y": 1}, {"y": []}]}`, `{"a": [{"y": []}]}`, 0},
+		{"elemMatch type array or double", `{"a": {"$elemMatch": {"y": {"$type": ["array", "double"]}}}}`, `{"a.$": 1}`, `{"a": [{"y": 1.0}, {"y": []}]}`, `{"a": [{"y": 1.0}]}`, 0},
+		{"no recorded index", `{}`, `{"x.$": 1}`, xy, ``, 51246},
+		{"whole array equality", `{"b": [4, 5, 6]}`, `{"c.$": 1}`, abc, ``, 51246},
+		{"or of two fields", `{"$or": [{"a": 1}, {"b": 5}]}`, `{"a.$": 1}`, abc, ``, 51246},
+		{"or of two fields second", `{"$or": [{"a": 0}, {"b": 5}]}`, `{"a.$": 1}`, abc, ``, 51246},
+		{"nor", `{"$nor": [{"a": -1}, {"a": -2}]}`, `{"a.$": 1}`, abc, ``, 51246},
+		{"not elemMatch", `{"a": {"$not": {"$elemMatch": {"$eq": 100}}}}`, `{"a.$": 1}`, abc, ``, 51246},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := mustCompile(t, tt.query, Options{})
+			p, err := CompileProjection(mustDoc(t, tt.projection), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := mustDoc(t, tt.doc)
+			ok, idx, err := f.MatchElem(doc)
+			if err != nil || !ok {
+				t.Fatalf("query does not match: %v", err)
+			}
+			got, err := p.Apply(doc, idx)
+			if tt.code != 0 {
+				assertCode(t, err, tt.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := mustDoc(t, tt.want)
+			if want == nil {
+				want = bson.D{}
+			}
+			assertSameDoc(t, got, want)
+		})
+	}
+}
+
+// TestProjectionSemanticsJSTest runs the find cases of
+// jstests/core/query/project/projection_semantics.js (mongodb/mongo).
+func TestProjectionSemanticsJSTest(t *testing.T) {
+	tests := []struct{ projection, input, want string }{
+		// Top-level inclusion.
+		{`{"a": 1}`, `{"_id": 1, "a": "demo", "b": "other", "x": "extra"}`, `{"_id": 1, "a": "demo"}`},
+		{`{"a": 1}`, `{"_id": 1, "a": "demo", "aWSuffix": "other", "a.b": "extra"}`, `{"_id": 1, "a": "demo"}`},
+		{`{"a": 1}`, `{"_id": 1, "b": "other", "x": "extra"}`, `{"_id": 1}`},
+		{`{"a": 1}`, `{"_id": 1, "a": [[1, 2], [{}], 2]}`, `{"_id": 1, "a": [[1, 2], [{}], 2]}`},
+		{`{"a": 1}`, `{"_id": 1, "a": {"$undefined": true}}`, `{"_id": 1, "a": {"$undefined": true}}`},
+		{`{"a": 1, "_id": 0}`, `{"_id": 1, "a": null, "b": "other"}`, `{"a": null}`},
+		{`{"a": 1, "_id": 0}`, `{"_id": 1}`, `{}`},
+		// One level of nesting.
+		{`{"a.b": 1}`, `{"_id": 1, "a": {"b": "demo", "y": "extra"}, "x": "extra"}`, `{"_id": 1, "a": {"b": "demo"}}`},
+		{`{"a.b": 1}`, `{"_id": 1, "a": {"b": "demo"}, "a.b": "extra"}`, `{"_id": 1, "a": {"b": "demo"}}`},
+		{`{"a.b": 1}`, `{"_id": 1, "a": {"b": "demo", "_id": "extra"}}`, `{"_id": 1, "a": {"b": "demo"}}`},
+		{`{"a.b": 1}`, `{"_id": 1, "a": [{"b": 1, "c": 1}, {"c": 2}], "x": "extra"}`, `{"_id": 1, "a": [{"b": 1}, {}]}`},
+		{`{"a.b": 1}`, `{"_id": 1, "a": "scalar"}`, `{"_id": 1}`},
+		{`{"a.b": 1, "_id": 0}`, `{"_id": 1, "a": ["scalar", {}, "scalar", {"c": 1}], "x": "extra"}`, `{"a": [{}, {}]}`},
+		{`{"a.b": 1, "_id": 0}`, `{"_id": 1, "a": [[1, 2, 3]]}`, `{"a": [[]]}`},
+		{`{"a.b": 1, "_id": 0}`, `{"_id": 1, "a": [[1, {"b": 1}, {"b": 2, "c": 2}, "scalar"]]}`, `{"a": [[{"b": 1}, {"b": 2}]]}`},
+		{`{"a.b": 1, "_id": 0}`, `{"_id": 1, "a": [["x", {"b": 1}, {"b": 2, "c": 2}, "x"], [[{"b": 1}]], [{"b": 1}, [{"b": 2}], [[{"b": [2]}]]]]}`,
+			`{"a": [[{"b": 1}, {"b": 2}], [[{"b": 1}]], [{"b": 1}, [{"b": 2}], [[{"b": [2]}]]]]}`},
+		{`{"a.b": 1, "_id": 0}`, `{"_id": 1, "a": [[], [[], [], [1], [{"c": 1}]], {"b": 1}]}`, `{"a": [[], [[], [], [], [{}]], {"b": 1}]}`},
+		{`{"a.b": 1, "a.c": 1, "_id": 0}`, `{"_id": 1, "a": [{"c": 1, "d": 2}, {"b": 3, "d": 4}]}`, `{"a": [{"c": 1}, {"b": 3}]}`},
+		{`{"a.b": 1, "a.c": 1, "_id": 0}`, `{"_id": 1, "a": [{"b": 1, "c": 2}, "extra", {"b": 3, "c": 4}]}`, `{"a": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]}`},
+		{`{"a.b": 1, "a.c": 1, "_id": 0}`, `{"_id": 1, "a": {"d": "extra"}}`, `{"a": {}}`},
+		// Deeper nesting.
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": [{"bPrime": [{"c": "x"}]}, {"b": [{"cPrime": "x", "d": 1}, {"cPrime": "x", "d": 2}]}, {"b": [{"c": 3, "d": 3}, {"cPrime": "x", "d": 4}, {"c": 5}]}, {"bPrime": {"z": 1}}]}`,
+			`{"a": [{}, {"b": [{}, {}]}, {"b": [{"c": 3}, {}, {"c": 5}]}, {}]}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": {"b": "scalar"}}`, `{"a": {}}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": {"b": {"x": 1, "y": 1}}}`, `{"a": {"b": {}}}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": [1, {"b": [[1, 2], [{}], 2]}, 2]}`, `{"a": [{"b": [[], [{}]]}]}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": [[1, 2], [{"b": [[1, 2], [{"c": [[1, 2], [{}], 2]}], 2]}], 2]}`, `{"a": [[], [{"b": [[], [{"c": [[1, 2], [{}], 2]}]]}]]}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": [["x", {"b": 1}, {"b": 2, "c": 2}, "x"], [[{"b": 1}]], [{"b": 1}, [{"b": 2}], [[{"b": [2]}]]]]}`,
+			`{"a": [[{}, {}], [[{}]], [{}, [{}], [[{"b": []}]]]]}`},
+		{`{"a.b.c": 1, "_id": 0}`, `{"a": {"x": 1, "b": [[1, 2], [{"c": [[1, 2], [{}], 2]}], 2]}}`, `{"a": {"b": [[], [{"c": [[1, 2], [{}], 2]}]]}}`},
+		// Exclusion.
+		{`{"a": 0, "b": 0}`, `{"_id": 1, "a": 1, "b": 1, "c": 1}`, `{"_id": 1, "c": 1}`},
+		{`{"a.b": 0}`, `{"_id": 1, "a": ["scalar", {"b": 1, "c": 1, "d": 1}, {"b": 2, "c": 2}, {"b": 3}]}`, `{"_id": 1, "a": ["scalar", {"c": 1, "d": 1}, {"c": 2}, {}]}`},
+		{`{"a.b": 0, "a.c": 0}`, `{"_id": 1, "a": [{"b": 1, "c": 1, "d": 1}, {"b": 2, "c": 2}, {"b": 3}]}`, `{"_id": 1, "a": [{"d": 1}, {}, {}]}`},
+		{`{"a.b.c": 0}`, `{"_id": 1, "a": [[], [{"b": [[1, 2], {"c": 1, "d": 1}]}]]}`, `{"_id": 1, "a": [[], [{"b": [[1, 2], {"d": 1}]}]]}`},
+		{`{"measurements": {"humidity": 0, "time": 0}, "_id": 0}`, `{"measurements": {"temperature": 20, "pressure": 0.7, "humidity": 0.4, "time": 1}}`, `{"measurements": {"temperature": 20, "pressure": 0.7}}`},
+		// Computed fields.
+		{`{"a": {"$literal": 0}, "b": "string"}`, `{"_id": 1, "a": 1, "b": 1, "c": 1}`, `{"_id": 1, "a": 0, "b": "string"}`},
+		{`{"a.b": "new value"}`, `{"_id": 1, "a": {"b": 1, "c": 1, "d": 1}, "x": {"y": 1}}`, `{"_id": 1, "a": {"b": "new value"}}`},
+		{`{"a.b": "new value"}`, `{"_id": 1, "a": ["scalar", {"b": 1, "c": 1, "d": 1}, {"b": 2, "c": 2}, {"b": 3}]}`,
+			`{"_id": 1, "a": [{"b": "new value"}, {"b": "new value"}, {"b": "new value"}, {"b": "new value"}]}`},
+		{`{"a.b": "new value", "a.c": "new C"}`, `{"_id": 1, "a": [{"b": 1, "c": 1, "d": 1}, {"b": 3}]}`,
+			`{"_id": 1, "a": [{"b": "new value", "c": "new C"}, {"b": "new value", "c": "new C"}]}`},
+		{`{"a.b": "new value"}`, `{"_id": 1, "a": []}`, `{"_id": 1, "a": []}`},
+		{`{"a.b.c": "new value"}`, `{"_id": 1, "a": [[], [{"b": [[1, 2], {"c": 1, "d": 1}]}]]}`,
+			`{"_id": 1, "a": [[], [{"b": [[{"c": "new value"}, {"c": "new value"}], {"c": "new value"}]}]]}`},
+		// Numeric path components are field names, never array indexes.
+		{`{"_id": 0, "a.2": 1}`, `{"a": {"2": 99}, "b": 1}`, `{"a": {"2": 99}}`},
+		{`{"_id": 0, "a.2": 1}`, `{"a": [0, 1, 2, 3, 4]}`, `{"a": []}`},
+		{`{"_id": 0, "a.2": 1}`, `{"a": [0, 1, 2, 3, 4, {"obj": 123}, {"2": 123}]}`, `{"a": [{}, {"2": 123}]}`},
+		// Miscellaneous.
+		{`{"_id": 0}`, `{"_id": 1, "a": 1, "b": 1}`, `{"a": 1, "b": 1}`},
+		{`{"measurements": {"temperature": 1, "pressure": 1}, "_id": 0}`, `{"measurements": {"temperature": 20, "pressure": 0.7, "humidity": 0.4}}`, `{"measurements": {"temperature": 20, "pressure": 0.7}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.projection+" on "+tt.input, func(t *testing.T) {
+			p, err := CompileProjection(mustDoc(t, tt.projection), Options{Expr: fakeCompile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Apply(mustDoc(t, tt.input), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := mustDoc(t, tt.want)
+			if want == nil {
+				want = bson.D{}
+			}
+			assertSameDoc(t, got, want)
+		})
+	}
+}

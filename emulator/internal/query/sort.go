@@ -2,6 +2,7 @@ package query
 
 import (
 	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -72,22 +73,25 @@ func CompileSort(spec bson.D) (*Sort, error) {
 // Compare orders a before b (-1), after (1) or as equal (0). For a path
 // reaching an array, an ascending key uses the smallest element and a
 // descending key the largest; a missing field sorts as null and an empty
-// array as undefined, below null.
+// array as undefined, below null. Keys over paths through the same array are
+// taken from the same element, as MongoDB builds them (BtreeKeyGenerator).
 func (s *Sort) Compare(a, b bson.D) int {
-	for _, k := range s.keys {
-		if c := compareKey(k, k.value(a), k.value(b)); c != 0 {
-			return c
-		}
+	if len(s.keys) == 0 {
+		return 0
 	}
-	return 0
+	return s.compareTuples(s.sortKey(a), s.sortKey(b))
 }
 
-func compareKey(k sortKey, a, b any) int {
-	c := value.Compare(a, b)
-	if k.desc {
-		return -c
+// Check reports the error MongoDB raises for a document it cannot sort:
+// a compound sort whose paths go through two different arrays ("parallel
+// arrays"). Compare and SortDocs still order such documents, using the
+// first array.
+func (s *Sort) Check(doc bson.D) error {
+	if len(s.keys) < 2 {
+		return nil
 	}
-	return c
+	_, err := s.keyTuples(doc, true)
+	return err
 }
 
 // SortDocs sorts stably.
@@ -96,77 +100,202 @@ func (s *Sort) SortDocs(docs []bson.D) {
 		return
 	}
 	type keyed struct {
-		doc  bson.D
-		keys []any
+		doc bson.D
+		key []any
 	}
 	items := make([]keyed, len(docs))
 	for i, d := range docs {
-		ks := make([]any, len(s.keys))
-		for j, k := range s.keys {
-			ks[j] = k.value(d)
-		}
-		items[i] = keyed{doc: d, keys: ks}
+		items[i] = keyed{doc: d, key: s.sortKey(d)}
 	}
-	slices.SortStableFunc(items, func(x, y keyed) int {
-		for j, k := range s.keys {
-			if c := compareKey(k, x.keys[j], y.keys[j]); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
+	slices.SortStableFunc(items, func(x, y keyed) int { return s.compareTuples(x.key, y.key) })
 	for i, it := range items {
 		docs[i] = it.doc
 	}
 }
 
-// value is the document's sort key for k: the minimum (ascending) or
-// maximum (descending) of the values the path yields.
-func (k sortKey) value(doc bson.D) any {
-	vals := sortValues(doc, k.path, nil)
-	best := vals[0]
-	for _, v := range vals[1:] {
-		if c := value.Compare(v, best); (c < 0 && !k.desc) || (c > 0 && k.desc) {
-			best = v
+func (s *Sort) compareTuples(a, b []any) int {
+	for i, k := range s.keys {
+		c := value.Compare(a[i], b[i])
+		if k.desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// sortKey is the document's key: of all the key tuples the paths produce,
+// the one that sorts first under the pattern.
+func (s *Sort) sortKey(doc bson.D) []any {
+	tuples, _ := s.keyTuples(doc, false)
+	best := tuples[0]
+	for _, t := range tuples[1:] {
+		if s.compareTuples(t, best) < 0 {
+			best = t
 		}
 	}
 	return best
 }
 
-// sortValues collects the values path contributes to a sort key the way
-// MongoDB's BtreeKeyGenerator builds index keys: arrays fan out, an element
-// or field without the path gives null, an empty array at the end of the
-// path gives undefined, and a numeric component indexes an array.
-func sortValues(v any, path []string, out []any) []any {
-	if len(path) == 0 {
-		if arr, ok := v.(bson.A); ok {
-			if len(arr) == 0 {
-				return append(out, bson.Undefined{})
+func (s *Sort) keyTuples(doc bson.D, strict bool) ([][]any, error) {
+	g := &keyGen{strict: strict}
+	fields := make([][]string, len(s.keys))
+	for i, k := range s.keys {
+		fields[i] = k.path
+	}
+	err := g.keys(doc, fields, make([]any, len(s.keys)), make([]*positional, len(s.keys)))
+	return g.out, err
+}
+
+// keyGen generates index-style keys the way MongoDB's BtreeKeyGenerator
+// does (src/mongo/db/index/btree_key_generator.cpp): one array along the
+// paths is expanded into one key per element (an empty array gives
+// undefined at the end of a path, null in the middle), elements without
+// the rest of a path give null, and a numeric component picks an element.
+type keyGen struct {
+	strict bool // fail on parallel arrays instead of keeping the second whole
+	out    [][]any
+}
+
+// positional records a numeric path component resolved against an array:
+// elt is the element it names, dotted the value the rest of the path leads
+// to from the array, rest what remains of the path after that.
+type positional struct {
+	elt    any
+	dotted any
+	rest   []string
+}
+
+var errParallelArrays = mongoerr.New(mongoerr.BadValue, "cannot sort with keys that are parallel arrays")
+
+// keys extracts each unfinished path (fields[i], empty once resolved) from
+// container, whose resolved values are in fixed.
+func (g *keyGen) keys(container any, fields [][]string, fixed []any, pos []*positional) error {
+	fields = slices.Clone(fields)
+	fixed = slices.Clone(fixed)
+	var arr bson.A
+	arrID := ""
+	var arrIdxs []int
+	mayExpand := true
+	for i, f := range fields {
+		if len(f) == 0 {
+			continue
+		}
+		v, rest, id, nested := extractNext(container, f, pos[i])
+		a, isArr := v.(bson.A)
+		switch {
+		case isMissing(v):
+			fixed[i], fields[i] = nil, nil
+		case !isArr:
+			fixed[i], fields[i] = v, nil
+		case arrIdxs == nil || id == arrID:
+			arr, arrID = a, id
+			arrIdxs = append(arrIdxs, i)
+			fields[i] = rest
+			if nested {
+				mayExpand = false
 			}
-			return append(out, arr...)
+		case g.strict:
+			return errParallelArrays
+		default:
+			fixed[i], fields[i] = a, nil
 		}
-		return append(out, v)
 	}
-	if d, ok := asDoc(v); ok {
-		f, ok := lookup(d, path[0])
-		if !ok {
-			return append(out, nil)
+	if arrIdxs == nil {
+		g.out = append(g.out, fixed)
+		return nil
+	}
+	if len(arr) == 0 {
+		return g.element(fields, fixed, bson.Undefined{}, arr, arrIdxs, true, make([]*positional, len(fields)))
+	}
+	sub := make([]*positional, len(fields))
+	for _, i := range arrIdxs {
+		if len(fields[i]) == 0 {
+			continue
 		}
-		return sortValues(f, path[1:], out)
-	}
-	arr, ok := v.(bson.A)
-	if !ok || len(arr) == 0 {
-		return append(out, nil)
-	}
-	if i, ok := arrayIndex(path[0]); ok && i < len(arr) {
-		return sortValues(arr[i], path[1:], out)
+		if idx, ok := arrayIndex(fields[i][0]); ok && idx < len(arr) {
+			dotted, rest := extractAlong(arr, fields[i])
+			sub[i] = &positional{elt: arr[idx], dotted: dotted, rest: rest}
+		}
 	}
 	for _, e := range arr {
-		if d, ok := asDoc(e); ok {
-			out = sortValues(d, path, out)
-		} else {
-			out = append(out, nil)
+		if err := g.element(fields, fixed, e, arr, arrIdxs, mayExpand, sub); err != nil {
+			return err
 		}
 	}
-	return out
+	return nil
+}
+
+// element continues key generation into one element of the expanded array.
+func (g *keyGen) element(fields [][]string, fixed []any, elem any, arr bson.A, arrIdxs []int, mayExpand bool, pos []*positional) error {
+	fixed = slices.Clone(fixed)
+	for _, i := range arrIdxs {
+		if len(fields[i]) == 0 {
+			if mayExpand {
+				fixed[i] = elem
+			} else {
+				fixed[i] = arr
+			}
+		}
+	}
+	var container any = bson.D{}
+	if d, ok := asDoc(elem); ok {
+		container = d
+	}
+	return g.keys(container, fields, fixed, pos)
+}
+
+// extractNext finds path in container, or through a positional component
+// resolved earlier. id identifies the array found, for the parallel check;
+// nested reports a positional component naming an array inside an array.
+func extractNext(container any, path []string, pos *positional) (v any, rest []string, id string, nested bool) {
+	if _, ok := lookupAny(container, path[0]); ok || pos == nil {
+		v, rest = extractAlong(container, path)
+		return v, rest, "field:" + strings.Join(path[:len(path)-len(rest)], "."), false
+	}
+	_, nested = pos.elt.(bson.A)
+	return pos.dotted, pos.rest, "positional:" + strings.Join(path, "."), nested
+}
+
+// extractAlong follows path through documents (and, from an array, by
+// index) until its end or an array, returning the value (value.Missing if
+// none) and the rest of the path.
+func extractAlong(container any, path []string) (any, []string) {
+	cur := container
+	for i, part := range path {
+		v, ok := lookupAny(cur, part)
+		if !ok {
+			return value.Missing{}, nil
+		}
+		if _, isArr := v.(bson.A); isArr || i == len(path)-1 {
+			return v, path[i+1:]
+		}
+		if _, isDoc := asDoc(v); !isDoc {
+			return value.Missing{}, nil
+		}
+		cur = v
+	}
+	return value.Missing{}, nil
+}
+
+func lookupAny(container any, key string) (any, bool) {
+	if a, ok := container.(bson.A); ok {
+		i, ok := arrayIndex(key)
+		if !ok || i >= len(a) {
+			return nil, false
+		}
+		return a[i], true
+	}
+	d, ok := asDoc(container)
+	if !ok {
+		return nil, false
+	}
+	return lookup(d, key)
+}
+
+func isMissing(v any) bool {
+	_, ok := v.(value.Missing)
+	return ok
 }

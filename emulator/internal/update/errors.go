@@ -12,7 +12,6 @@ const (
 	codeCannotBackfillArray int32 = 34
 	codeInvalidDBRef        int32 = 55
 	codeEmptyFieldName      int32 = 56
-	codeNotExactValueField  int32 = 111
 )
 
 // coded builds an error for a code mongoerr has no name for, so the reply

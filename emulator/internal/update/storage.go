@@ -39,6 +39,11 @@ func checkIDForStorage(d bson.D) error {
 	return nil
 }
 
+// CheckID reports whether id can be stored as a document's _id (not an
+// array, regex or undefined, and no '$'-prefixed fields inside), for
+// inserts as well as updates.
+func CheckID(id any) error { return checkIDValue(id) }
+
 func checkIDValue(id any) error {
 	switch x := id.(type) {
 	case bson.Regex, bson.A, bson.Undefined:

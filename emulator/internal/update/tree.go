@@ -101,7 +101,8 @@ func finishNode(c node) {
 
 // comparePathParts orders sibling fields as MongoDB's
 // cmpPathsAndArrayIndexes: numbers (without leading zeros) numerically, so
-// that "a.9" is created before "a.10", and everything else bytewise.
+// that "a.9" is created before "a.10", and everything else bytewise. See
+// "Behavior" in https://www.mongodb.com/docs/v7.0/reference/operator/update/.
 func comparePathParts(a, b string) int {
 	num := func(s string) bool {
 		return s != "" && s[0] >= '0' && s[0] <= '9' && (s[0] != '0' || len(s) == 1)

@@ -153,8 +153,14 @@ func (u *Update) Positional() bool { return u.positional }
 // elemIndex is the index of the array element the query matched, for the
 // positional $ operator; -1 if none. inserting is true when doc is the seed
 // of an upsert: $setOnInsert applies only then, and the checks MongoDB
-// makes only of updates (top-level $-prefixed field names) are skipped.
-// Updated documents have _id first.
+// makes only of updates (top-level $-prefixed field names) are skipped;
+// a replacement keeps only the seed's _id, as MongoDB seeds replacement
+// upserts with nothing else. Updated documents have _id first; Apply never
+// generates one, so an upserted document may still need it.
+//
+// A replacement is a no-op only when it is byte-for-byte the document, _id
+// included: {x: 1} replacing {_id: 1, x: 1} counts as modified, as in
+// MongoDB.
 func (u *Update) Apply(doc bson.D, elemIndex int, inserting bool) (bson.D, bool, error) {
 	switch u.kind {
 	case replacementUpdate:
