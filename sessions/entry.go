@@ -1,0 +1,101 @@
+// Package sessions is mongogate's registry of server-held MongoDB sessions:
+// it issues unguessable tokens that name the owning instance, records who
+// owns each session and which backend it is bound to, expires idle and
+// over-age sessions (aborting their open transactions), keeps tombstones so
+// an expired token answers "expired" rather than "unknown", runs the
+// operations on one session one at a time in arrival order, and enforces
+// session limits.
+package sessions
+
+import (
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// TransactionOptions are the per-transaction settings; zero fields fall back
+// to the session's defaults, then the backend's.
+type TransactionOptions struct {
+	ReadConcern    *readconcern.ReadConcern
+	WriteConcern   *writeconcern.WriteConcern
+	ReadPreference *readpref.ReadPref
+	// MaxCommitTime bounds one commit, including its retries.
+	MaxCommitTime time.Duration
+}
+
+// Options are what StartSession asked for.
+type Options struct {
+	// CausalConsistency nil means the backend's default.
+	CausalConsistency *bool
+	Snapshot          bool
+	// IdleTimeout zero means the registry's default.
+	IdleTimeout        time.Duration
+	DefaultTransaction TransactionOptions
+}
+
+// TxnState is where the session's current (or last) transaction stands.
+type TxnState int
+
+const (
+	// TxnNone: no transaction was ever started on the session.
+	TxnNone TxnState = iota
+	// TxnInProgress: started and neither committed nor aborted.
+	TxnInProgress
+	// TxnCommitted: the last transaction committed.
+	TxnCommitted
+	// TxnAborted: the last transaction aborted (by the client, an error,
+	// expiry or shutdown).
+	TxnAborted
+	// TxnUnknown: a commit was attempted and its outcome is not known yet;
+	// committing again is the way to learn it.
+	TxnUnknown
+)
+
+func (s TxnState) String() string {
+	switch s {
+	case TxnInProgress:
+		return "IN_PROGRESS"
+	case TxnCommitted:
+		return "COMMITTED"
+	case TxnAborted:
+		return "ABORTED"
+	case TxnUnknown:
+		return "UNKNOWN"
+	}
+	return "NONE"
+}
+
+// Txn is the transaction state of a session. Only the holder of the
+// session (see Registry.Acquire) may read or change it.
+type Txn struct {
+	// Number counts the session's transactions from 1; 0 before the first.
+	Number int64
+	State  TxnState
+	// Depth is the nesting level of join_existing starts; 1 for a plain
+	// transaction, 0 when none is open.
+	Depth   int
+	Options TransactionOptions
+	Started time.Time
+}
+
+// Entry is one registered session. Token, Principal, Backend, Session,
+// Options and Created never change after creation; Txn belongs to whoever
+// holds the session.
+type Entry struct {
+	Token     string
+	Principal string
+	Backend   string
+	Session   *mongo.Session
+	Options   Options
+	Created   time.Time
+	Txn       Txn
+
+	state entryState // registry bookkeeping, guarded by the registry
+}
+
+// Redacted is the token as it may appear in logs: the instance prefix and
+// the first characters of the secret part only.
+func (e *Entry) Redacted() string { return Redact(e.Token) }

@@ -1,0 +1,17 @@
+package sessions
+
+import "errors"
+
+// Errors the registry returns; server/ maps each to a gRPC code and reason.
+var (
+	// ErrNotFound: the token is unknown, ended, or owned by another
+	// principal (indistinguishable on purpose, so tokens cannot be probed).
+	ErrNotFound = errors.New("sessions: session not found")
+	// ErrExpired: the session expired (idle or absolute lifetime); its
+	// tombstone is still kept.
+	ErrExpired = errors.New("sessions: session expired")
+	// ErrLimit: the total or per-principal session limit is reached.
+	ErrLimit = errors.New("sessions: session limit reached")
+	// ErrClosed: the registry is shutting down.
+	ErrClosed = errors.New("sessions: registry closed")
+)

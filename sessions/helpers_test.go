@@ -1,0 +1,124 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a settable clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock {
+	return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// mustRegistry returns a registry on clk (a fresh clock if nil) and
+// closes it when the test ends.
+func mustRegistry(t testing.TB, cfg Config, clk *clock) *Registry {
+	t.Helper()
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = "inst-1"
+	}
+	if clk == nil {
+		clk = newClock()
+	}
+	cfg.Now = clk.Now
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return r
+}
+
+func mustCreate(t testing.TB, r *Registry, principal string, opts Options) *Entry {
+	t.Helper()
+	e, err := r.Create(principal, "default", nil, opts)
+	if err != nil {
+		t.Fatalf("Create(%q): %v", principal, err)
+	}
+	return e
+}
+
+// mustAcquire acquires e for its owner; the release is also registered as
+// a cleanup, which is harmless when the test released it already.
+func mustAcquire(t testing.TB, r *Registry, e *Entry) func() {
+	t.Helper()
+	got, release, err := r.Acquire(context.Background(), e.Token, e.Principal)
+	if err != nil {
+		t.Fatalf("Acquire(%s): %v", e.Redacted(), err)
+	}
+	if got != e {
+		t.Fatalf("Acquire(%s) returned another entry", e.Redacted())
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// queued is the number of callers waiting for their turn on e.
+func (r *Registry) queued(e *Entry) int {
+	sh := &r.shards[e.state.shard]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for w := e.state.head; w != nil; w = w.next {
+		n++
+	}
+	return n
+}
+
+// waitQueued waits until n callers wait on e. It polls because a
+// goroutine's arrival in the queue has no other observable sign.
+func waitQueued(t testing.TB, r *Registry, e *Entry, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.queued(e) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue of %s: %d waiters, want %d", e.Redacted(), r.queued(e), n)
+		}
+		runtime.Gosched()
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// reapNow runs a reaper pass at the registry's current time, as the
+// background reaper would once its timer fired.
+func (r *Registry) reapNow() { r.reap(r.cfg.Now()) }
+
+// pops is how many heap slots and tombstones all reaper passes popped so
+// far, the background reaper's included.
+func (r *Registry) pops() int64 {
+	r.reapMu.Lock()
+	defer r.reapMu.Unlock()
+	return r.reapPops
+}
+
+func wantErr(t testing.TB, what string, got, want error) {
+	t.Helper()
+	if !errors.Is(got, want) {
+		t.Fatalf("%s: error %v, want %v", what, got, want)
+	}
+}

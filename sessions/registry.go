@@ -1,0 +1,749 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultMaxIdleTimeout  = 29 * time.Minute
+	DefaultAbsoluteTimeout = time.Hour
+	DefaultTxnLifetime     = 60 * time.Second
+	DefaultTombstoneTTL    = time.Hour
+	DefaultMaxSessions     = 100_000
+	DefaultMaxPerPrincipal = 10_000
+)
+
+// serverSessionTimeout is MongoDB's logicalSessionTimeoutMinutes default:
+// a session idle longer than this is gone on the server, so our idle
+// timeout must stay below it.
+const serverSessionTimeout = 30 * time.Minute
+
+// driverTimeout bounds each abortTransaction or endSession the registry
+// sends on its own (expiry, End, Close).
+const driverTimeout = 10 * time.Second
+
+const numShards = 64
+
+// Config configures a Registry. Zero fields take the defaults above.
+type Config struct {
+	// InstanceID prefixes every token, naming this instance for routing;
+	// [a-z0-9-]{1,32}; required.
+	InstanceID string
+	// IdleTimeout is the default idle timeout. A session's own
+	// Options.IdleTimeout may ask for less or more, up to MaxIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxIdleTimeout caps idle timeouts; it must stay below MongoDB's
+	// 30-minute server-session timeout.
+	MaxIdleTimeout time.Duration
+	// AbsoluteTimeout is the most a session lives, however busy.
+	AbsoluteTimeout time.Duration
+	// TxnLifetime is how long a transaction may stay open before the
+	// registry aborts it (the session stays).
+	TxnLifetime time.Duration
+	// TombstoneTTL is how long an expired token answers ErrExpired rather
+	// than ErrNotFound.
+	TombstoneTTL time.Duration
+	// MaxSessions limits live sessions in total; negative is invalid.
+	MaxSessions int
+	// MaxPerPrincipal limits live sessions per principal; negative is
+	// invalid.
+	MaxPerPrincipal int
+	// Logger receives expiry and driver-failure events; nil discards.
+	Logger *slog.Logger
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if !validInstanceID(c.InstanceID) {
+		return fmt.Errorf("sessions: config: instance id %q does not match [a-z0-9-]{1,32}", c.InstanceID)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"idle timeout", &c.IdleTimeout, DefaultIdleTimeout},
+		{"max idle timeout", &c.MaxIdleTimeout, DefaultMaxIdleTimeout},
+		{"absolute timeout", &c.AbsoluteTimeout, DefaultAbsoluteTimeout},
+		{"transaction lifetime", &c.TxnLifetime, DefaultTxnLifetime},
+		{"tombstone ttl", &c.TombstoneTTL, DefaultTombstoneTTL},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.v < 0:
+			return fmt.Errorf("sessions: config: negative %s %v", d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	if c.MaxIdleTimeout >= serverSessionTimeout {
+		return fmt.Errorf("sessions: config: max idle timeout %v is not below MongoDB's %v session timeout", c.MaxIdleTimeout, serverSessionTimeout)
+	}
+	if c.IdleTimeout > c.MaxIdleTimeout {
+		return fmt.Errorf("sessions: config: idle timeout %v exceeds max idle timeout %v", c.IdleTimeout, c.MaxIdleTimeout)
+	}
+	limits := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"max sessions", &c.MaxSessions, DefaultMaxSessions},
+		{"max sessions per principal", &c.MaxPerPrincipal, DefaultMaxPerPrincipal},
+	}
+	for _, l := range limits {
+		switch {
+		case *l.v < 0:
+			return fmt.Errorf("sessions: config: negative %s %d", l.name, *l.v)
+		case *l.v == 0:
+			*l.v = l.def
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Stats are the registry's counters, for metrics.
+type Stats struct {
+	// Active is the number of live sessions.
+	Active int64
+	// Started counts sessions created.
+	Started uint64
+	// Ended counts sessions ended by End.
+	Ended uint64
+	// Expired counts sessions ended by the idle or absolute timeout.
+	Expired uint64
+	// TxnExpired counts transactions aborted for outliving TxnLifetime.
+	TxnExpired uint64
+}
+
+// Registry holds the server-side sessions. Its methods are safe for
+// concurrent use; the request path (Create, Acquire, release, Refresh)
+// locks one of 64 shards and updates atomic counters, never a global lock.
+type Registry struct {
+	cfg   Config
+	log   *slog.Logger
+	epoch time.Time
+	seed  maphash.Seed
+
+	shards     [numShards]shard
+	principals [numShards]pshard
+
+	active     atomic.Int64
+	started    atomic.Uint64
+	ended      atomic.Uint64
+	expired    atomic.Uint64
+	txnExpired atomic.Uint64
+
+	closed atomic.Bool
+	// gaveUp is set when Close stopped waiting for operations still
+	// running; their release then ends the session.
+	gaveUp atomic.Bool
+
+	// nextWake is the deadline the reaper sleeps until; a Create with an
+	// earlier one pokes wake.
+	nextWake atomic.Int64
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	// reapMu serializes reap passes; reapPops counts heap pops, so tests
+	// can check that the reaper's work follows expirations.
+	reapMu   sync.Mutex
+	reapPops int64
+	// workers bounds the reaper's concurrent driver calls; bg tracks them.
+	workers chan struct{}
+	bg      sync.WaitGroup
+}
+
+// New returns a registry and starts its reaper; Close stops it.
+func New(cfg Config) (*Registry, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	r := &Registry{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		epoch:   cfg.Now(),
+		seed:    maphash.MakeSeed(),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		workers: make(chan struct{}, reapWorkers),
+	}
+	for i := range r.shards {
+		r.shards[i].live = make(map[string]*Entry)
+		r.shards[i].tombs = make(map[string]tomb)
+		r.principals[i].n = make(map[string]int)
+	}
+	r.nextWake.Store(never)
+	go r.run()
+	return r, nil
+}
+
+// InstanceID is the prefix of this registry's tokens.
+func (r *Registry) InstanceID() string { return r.cfg.InstanceID }
+
+// Now reads the registry's clock; Txn.Started should come from it, so that
+// the transaction lifetime is measured on the same clock as everything
+// else.
+func (r *Registry) Now() time.Time { return r.cfg.Now() }
+
+// Stats returns the current counters.
+func (r *Registry) Stats() Stats {
+	return Stats{
+		Active:     r.active.Load(),
+		Started:    r.started.Load(),
+		Ended:      r.ended.Load(),
+		Expired:    r.expired.Load(),
+		TxnExpired: r.txnExpired.Load(),
+	}
+}
+
+// mono converts t to nanoseconds since the epoch; with time.Now this uses
+// the monotonic clock, so wall-clock jumps cannot expire sessions.
+func (r *Registry) mono(t time.Time) int64 { return int64(t.Sub(r.epoch)) }
+
+func (r *Registry) monoNow() int64 { return r.mono(r.cfg.Now()) }
+
+// at converts a deadline back to a time.
+func (r *Registry) at(n int64) time.Time { return r.epoch.Add(time.Duration(n)) }
+
+// after is n+d, saturating at never.
+func after(n int64, d time.Duration) int64 {
+	if s := n + int64(d); s >= n {
+		return s
+	}
+	return never
+}
+
+func (r *Registry) shardOf(token string) (*shard, uint8) {
+	i := uint8(maphash.String(r.seed, token) % numShards)
+	return &r.shards[i], i
+}
+
+func (r *Registry) idleTimeout(asked time.Duration) time.Duration {
+	if asked <= 0 {
+		return r.cfg.IdleTimeout
+	}
+	return min(asked, r.cfg.MaxIdleTimeout)
+}
+
+// Create registers a started driver session (sess may be nil in tests) for
+// principal on backend and returns its entry with a fresh token. On error
+// the session is not registered and the caller still owns sess.
+func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts Options) (*Entry, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	if r.active.Add(1) > int64(r.cfg.MaxSessions) {
+		r.active.Add(-1)
+		return nil, fmt.Errorf("%w: %d sessions in total", ErrLimit, r.cfg.MaxSessions)
+	}
+	if !r.principalAdd(principal) {
+		r.active.Add(-1)
+		return nil, fmt.Errorf("%w: %d sessions for principal %q", ErrLimit, r.cfg.MaxPerPrincipal, principal)
+	}
+	token := newToken(r.cfg.InstanceID)
+	now := r.cfg.Now()
+	n := r.mono(now)
+	idle := r.idleTimeout(opts.IdleTimeout)
+	sh, si := r.shardOf(token)
+	e := &Entry{
+		Token:     token,
+		Principal: principal,
+		Backend:   backend,
+		Session:   sess,
+		Options:   opts,
+		Created:   now,
+		state: entryState{
+			idle:   idle,
+			idleAt: after(n, idle),
+			absAt:  after(n, r.cfg.AbsoluteTimeout),
+			txnAt:  never,
+			idx:    -1,
+			shard:  si,
+		},
+	}
+	at := e.state.deadline()
+	sh.mu.Lock()
+	// Checked again under the lock so that Close, which sets closed before
+	// collecting the shards' entries, cannot miss this one.
+	if r.closed.Load() {
+		sh.mu.Unlock()
+		r.active.Add(-1)
+		r.principalDone(principal)
+		return nil, ErrClosed
+	}
+	sh.live[token] = e
+	sh.push(e, at)
+	sh.mu.Unlock()
+	r.started.Add(1)
+	r.poke(at)
+	return e, nil
+}
+
+func (r *Registry) principalShard(p string) *pshard {
+	return &r.principals[maphash.String(r.seed, p)%numShards]
+}
+
+func (r *Registry) principalAdd(p string) bool {
+	ps := r.principalShard(p)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.n[p] >= r.cfg.MaxPerPrincipal {
+		return false
+	}
+	ps.n[p]++
+	return true
+}
+
+func (r *Registry) principalDone(p string) {
+	ps := r.principalShard(p)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.n[p] <= 1 {
+		delete(ps.n, p)
+	} else {
+		ps.n[p]--
+	}
+}
+
+// lookupLocked finds the live entry for token owned by principal. A
+// tombstone answers ErrExpired to its owner only: to anyone else every
+// token they do not own is simply unknown.
+func (r *Registry) lookupLocked(sh *shard, token, principal string, n int64) (*Entry, error) {
+	if e, ok := sh.live[token]; ok {
+		if e.Principal != principal {
+			return nil, ErrNotFound
+		}
+		return e, nil
+	}
+	if t, ok := sh.tombs[token]; ok && t.principal == principal && n < t.until {
+		return nil, ErrExpired
+	}
+	return nil, ErrNotFound
+}
+
+// hold waits for the caller's turn on the session (FIFO, bounded by ctx).
+// On success the caller holds the entry and sh.mu is locked; on error it
+// is unlocked.
+func (r *Registry) hold(ctx context.Context, sh *shard, token, principal string) (*Entry, error) {
+	n := r.monoNow()
+	sh.mu.Lock()
+	e, err := r.lookupLocked(sh, token, principal, n)
+	if err != nil {
+		sh.mu.Unlock()
+		return nil, err
+	}
+	if !e.state.held {
+		e.state.held = true
+		return e, nil
+	}
+	w := &waiter{ready: make(chan struct{})}
+	e.state.enqueue(w)
+	sh.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		sh.mu.Lock()
+		if err := e.state.status.err(); err != nil {
+			sh.mu.Unlock()
+			return nil, err
+		}
+		return e, nil
+	case <-ctx.Done():
+	}
+	sh.mu.Lock()
+	switch {
+	case w.granted:
+		// Our turn came as ctx ended: pass it on as if we had run.
+		r.handOnLocked(sh, e)
+	case e.state.status != alive:
+		// The entry died and already emptied its queue.
+	default:
+		e.state.unlink(w)
+	}
+	sh.mu.Unlock()
+	return nil, ctx.Err()
+}
+
+// handOnLocked ends the current turn: the next waiter gets the entry, or
+// it becomes idle and goes back on the reaper's heap.
+func (r *Registry) handOnLocked(sh *shard, e *Entry) {
+	if w := e.state.head; w != nil {
+		e.state.unlink(w)
+		w.granted = true
+		close(w.ready)
+		return
+	}
+	e.state.held = false
+	at := e.state.deadline()
+	if e.state.idx < 0 {
+		sh.push(e, at)
+	} else {
+		sh.lower(e, at)
+	}
+	r.poke(at)
+}
+
+// killLocked makes e final (ended, expired or closed): it forgets the
+// token (leaving a tombstone if it expired), frees its place in the
+// limits, and wakes every waiter with the entry's error. The caller must
+// hold e and then run finish.
+func (r *Registry) killLocked(sh *shard, e *Entry, why status, n int64) {
+	e.state.status = why
+	delete(sh.live, e.Token)
+	if e.state.idx >= 0 {
+		sh.removeAt(int(e.state.idx))
+	}
+	if why == expired {
+		until := after(n, r.cfg.TombstoneTTL)
+		sh.tombs[e.Token] = tomb{principal: e.Principal, until: until}
+		sh.tq = append(sh.tq, tombRef{token: e.Token, until: until})
+		r.poke(until)
+		r.expired.Add(1)
+	}
+	e.state.wakeAll()
+	r.active.Add(-1)
+	r.principalDone(e.Principal)
+}
+
+// dueLocked reports why a held entry should expire now, or "" if it
+// should not. idleCounts is false when the idle clock does not run (the
+// entry was held until now).
+func dueLocked(e *Entry, n int64, idleCounts bool) string {
+	switch {
+	case n >= e.state.absAt:
+		return "absolute"
+	case idleCounts && n >= e.state.idleAt:
+		return "idle"
+	}
+	return ""
+}
+
+// Acquire waits for the caller's turn on the session named by token
+// (FIFO per session, bounded by ctx) and returns its entry and the func
+// that releases it; the caller must call release exactly once when done
+// (later calls do nothing). A token owned by another principal is
+// ErrNotFound; an expired one ErrExpired. While held the session does not
+// idle; release restarts the idle clock and records e.Txn, so a
+// transaction's lifetime is enforced from then on. If the transaction has
+// already outlived TxnLifetime, Acquire aborts it before returning (the
+// entry then shows TxnAborted).
+func (r *Registry) Acquire(ctx context.Context, token, principal string) (*Entry, func(), error) {
+	if r.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	sh, _ := r.shardOf(token)
+	e, err := r.hold(ctx, sh, token, principal)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := r.monoNow()
+	// A session that was idle may have passed a deadline the reaper has
+	// not reached yet; its owner must not get to use it.
+	if why := dueLocked(e, n, true); why != "" {
+		r.killLocked(sh, e, expired, n)
+		sh.mu.Unlock()
+		r.finish(ctx, e, "expired", why)
+		return nil, nil, ErrExpired
+	}
+	txnDue := n >= e.state.txnAt
+	e.state.gen++
+	gen := e.state.gen
+	sh.mu.Unlock()
+	if txnDue {
+		r.expireTxn(ctx, e)
+	}
+	return e, func() { r.release(e, gen, true) }, nil
+}
+
+// release ends a turn. touch restarts the idle clock (an operation ran);
+// the reaper's own turns leave it alone.
+func (r *Registry) release(e *Entry, gen uint32, touch bool) {
+	sh := &r.shards[e.state.shard]
+	n := r.monoNow()
+	sh.mu.Lock()
+	if e.state.gen != gen || !e.state.held || e.state.status != alive {
+		sh.mu.Unlock()
+		return
+	}
+	e.state.gen++
+	if touch {
+		e.state.idleAt = after(n, e.state.idle)
+	}
+	// Only now is the caller known to be the holder, who may read e.Txn.
+	e.state.txnAt = r.txnDeadline(e, n)
+	why := dueLocked(e, n, false)
+	if why == "" && r.gaveUp.Load() {
+		// Close gave up waiting for this operation: end the session now.
+		r.killLocked(sh, e, closed, n)
+		sh.mu.Unlock()
+		r.finish(context.Background(), e, "ended at shutdown", "")
+		return
+	}
+	if why != "" {
+		r.killLocked(sh, e, expired, n)
+		sh.mu.Unlock()
+		r.finish(context.Background(), e, "expired", why)
+		return
+	}
+	r.handOnLocked(sh, e)
+	sh.mu.Unlock()
+}
+
+// txnDeadline is when e's open transaction outlives TxnLifetime, or never.
+func (r *Registry) txnDeadline(e *Entry, n int64) int64 {
+	if e.Txn.State != TxnInProgress {
+		return never
+	}
+	started := n
+	if !e.Txn.Started.IsZero() {
+		started = r.mono(e.Txn.Started)
+	}
+	return after(started, r.cfg.TxnLifetime)
+}
+
+// Refresh extends the session's idle deadline without queueing behind
+// running operations (keep-alive) and returns the new idle deadline. While
+// an operation runs the session cannot idle out anyway; the deadline
+// returned is then the earliest it could.
+func (r *Registry) Refresh(token, principal string) (time.Time, error) {
+	if r.closed.Load() {
+		return time.Time{}, ErrClosed
+	}
+	sh, _ := r.shardOf(token)
+	n := r.monoNow()
+	sh.mu.Lock()
+	e, err := r.lookupLocked(sh, token, principal, n)
+	if err != nil {
+		sh.mu.Unlock()
+		return time.Time{}, err
+	}
+	why := dueLocked(e, n, !e.state.held)
+	switch {
+	case why != "" && e.state.held:
+		// The running operation's release ends it.
+		sh.mu.Unlock()
+		return time.Time{}, ErrExpired
+	case why != "":
+		e.state.held = true
+		r.killLocked(sh, e, expired, n)
+		sh.mu.Unlock()
+		r.finish(context.Background(), e, "expired", why)
+		return time.Time{}, ErrExpired
+	}
+	at := after(n, e.state.idle)
+	if !e.state.held {
+		// The heap slot may now be early; the reaper re-queues it when it
+		// surfaces.
+		e.state.idleAt = max(e.state.idleAt, at)
+	}
+	sh.mu.Unlock()
+	return r.at(at), nil
+}
+
+// Deadlines reports when e idles out (while held: the earliest it could,
+// if released now) and when its absolute lifetime ends. The session ends
+// at the earlier of the two.
+func (r *Registry) Deadlines(e *Entry) (idle, absolute time.Time) {
+	sh := &r.shards[e.state.shard]
+	n := r.monoNow()
+	sh.mu.Lock()
+	idleAt, absAt := e.state.idleAt, e.state.absAt
+	if e.state.held {
+		idleAt = after(n, e.state.idle)
+	}
+	sh.mu.Unlock()
+	return r.at(idleAt), r.at(absAt)
+}
+
+// End waits for the caller's turn (after the operations queued before it,
+// bounded by ctx), aborts an open transaction, ends the driver session and
+// forgets the token: later use is ErrNotFound, and so is End on a session
+// another principal owns. It reports whether a transaction was aborted. A
+// session found past its deadline expires instead (ErrExpired). The caller
+// must not hold the session itself.
+func (r *Registry) End(ctx context.Context, token, principal string) (abortedTxn bool, err error) {
+	if r.closed.Load() {
+		return false, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	sh, _ := r.shardOf(token)
+	e, err := r.hold(ctx, sh, token, principal)
+	if err != nil {
+		return false, err
+	}
+	n := r.monoNow()
+	// Like Acquire, answer as the reaper would have had it run already.
+	if why := dueLocked(e, n, true); why != "" {
+		r.killLocked(sh, e, expired, n)
+		sh.mu.Unlock()
+		r.finish(ctx, e, "expired", why)
+		return false, ErrExpired
+	}
+	r.killLocked(sh, e, ended, n)
+	sh.mu.Unlock()
+	r.ended.Add(1)
+	return r.finish(ctx, e, "ended", ""), nil
+}
+
+// finish aborts e's open transaction (never commits it) and ends its
+// driver session. e must be held and already killed, so nobody else can
+// reach it. It reports whether a transaction was open.
+func (r *Registry) finish(ctx context.Context, e *Entry, what, why string) (abortedTxn bool) {
+	if e.Txn.State == TxnInProgress {
+		abortedTxn = true
+		r.abortDriverTxn(ctx, e)
+		e.Txn.State = TxnAborted
+		e.Txn.Depth = 0
+	}
+	if e.Session != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), driverTimeout)
+		e.Session.EndSession(dctx)
+		cancel()
+	}
+	attrs := []any{"session", e.Redacted(), "principal", e.Principal, "aborted_txn", abortedTxn}
+	if why != "" {
+		attrs = append(attrs, "cause", why)
+	}
+	r.log.Debug("sessions: session "+what, attrs...)
+	return abortedTxn
+}
+
+// expireTxn aborts e's transaction for outliving TxnLifetime; the session
+// stays. e must be held.
+func (r *Registry) expireTxn(ctx context.Context, e *Entry) {
+	if e.Txn.State != TxnInProgress {
+		return
+	}
+	r.abortDriverTxn(ctx, e)
+	e.Txn.State = TxnAborted
+	e.Txn.Depth = 0
+	r.txnExpired.Add(1)
+	r.log.Info("sessions: transaction aborted: lifetime exceeded",
+		"session", e.Redacted(), "principal", e.Principal, "txn_number", e.Txn.Number, "lifetime", r.cfg.TxnLifetime)
+}
+
+func (r *Registry) abortDriverTxn(ctx context.Context, e *Entry) {
+	if e.Session == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), driverTimeout)
+	defer cancel()
+	if err := e.Session.AbortTransaction(dctx); err != nil {
+		r.log.Warn("sessions: abort transaction failed", "session", e.Redacted(), "err", err)
+	}
+}
+
+// closeWorkers is how many sessions Close ends at once.
+const closeWorkers = 16
+
+// Close stops the reaper, then aborts every open transaction and ends
+// every session, waiting for running and queued operations up to ctx.
+// Sessions still in use when ctx ends are ended by their release, and
+// Close reports them with ctx's error. Later calls of any method but
+// Stats, InstanceID and Deadlines return ErrClosed.
+func (r *Registry) Close(ctx context.Context) error {
+	if r.closed.Swap(true) {
+		return ErrClosed
+	}
+	close(r.stop)
+	var errs []error
+	select {
+	case <-r.done:
+		bgDone := make(chan struct{})
+		go func() { r.bg.Wait(); close(bgDone) }()
+		select {
+		case <-bgDone:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("sessions: close: waiting for expiries: %w", ctx.Err()))
+		}
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("sessions: close: waiting for the reaper: %w", ctx.Err()))
+	}
+
+	var all []*Entry
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.live {
+			all = append(all, e)
+		}
+		sh.mu.Unlock()
+	}
+	busy := r.endAll(ctx, all)
+	if len(busy) > 0 {
+		// From now on a release ends its session. An operation that
+		// finished before the flag was set left its session to a waiter
+		// or idle; a second pass ends the idle ones, and the waiters'
+		// releases will see the flag.
+		r.gaveUp.Store(true)
+		busy = r.endAll(ctx, busy)
+	}
+	if len(busy) > 0 {
+		errs = append(errs, fmt.Errorf("sessions: close: %d sessions still in use: %w", len(busy), ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+// endAll ends the entries, closeWorkers at a time, and returns those it
+// could not get a turn on before ctx ended.
+func (r *Registry) endAll(ctx context.Context, all []*Entry) (busy []*Entry) {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for range min(closeWorkers, len(all)) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(all)) {
+					return
+				}
+				if err := r.endOnClose(ctx, all[i]); err != nil && err == ctx.Err() {
+					mu.Lock()
+					busy = append(busy, all[i])
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return busy
+}
+
+// endOnClose waits for its turn on e and ends it.
+func (r *Registry) endOnClose(ctx context.Context, e *Entry) error {
+	sh := &r.shards[e.state.shard]
+	e, err := r.hold(ctx, sh, e.Token, e.Principal)
+	if err != nil {
+		return err
+	}
+	r.killLocked(sh, e, closed, r.monoNow())
+	sh.mu.Unlock()
+	r.finish(ctx, e, "ended at shutdown", "")
+	return nil
+}

@@ -1,0 +1,391 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/mongogate/mongogate/sessions"
+)
+
+// Config configures a Manager. Zero fields take the defaults noted.
+type Config struct {
+	// CommitRetryLimit bounds one Commit, including its retries of
+	// UnknownTransactionCommitResult; default 30s.
+	CommitRetryLimit time.Duration
+	// InitialBackoff and MaxBackoff shape the jittered exponential backoff
+	// between commit retries; defaults 10ms and 1s.
+	InitialBackoff, MaxBackoff time.Duration
+	// RunTimeout is how long Run keeps starting new attempts, like the
+	// driver's withTransaction limit; default 120s.
+	RunTimeout time.Duration
+	// AbortTimeout bounds sending abortTransaction. Aborts are sent even when
+	// the caller's context is done, so that MongoDB releases the
+	// transaction's locks now rather than at its lifetime limit; default 10s.
+	AbortTimeout time.Duration
+	// Logger receives commit retries and unknown outcomes; nil discards.
+	Logger *slog.Logger
+	// Now stamps Txn.Started; default time.Now. Deadlines and backoff use
+	// the real clock regardless.
+	Now func() time.Time
+}
+
+// Manager runs transactions on sessions the caller has acquired from the
+// registry: it holds no per-session state of its own (that lives in
+// sessions.Entry.Txn), so one Manager serves every session concurrently.
+//
+// The state in e.Txn, not the driver session's, decides every answer: the
+// driver forgets a commit as soon as another operation runs on the session,
+// and records a failed commit as committed. Per call and state (n is
+// e.Txn.Number):
+//
+//	state        Start            Start(join)       Commit depth 1 / >1      Abort
+//	None         new n+1, d1      new n+1, d1       ErrNoTransaction         ErrNoTransaction
+//	InProgress   ErrInProgress    d+1 (same n)      send: → Committed,       send abort → Aborted
+//	                                                Aborted or Unknown / d-1
+//	Committed    new n+1, d1      new n+1, d1       success, nothing sent    ErrAbortAfterCommit
+//	Aborted      new n+1, d1      new n+1, d1       ErrAborted               success, Aborted=false
+//	Unknown      ErrCommitPending ErrCommitPending  send again (as above)    ErrAbortAfterCommit
+//
+// Commit and Abort naming a number other than n fail with ErrNoTransaction.
+// Depth is 0 in every state but InProgress.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New checks cfg, fills in its defaults and returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	durations := []struct {
+		name string
+		d    *time.Duration
+		def  time.Duration
+	}{
+		{"CommitRetryLimit", &cfg.CommitRetryLimit, 30 * time.Second},
+		{"InitialBackoff", &cfg.InitialBackoff, 10 * time.Millisecond},
+		{"MaxBackoff", &cfg.MaxBackoff, time.Second},
+		{"RunTimeout", &cfg.RunTimeout, 120 * time.Second},
+		{"AbortTimeout", &cfg.AbortTimeout, 10 * time.Second},
+	}
+	for _, f := range durations {
+		if *f.d < 0 {
+			return nil, fmt.Errorf("txn: negative %s %v", f.name, *f.d)
+		}
+		if *f.d == 0 {
+			*f.d = f.def
+		}
+	}
+	if cfg.MaxBackoff < cfg.InitialBackoff {
+		return nil, fmt.Errorf("txn: MaxBackoff %v below InitialBackoff %v", cfg.MaxBackoff, cfg.InitialBackoff)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{cfg: cfg, log: log}, nil
+}
+
+// CommitResult is the outcome of one Commit call.
+type CommitResult struct {
+	Number int64
+	// Committed is true once the transaction is committed (by this call or
+	// an earlier one); false when the call only closed a joined level.
+	Committed bool
+	// Depth is the number of levels still open.
+	Depth int
+}
+
+// AbortResult is the outcome of one Abort call.
+type AbortResult struct {
+	Number int64
+	// Aborted is true if this call aborted the transaction, false if it had
+	// been aborted already.
+	Aborted bool
+}
+
+// Start begins a transaction on e, or joins the open one.
+//
+// Without a transaction open it starts transaction e.Txn.Number+1 at depth 1.
+// With one open, join adds a level to it (same number, depth+1); each field
+// set in opts must then equal the open transaction's, else
+// ErrOptionsMismatch. Without join it fails with ErrInProgress, and with
+// ErrCommitPending while the last commit's outcome is unknown. supported is
+// whether e's deployment can run transactions (ErrNotSupported if not).
+//
+// Each unset field of opts falls back to e.Options.DefaultTransaction, then
+// to the driver client's defaults.
+func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts sessions.TransactionOptions, join, supported bool) (number int64, depth int, err error) {
+	if !supported {
+		return 0, 0, fmt.Errorf("txn: start: %w", ErrNotSupported)
+	}
+	switch e.Txn.State {
+	case sessions.TxnUnknown:
+		return 0, 0, fmt.Errorf("txn: start: transaction %d: %w", e.Txn.Number, ErrCommitPending)
+	case sessions.TxnInProgress:
+		if !join {
+			return 0, 0, fmt.Errorf("txn: start: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
+		}
+		if field := mismatch(opts, e.Txn.Options); field != "" {
+			return 0, 0, fmt.Errorf("txn: join transaction %d: %s: %w", e.Txn.Number, field, ErrOptionsMismatch)
+		}
+		e.Txn.Depth++
+		return e.Txn.Number, e.Txn.Depth, nil
+	}
+	if err := m.begin(e, merge(opts, e.Options.DefaultTransaction)); err != nil {
+		return 0, 0, err
+	}
+	return e.Txn.Number, e.Txn.Depth, nil
+}
+
+// begin starts the next transaction on e with the effective options eff.
+func (m *Manager) begin(e *sessions.Entry, eff sessions.TransactionOptions) error {
+	if e.Options.Snapshot {
+		return fmt.Errorf("txn: start: %w", ErrSnapshotSession)
+	}
+	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
+		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
+	}
+	if err := e.Session.StartTransaction(driverOptions(eff)); err != nil {
+		return fmt.Errorf("txn: start: %w", err)
+	}
+	e.Txn = sessions.Txn{
+		Number:  e.Txn.Number + 1,
+		State:   sessions.TxnInProgress,
+		Depth:   1,
+		Options: eff,
+		Started: m.cfg.Now(),
+	}
+	return nil
+}
+
+// Commit closes one level of e's transaction; the outermost level commits
+// it. number 0 means the current (or most recent) transaction; another
+// number than that one, or no transaction at all, is ErrNoTransaction.
+//
+// Committing a committed transaction succeeds again without contacting
+// MongoDB (the earlier response was lost, not the commit). Committing an
+// aborted one is ErrAborted. The outermost commit retries
+// UnknownTransactionCommitResult with jittered exponential backoff until it
+// succeeds, fails definitely, or CommitRetryLimit, the transaction's
+// MaxCommitTime or ctx ends it: the transaction is then left in TxnUnknown
+// and the error wraps ErrUnknownCommitResult and MongoDB's last error;
+// calling Commit again resumes the retries. A commit MongoDB reports as a
+// TransientTransactionError or NoSuchTransaction aborted the transaction:
+// TxnAborted, and the error wraps ErrAborted and MongoDB's error.
+func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (CommitResult, error) {
+	t := &e.Txn
+	if t.State == sessions.TxnNone || (number != 0 && number != t.Number) {
+		return CommitResult{}, fmt.Errorf("txn: commit transaction %d: %w", number, ErrNoTransaction)
+	}
+	res := CommitResult{Number: t.Number}
+	switch t.State {
+	case sessions.TxnCommitted:
+		res.Committed = true
+		return res, nil
+	case sessions.TxnAborted:
+		return res, fmt.Errorf("txn: commit transaction %d: %w", t.Number, ErrAborted)
+	case sessions.TxnInProgress:
+		if t.Depth > 1 {
+			t.Depth--
+			res.Depth = t.Depth
+			return res, nil
+		}
+	}
+	// Nothing is sent yet, so a done ctx leaves the state as it is.
+	if err := ctx.Err(); err != nil {
+		res.Depth = t.Depth
+		return res, fmt.Errorf("txn: commit transaction %d: %w", t.Number, err)
+	}
+	limit := m.cfg.CommitRetryLimit
+	if mct := t.Options.MaxCommitTime; mct > 0 && mct < limit {
+		limit = mct
+	}
+	cctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	deadline, _ := cctx.Deadline()
+	err := m.commitLoop(cctx, e, deadline)
+	res.Committed = err == nil
+	return res, err
+}
+
+// commitLoop commits e's open (or unknown) transaction, retrying
+// UnknownTransactionCommitResult until retryUntil, and sets e.Txn to the
+// outcome. Every attempt runs under ctx; the first is always sent.
+func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil time.Time) error {
+	n := e.Txn.Number
+	backoff := m.cfg.InitialBackoff
+	for attempt := 1; ; attempt++ {
+		err := e.Session.CommitTransaction(ctx)
+		switch classifyCommit(err) {
+		case commitDone:
+			e.Txn.State, e.Txn.Depth = sessions.TxnCommitted, 0
+			if attempt > 1 {
+				m.log.Info("txn: commit succeeded after retries", sessionAttr(e), "txn", n, "attempts", attempt)
+			}
+			return nil
+		case commitAborted:
+			e.Txn.State, e.Txn.Depth = sessions.TxnAborted, 0
+			return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
+		case commitRetry:
+			wait := backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, m.cfg.MaxBackoff)
+			if time.Now().Add(wait).Before(retryUntil) {
+				m.log.Debug("txn: commit outcome unknown, retrying", sessionAttr(e), "txn", n, "attempt", attempt, "backoff", wait, "err", err)
+				if sleep(ctx, wait) == nil {
+					continue
+				}
+			}
+		}
+		e.Txn.State, e.Txn.Depth = sessions.TxnUnknown, 0
+		m.log.Warn("txn: commit outcome unknown", sessionAttr(e), "txn", n, "attempts", attempt, "err", err)
+		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
+	}
+}
+
+type commitClass int
+
+const (
+	commitDone commitClass = iota
+	commitAborted
+	commitRetry
+	commitUnknown
+)
+
+// MongoDB error labels and codes the commit logic branches on.
+const (
+	labelTransient     = "TransientTransactionError"
+	labelUnknownCommit = "UnknownTransactionCommitResult"
+	codeMaxTimeExpired = 50
+	codeNoSuchTxn      = 251
+)
+
+// classifyCommit sorts a CommitTransaction error. Anything that is neither
+// success nor a definite abort leaves the outcome unknown, including the
+// driver's client-side refusals and timeouts; only
+// UnknownTransactionCommitResult without MaxTimeMSExpired is worth retrying
+// at once (a MaxTimeMSExpired commit ran out of the very time a retry would
+// need).
+func classifyCommit(err error) commitClass {
+	if err == nil {
+		return commitDone
+	}
+	if hasLabel(err, labelTransient) {
+		return commitAborted
+	}
+	var se mongo.ServerError
+	isServer := errors.As(err, &se)
+	if hasLabel(err, labelUnknownCommit) {
+		if isServer && se.HasErrorCode(codeMaxTimeExpired) {
+			return commitUnknown
+		}
+		return commitRetry
+	}
+	if isServer && se.HasErrorCode(codeNoSuchTxn) {
+		return commitAborted
+	}
+	return commitUnknown
+}
+
+func hasLabel(err error, label string) bool {
+	var le mongo.LabeledError
+	return errors.As(err, &le) && le.HasErrorLabel(label)
+}
+
+// Abort aborts e's transaction at any depth: the whole transaction ends
+// (TxnAborted, depth 0) and commits at outer levels then fail with
+// ErrAborted. number 0 means the current (or most recent) transaction;
+// another number, or no transaction, is ErrNoTransaction.
+//
+// Aborting an aborted transaction succeeds with Aborted false. Aborting one
+// whose commit was sent (committed, or outcome unknown) is
+// ErrAbortAfterCommit, which wraps ErrNoTransaction: as in MongoDB's drivers,
+// an abort cannot take back a commit, and answering "aborted" could be a lie.
+func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (AbortResult, error) {
+	t := &e.Txn
+	if t.State == sessions.TxnNone || (number != 0 && number != t.Number) {
+		return AbortResult{}, fmt.Errorf("txn: abort transaction %d: %w", number, ErrNoTransaction)
+	}
+	res := AbortResult{Number: t.Number}
+	switch t.State {
+	case sessions.TxnAborted:
+		return res, nil
+	case sessions.TxnCommitted, sessions.TxnUnknown:
+		return res, fmt.Errorf("txn: abort transaction %d: %w", t.Number, ErrAbortAfterCommit)
+	}
+	m.abort(ctx, e)
+	res.Aborted = true
+	return res, nil
+}
+
+// AbortOpen aborts e's transaction if one is open, for the expiry, shutdown
+// and EndSession paths, and reports whether it did. It never commits, and it
+// leaves a transaction whose commit outcome is unknown alone: an abort
+// cannot undo a commit that happened, and one that did not is aborted by
+// MongoDB at its lifetime limit.
+func (m *Manager) AbortOpen(ctx context.Context, e *sessions.Entry) bool {
+	if e.Txn.State != sessions.TxnInProgress {
+		return false
+	}
+	m.abort(ctx, e)
+	return true
+}
+
+// abort sends abortTransaction for e's open transaction and marks it
+// aborted. The driver ignores the server's answer (MongoDB aborts the
+// transaction at its lifetime limit anyway), and refuses only when its
+// session has no running transaction; either way nothing is left to abort.
+func (m *Manager) abort(ctx context.Context, e *sessions.Entry) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.AbortTimeout)
+	defer cancel()
+	if err := e.Session.AbortTransaction(actx); err != nil {
+		m.log.Warn("txn: driver refused abort", sessionAttr(e), "txn", e.Txn.Number, "err", err)
+	}
+	e.Txn.State, e.Txn.Depth = sessions.TxnAborted, 0
+}
+
+// Outcome reports e's current or most recent transaction, for GetSession.
+// Depth is 0 unless the transaction is in progress.
+func Outcome(e *sessions.Entry) (number int64, state sessions.TxnState, depth int) {
+	return e.Txn.Number, e.Txn.State, e.Txn.Depth
+}
+
+// CheckOperation reports whether a document operation may run on e's
+// session now: not while its last commit's outcome is unknown
+// (ErrCommitPending). The operation could otherwise join the uncommitted
+// transaction, or move the driver session past it so that committing again
+// can no longer learn the outcome.
+func CheckOperation(e *sessions.Entry) error {
+	if e.Txn.State == sessions.TxnUnknown {
+		return fmt.Errorf("txn: transaction %d: %w", e.Txn.Number, ErrCommitPending)
+	}
+	return nil
+}
+
+// sessionAttr names e's session in logs: its redacted token, or "(none)"
+// for the session of its own that Run starts without a registry entry.
+func sessionAttr(e *sessions.Entry) slog.Attr {
+	if e.Token == "" {
+		return slog.String("session", "(none)")
+	}
+	return slog.String("session", e.Redacted())
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
