@@ -112,3 +112,41 @@ func (x *exec) letVars() (map[string]any, error) {
 	}
 	return vars, nil
 }
+
+// checkHintAndCollation refuses what the emulator cannot honour instead of
+// ignoring it: a hint naming no index of c fails as in MongoDB (BadValue
+// "hint provided does not correspond to an existing index"), and any
+// collation other than the simple binary one is not implemented.
+func checkHintAndCollation(c *collection, spec bson.D) error {
+	if coll, ok := value.Lookup(spec, "collation"); ok && coll != nil {
+		d, isDoc := coll.(bson.D)
+		if !isDoc {
+			return mongoerr.New(mongoerr.TypeMismatch, "collation must be an object")
+		}
+		if loc, _ := value.Lookup(d, "locale"); loc != "simple" || len(d) != 1 {
+			return mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collation %v; only {locale: \"simple\"}", d)
+		}
+	}
+	hint, ok := value.Lookup(spec, "hint")
+	if !ok || hint == nil || c == nil {
+		return nil
+	}
+	switch h := hint.(type) {
+	case string:
+		if h == "" || c.indexByName(h) >= 0 {
+			return nil
+		}
+	case bson.D:
+		if len(h) == 0 || h[0].Key == "$natural" {
+			return nil
+		}
+		for _, ix := range c.indexes {
+			if value.Equal(ix.key, h) {
+				return nil
+			}
+		}
+	default:
+		return mongoerr.New(mongoerr.FailedToParse, "hint must be a string or an object")
+	}
+	return mongoerr.New(mongoerr.BadValue, "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index")
+}

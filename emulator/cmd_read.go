@@ -125,6 +125,9 @@ func (x *exec) find() (bson.D, error) {
 		}
 	}
 	c := x.s.store.collection(x.db, name)
+	if err := checkHintAndCollation(c, x.cmd); err != nil {
+		return nil, err
+	}
 	scanLimit := 0
 	if sorter == nil && limit > 0 {
 		scanLimit = int(skip + limit)
@@ -285,6 +288,9 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHintAndCollation(x.s.store.collection(x.db, name), x.cmd); err != nil {
+		return nil, err
+	}
 	p, err := agg.Compile(pipeline, x.aggEnv(vars))
 	if err != nil {
 		return nil, err
@@ -333,7 +339,11 @@ func (x *exec) count() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	hits, err := x.match(x.s.store.collection(x.db, name), f, 0)
+	c := x.s.store.collection(x.db, name)
+	if err := checkHintAndCollation(c, x.cmd); err != nil {
+		return nil, err
+	}
+	hits, err := x.match(c, f, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +375,11 @@ func (x *exec) distinct() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	hits, err := x.match(x.s.store.collection(x.db, name), f, 0)
+	c := x.s.store.collection(x.db, name)
+	if err := checkHintAndCollation(c, x.cmd); err != nil {
+		return nil, err
+	}
+	hits, err := x.match(c, f, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -286,6 +286,7 @@ func (x *exec) match(c *collection, f *query.Filter, limit int) ([]hit, error) {
 
 // updateStatement is one entry of an update command, or a findAndModify.
 type updateStatement struct {
+	spec         bson.D // the statement as sent, for hint and collation
 	filter       bson.D
 	u            any
 	arrayFilters []bson.D
@@ -302,7 +303,7 @@ type updateOutcome struct {
 }
 
 func (x *exec) parseUpdateStatement(d bson.D) (updateStatement, error) {
-	var st updateStatement
+	st := updateStatement{spec: d}
 	var err error
 	if st.filter, err = docField(d, x.name, "q"); err != nil {
 		return st, err
@@ -346,6 +347,9 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 		return out, mongoerr.New(mongoerr.FailedToParse, "multi update is not supported for replacement-style update")
 	}
 	c := x.s.store.collection(x.db, name)
+	if err := checkHintAndCollation(c, st.spec); err != nil {
+		return out, err
+	}
 	limit := 1
 	if st.multi || st.sort != nil {
 		limit = 0
@@ -517,6 +521,9 @@ func (x *exec) deleteStatement(c *collection, d bson.D, vars map[string]any) (in
 	if limit != 0 && limit != 1 {
 		return 0, mongoerr.New(mongoerr.FailedToParse, "The limit field in delete objects must be 0 or 1. Got %d", limit)
 	}
+	if err := checkHintAndCollation(c, d); err != nil {
+		return 0, err
+	}
 	f, err := compileFilter(q, vars)
 	if err != nil {
 		return 0, err
@@ -589,6 +596,9 @@ func (x *exec) findAndModify() (bson.D, error) {
 			return nil, err
 		}
 		c := x.s.store.collection(x.db, name)
+		if err := checkHintAndCollation(c, x.cmd); err != nil {
+			return nil, err
+		}
 		hits, err := x.match(c, f, 0)
 		if err != nil {
 			return nil, err
@@ -610,7 +620,7 @@ func (x *exec) findAndModify() (bson.D, error) {
 		}
 		return okReply(bson.E{Key: "lastErrorObject", Value: bson.D{{Key: "n", Value: int32(1)}}}, bson.E{Key: "value", Value: v}), nil
 	}
-	st := updateStatement{filter: q, u: u, upsert: upsert, sort: sort}
+	st := updateStatement{spec: x.cmd, filter: q, u: u, upsert: upsert, sort: sort}
 	if af, ok := value.Lookup(x.cmd, "arrayFilters"); ok && af != nil {
 		parsed, err := x.parseUpdateStatement(bson.D{{Key: "u", Value: u}, {Key: "arrayFilters", Value: af}})
 		if err != nil {

@@ -17,6 +17,7 @@ package query
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -83,9 +84,11 @@ func (f *Filter) MatchElem(doc bson.D) (ok bool, elemIndex int, err error) {
 
 // IDValue reports whether the filter is exactly {_id: <v>} or {_id: {$eq: v}} with v not a
 // document with $-operators, not a regex, not an array — so the caller can use the _id index.
+// A $comment beside it is ignored.
 func (f *Filter) IDValue() (any, bool) { return f.id, f.hasID }
 
 func idValue(filter bson.D) (any, bool) {
+	filter = slices.DeleteFunc(slices.Clone(filter), func(e bson.E) bool { return e.Key == "$comment" })
 	if len(filter) != 1 || filter[0].Key != "_id" {
 		return nil, false
 	}
@@ -324,7 +327,7 @@ func (p *parser) parseOperator(path string, ops bson.D, e bson.E, sub bool) (nod
 		if _, ok := e.Value.(bson.Regex); ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "Can't have RegEx as arg to predicate over field '%s'.", path)
 		}
-		return comparisonNode(path, map[string]cmpOp{"$lt": opLT, "$lte": opLTE, "$gt": opGT, "$gte": opGTE}[e.Key], e.Value)
+		return comparisonNode(path, comparisonOps[e.Key], e.Value)
 	case "$ne":
 		if _, ok := e.Value.(bson.Regex); ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "Can't have regex as arg to $ne.")
@@ -388,6 +391,13 @@ func (p *parser) parseOperator(path string, ops bson.D, e bson.E, sub bool) (nod
 		return nil, mongoerr.New(mongoerr.BadValue, "$where cannot be applied to a field")
 	}
 	return nil, mongoerr.New(mongoerr.BadValue, "unknown operator: %s", e.Key)
+}
+
+var comparisonOps = map[string]cmpOp{"$lt": opLT, "$lte": opLTE, "$gt": opGT, "$gte": opGTE}
+
+var bitsOps = map[string]bitsOp{
+	"$bitsAllSet": bitsAllSet, "$bitsAllClear": bitsAllClear,
+	"$bitsAnySet": bitsAnySet, "$bitsAnyClear": bitsAnyClear,
 }
 
 func splitPath(path string) []string { return strings.Split(path, ".") }
@@ -666,10 +676,7 @@ func isQueryOperator(name string) bool {
 }
 
 func bitsNode(path string, e bson.E) (node, error) {
-	b := &bitsTest{op: map[string]bitsOp{
-		"$bitsAllSet": bitsAllSet, "$bitsAllClear": bitsAllClear,
-		"$bitsAnySet": bitsAnySet, "$bitsAnyClear": bitsAnyClear,
-	}[e.Key]}
+	b := &bitsTest{op: bitsOps[e.Key]}
 	switch x := e.Value.(type) {
 	case bson.A:
 		for _, pos := range x {

@@ -84,7 +84,7 @@ type projParser struct {
 	opts                                  Options
 	proj                                  *Projection
 	typ                                   projType
-	idIncluded, idExcluded                bool
+	idIncluded                            bool
 	hasPositional, hasElemMatch, hasSlice bool
 }
 
@@ -237,7 +237,6 @@ func (pp *projParser) parseExclusion(key string, parent *pnode, atRoot bool) err
 		return err
 	}
 	if key == "_id" && atRoot {
-		pp.idExcluded = true
 		return nil
 	}
 	if pp.typ == typeInclusion {

@@ -215,6 +215,8 @@ func TestMatch(t *testing.T) {
 		{"elemMatch in", `{"a": {"$elemMatch": {"$in": [3, 4]}}}`, `{"a": [1, 4]}`, true},
 		{"elemMatch exists", `{"a": {"$elemMatch": {"$exists": true}}}`, `{"a": [1]}`, true},
 		{"elemMatch type", `{"a": {"$elemMatch": {"$type": "string"}}}`, `{"a": [1, "s"]}`, true},
+		{"elemMatch all", `{"a": {"$elemMatch": {"$all": [1]}}}`, `{"a": [1]}`, true},
+		{"elemMatch all empty", `{"a": {"$elemMatch": {"$all": []}}}`, `{"a": [1]}`, false},
 		{"elemMatch dbref fields", `{"a": {"$elemMatch": {"$ref": "c", "$id": 1}}}`, `{"a": [{"$ref": "c", "$id": 1}]}`, true},
 
 		// $size.
@@ -512,6 +514,7 @@ func TestIDValue(t *testing.T) {
 		{"in", `{"_id": {"$in": [1]}}`, ""},
 		{"eq and more", `{"_id": {"$eq": 1, "$ne": 2}}`, ""},
 		{"extra field", `{"_id": 1, "x": 1}`, ""},
+		{"with comment", `{"_id": 1, "$comment": "c"}`, `1`},
 		{"regex", `{"_id": ` + reX + `}`, ""},
 		{"eq regex", `{"_id": {"$eq": ` + reX + `}}`, ""},
 		{"array", `{"_id": [1]}`, ""},

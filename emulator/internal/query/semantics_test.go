@@ -317,3 +317,159 @@ func TestProjectionSemanticsJSTest(t *testing.T) {
 		})
 	}
 }
+
+// TestSortJSTests runs jstests/core/query/sort/sort_dotted_paths.js,
+// sort_dotted_paths_numeric.js and sort_array.js (mongodb/mongo). Every
+// pattern there ends with an _id key to make the order total.
+func TestSortJSTests(t *testing.T) {
+	basic := []string{
+		`{"_id": 1, "a": 1}`, `{"_id": 2, "a": {"$undefined": true}}`, `{"_id": 3, "a": null}`,
+		`{"_id": 4, "a": {}}`, `{"_id": 5, "a": []}`, `{"_id": 6, "a": [1]}`, `{"_id": 7, "a": [[1]]}`,
+		`{"_id": 8}`, `{"_id": 9, "a": [{"$undefined": true}]}`,
+	}
+	twoArrays := []string{
+		`{"_id": 1, "a": 1, "b": [2]}`, `{"_id": 2, "a": 2, "b": []}`, `{"_id": 3, "a": [], "b": 4}`,
+		`{"_id": 4, "a": [1], "b": 4}`, `{"_id": 5, "a": [2, 3], "b": 2}`, `{"_id": 6, "a": 2, "b": [3, 5]}`,
+		`{"_id": 7, "a": 1, "b": [1, 3]}`, `{"_id": 8, "a": [1, 2], "b": 3}`, `{"_id": 9, "a": 2, "b": 3}`,
+	}
+	lengthTwo := []string{
+		`{"_id": 1, "a": {"b": 2}}`, `{"_id": 2, "a": {"b": []}}`, `{"_id": 3, "a": {"b": [2, 3]}}`,
+		`{"_id": 4, "a": {"c": 1}}`, `{"_id": 5, "a": []}`, `{"_id": 6, "a": [{"b": [5]}]}`,
+		`{"_id": 7, "a": [{"b": [4, 5]}, {"b": 7}]}`, `{"_id": 8, "a": [{"b": [1, 3]}, {"b": [2, 5]}]}`,
+		`{"_id": 9, "a": [{"b": []}, {"b": [1, 3]}]}`,
+	}
+	commonPrefix := []string{
+		`{"_id": 1, "a": [{"b": 4, "c": 1}, {"b": 1, "c": 2}]}`, `{"_id": 2, "a": [{"b": 2, "c": 1}, {"b": 4, "c": 2}]}`,
+		`{"_id": 3, "a": [{"b": 6, "c": 1}, {"b": 9, "c": 2}]}`, `{"_id": 4, "a": [{"b": 4, "c": 1}, {"b": 5, "c": 3}]}`,
+		`{"_id": 5, "a": [{"b": 2, "c": 1}, {"b": 7, "c": 3}]}`, `{"_id": 6, "a": [{"b": 5, "c": 1}, {"b": 3, "c": 3}]}`,
+		`{"_id": 7, "a": [{"b": 7, "c": 2}, {"b": 2, "c": 3}]}`, `{"_id": 8, "a": [{"b": 3, "c": 2}, {"b": 8, "c": 3}]}`,
+		`{"_id": 9, "a": [{"b": 8, "c": 2}, {"b": 6, "c": 3}]}`,
+	}
+	commonPrefix2 := []string{
+		`{"_id": 1, "a": [{"b": [4, 1], "c": 1}, {"b": [1, 5], "c": 2}]}`, `{"_id": 2, "a": [{"b": 2, "c": [1, 3]}, {"b": 4, "c": [2, 4]}]}`,
+		`{"_id": 3, "a": [{"b": [6, 4], "c": 1}, {"b": [9, 7], "c": 2}]}`, `{"_id": 4, "a": [{"b": 4, "c": [1, 2]}, {"b": 5, "c": [3, 2]}]}`,
+		`{"_id": 5, "a": [{"b": [2, 3], "c": 1}, {"b": [7, 6], "c": 3}]}`, `{"_id": 6, "a": [{"b": 5, "c": []}, {"b": 3, "c": 3}]}`,
+		`{"_id": 7, "a": [{"b": [], "c": 2}, {"b": 2, "c": 3}]}`, `{"_id": 8, "a": [{"b": 3, "c": [2]}, {"b": 8, "c": [3]}]}`,
+		`{"_id": 9, "a": [{"b": [8], "c": 2}, {"b": [6], "c": 3}]}`,
+	}
+	noCommonPrefix := []string{
+		`{"_id": 1, "a": {"b": 1}, "c": [{"d": [4, 1]}, {"d": [1, 5]}]}`, `{"_id": 2, "a": [{"b": [1, 3]}, {"b": [2, 4]}], "c": {"d": 2}}`,
+		`{"_id": 3, "a": {"b": 1}, "c": [{"d": [6, 4]}, {"d": [9, 7]}]}`, `{"_id": 4, "a": [{"b": [2]}, {"b": [3, 2]}], "c": {"d": 4}}`,
+		`{"_id": 5, "a": {"b": 1}, "c": [{"d": [2, 3]}, {"d": [7, 6]}]}`, `{"_id": 6, "a": [{"b": []}, {"b": 3}], "c": {"d": 4}}`,
+		`{"_id": 7, "a": {"b": 2}, "c": [{"d": []}, {"d": 2}]}`, `{"_id": 8, "a": [{"b": [2]}, {"b": [3]}], "c": {"d": 3}}`,
+		`{"_id": 9, "a": {"b": 3}, "c": [{"d": [8]}, {"d": [6]}]}`,
+	}
+	lengthThree := []string{
+		`{"_id": 1, "a": {"b": {"c": 2}}}`, `{"_id": 2, "a": {"b": {"c": []}}}`, `{"_id": 3, "a": [{"b": []}, {"b": {"c": []}}]}`,
+		`{"_id": 4, "a": [{"b": {"c": 1}}]}`, `{"_id": 5, "a": {"b": [{"c": 3}, {"d": 1}]}}`, `{"_id": 6, "a": {"b": [{"c": [5]}]}}`,
+		`{"_id": 7, "a": []}`, `{"_id": 8, "a": {"b": [{"c": [1, 3]}, {"c": [2, 5]}]}}`, `{"_id": 9, "a": [{"b": [{"c": []}, {"c": [1, 3]}]}]}`,
+	}
+	xyz := []string{
+		`{"_id": 0, "x": [{"y": [4, 0, 1], "z": 7}, {"y": 0, "z": 9}]}`,
+		`{"_id": 1, "x": [{"y": 1, "z": 7}, {"y": 0, "z": [8, 6]}]}`,
+	}
+	tests := []struct {
+		name string
+		docs []string
+		spec string
+		want []int32
+	}{
+		{"basic asc", basic, `{"a": 1, "_id": 1}`, []int32{2, 5, 9, 3, 8, 1, 6, 4, 7}},
+		{"basic desc", basic, `{"a": -1, "_id": 1}`, []int32{7, 4, 1, 6, 3, 8, 2, 5, 9}},
+		{"index asc", basic, `{"a.0": 1, "_id": 1}`, []int32{9, 1, 2, 3, 4, 5, 8, 6, 7}},
+		{"index desc", basic, `{"a.0": -1, "_id": 1}`, []int32{7, 6, 1, 2, 3, 4, 5, 8, 9}},
+		{"two arrays ++", twoArrays, `{"a": 1, "b": 1, "_id": 1}`, []int32{3, 7, 1, 8, 4, 2, 5, 6, 9}},
+		{"two arrays +-", twoArrays, `{"a": 1, "b": -1, "_id": 1}`, []int32{3, 4, 7, 8, 1, 6, 9, 5, 2}},
+		{"two arrays -+", twoArrays, `{"a": -1, "b": 1, "_id": 1}`, []int32{5, 2, 6, 8, 9, 7, 1, 4, 3}},
+		{"two arrays --", twoArrays, `{"a": -1, "b": -1, "_id": 1}`, []int32{5, 6, 8, 9, 2, 4, 7, 1, 3}},
+		{"a.b ++", lengthTwo, `{"a.b": 1, "_id": 1}`, []int32{2, 9, 4, 5, 8, 1, 3, 7, 6}},
+		{"a.b +-", lengthTwo, `{"a.b": 1, "_id": -1}`, []int32{9, 2, 5, 4, 8, 3, 1, 7, 6}},
+		{"a.b -+", lengthTwo, `{"a.b": -1, "_id": 1}`, []int32{7, 6, 8, 3, 9, 1, 4, 5, 2}},
+		{"a.b --", lengthTwo, `{"a.b": -1, "_id": -1}`, []int32{7, 8, 6, 9, 3, 1, 5, 4, 2}},
+		{"a.c a.b ++", commonPrefix, `{"a.c": 1, "a.b": 1, "_id": 1}`, []int32{2, 5, 1, 4, 6, 3, 8, 7, 9}},
+		{"a.c a.b +-", commonPrefix, `{"a.c": 1, "a.b": -1, "_id": 1}`, []int32{3, 6, 1, 4, 2, 5, 9, 7, 8}},
+		{"a.c a.b -+", commonPrefix, `{"a.c": -1, "a.b": 1, "_id": 1}`, []int32{7, 6, 4, 9, 5, 8, 1, 2, 3}},
+		{"a.c a.b --", commonPrefix, `{"a.c": -1, "a.b": -1, "_id": 1}`, []int32{8, 5, 9, 4, 6, 7, 3, 2, 1}},
+		{"a.c a ++", commonPrefix, `{"a.c": 1, "a": 1, "_id": 1}`, []int32{2, 5, 1, 4, 6, 3, 8, 7, 9}},
+		{"a.c a +-", commonPrefix, `{"a.c": 1, "a": -1, "_id": 1}`, []int32{3, 6, 1, 4, 2, 5, 9, 7, 8}},
+		{"a.c a -+", commonPrefix, `{"a.c": -1, "a": 1, "_id": 1}`, []int32{7, 6, 4, 9, 5, 8, 1, 2, 3}},
+		{"a.c a --", commonPrefix, `{"a.c": -1, "a": -1, "_id": 1}`, []int32{8, 5, 9, 4, 6, 7, 3, 2, 1}},
+		{"nested a.c a.b ++", commonPrefix2, `{"a.c": 1, "a.b": 1, "_id": 1}`, []int32{6, 1, 2, 5, 3, 4, 7, 8, 9}},
+		{"nested a.c a.b +-", commonPrefix2, `{"a.c": 1, "a.b": -1, "_id": 1}`, []int32{6, 3, 1, 4, 5, 2, 9, 8, 7}},
+		{"nested a.c a.b -+", commonPrefix2, `{"a.c": -1, "a.b": 1, "_id": 1}`, []int32{2, 7, 6, 4, 5, 9, 8, 1, 3}},
+		{"nested a.c a.b --", commonPrefix2, `{"a.c": -1, "a.b": -1, "_id": 1}`, []int32{2, 8, 5, 9, 4, 6, 7, 3, 1}},
+		{"nested a.b a ++", commonPrefix2, `{"a.b": 1, "a": 1, "_id": 1}`, []int32{7, 1, 2, 5, 6, 8, 4, 3, 9}},
+		{"nested a.b a +-", commonPrefix2, `{"a.b": 1, "a": -1, "_id": 1}`, []int32{7, 1, 5, 2, 8, 6, 3, 4, 9}},
+		{"nested a.b a -+", commonPrefix2, `{"a.b": -1, "a": 1, "_id": 1}`, []int32{3, 8, 9, 5, 6, 4, 1, 2, 7}},
+		{"nested a.b a --", commonPrefix2, `{"a.b": -1, "a": -1, "_id": 1}`, []int32{3, 9, 8, 5, 1, 4, 6, 2, 7}},
+		{"a.0.b ++", commonPrefix2, `{"a.0.b": 1, "_id": 1}`, []int32{7, 1, 2, 5, 8, 3, 4, 6, 9}},
+		{"a.0.b +-", commonPrefix2, `{"a.0.b": 1, "_id": -1}`, []int32{7, 1, 5, 2, 8, 4, 3, 6, 9}},
+		{"a.0.b -+", commonPrefix2, `{"a.0.b": -1, "_id": 1}`, []int32{9, 3, 6, 1, 4, 5, 8, 2, 7}},
+		{"a.0.b --", commonPrefix2, `{"a.0.b": -1, "_id": -1}`, []int32{9, 3, 6, 4, 1, 8, 5, 2, 7}},
+		{"a.b c.d ++", noCommonPrefix, `{"a.b": 1, "c.d": 1, "_id": 1}`, []int32{6, 1, 2, 5, 3, 7, 8, 4, 9}},
+		{"a.b c.d +-", noCommonPrefix, `{"a.b": 1, "c.d": -1, "_id": 1}`, []int32{6, 3, 5, 1, 2, 4, 8, 7, 9}},
+		{"a.b c.d -+", noCommonPrefix, `{"a.b": -1, "c.d": 1, "_id": 1}`, []int32{2, 8, 4, 6, 9, 7, 1, 5, 3}},
+		{"a.b c.d --", noCommonPrefix, `{"a.b": -1, "c.d": -1, "_id": 1}`, []int32{2, 9, 4, 6, 8, 7, 3, 5, 1}},
+		{"a.b.c ++", lengthThree, `{"a.b.c": 1, "_id": 1}`, []int32{2, 3, 9, 5, 7, 4, 8, 1, 6}},
+		{"a.b.c +-", lengthThree, `{"a.b.c": 1, "_id": -1}`, []int32{9, 3, 2, 7, 5, 8, 4, 1, 6}},
+		{"a.b.c -+", lengthThree, `{"a.b.c": -1, "_id": 1}`, []int32{6, 8, 5, 9, 1, 4, 3, 7, 2}},
+		{"a.b.c --", lengthThree, `{"a.b.c": -1, "_id": -1}`, []int32{8, 6, 9, 5, 1, 4, 7, 3, 2}},
+		{"array asc", []string{`{"_id": 0, "a": [3, 0, 1]}`, `{"_id": 1, "a": [8, 4, -1]}`}, `{"a": 1}`, []int32{1, 0}},
+		{"array desc", []string{`{"_id": 0, "a": [3, 0, 1]}`, `{"_id": 1, "a": [0, 4, -1]}`}, `{"a": -1}`, []int32{1, 0}},
+		{"compound mixed +-", xyz, `{"x.y": 1, "x.z": -1}`, []int32{0, 1}},
+		{"compound mixed -+", xyz, `{"x.y": -1, "x.z": 1}`, []int32{0, 1}},
+		{"through array", []string{`{"_id": 0, "a": [{"x": 2}, {"x": 3}]}`, `{"_id": 1, "a": [{"x": 1}, {"x": 4}]}`, `{"_id": 2, "a": [{"x": 3}, {"x": 4}]}`}, `{"a.x": 1}`, []int32{1, 0, 2}},
+		{"deep array", []string{`{"_id": 0, "d": [{"e": {"f": 1, "g": [6, 5, 4]}}, {"e": {"g": [3, 2, 1]}}]}`, `{"_id": 1, "d": [{"e": {"f": 2, "g": [5, 4, 3]}}, {"e": {"g": [2, 1, 0]}}]}`}, `{"d.e.g": 1}`, []int32{1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustSort(t, tt.spec)
+			docs := make([]bson.D, len(tt.docs))
+			for i, d := range tt.docs {
+				docs[i] = mustDoc(t, d)
+				if err := s.Check(docs[i]); err != nil {
+					t.Fatalf("Check(%s): %v", d, err)
+				}
+			}
+			s.SortDocs(docs)
+			want := make([]any, len(tt.want))
+			for i, id := range tt.want {
+				want[i] = id
+			}
+			if got := ids(docs); !reflect.DeepEqual(got, want) {
+				t.Errorf("order = %v\nwant    %v", got, want)
+			}
+		})
+	}
+}
+
+func TestSortParallelArrays(t *testing.T) {
+	tests := []struct {
+		spec, doc string
+		fails     bool
+	}{
+		{`{"a": 1, "b": 1}`, `{"_id": 3, "a": [], "b": []}`, true},
+		{`{"_id": 1, "a": 1, "b": 1}`, `{"_id": 3, "a": [1], "b": [2]}`, true},
+		{`{"a.b": 1, "a.c": 1}`, `{"a": {"b": [1, 2], "c": [3, 4]}}`, true},
+		{`{"a.b": 1, "c.d": 1}`, `{"a": {"b": [1, 2]}, "c": {"d": [3, 4]}}`, true},
+		{`{"a.b": 1, "a.c": 1}`, `{"a": [{"b": [1, 2], "c": [3, 4]}]}`, true},
+		{`{"a": 1, "b": 1}`, `{"_id": 1, "a": [], "b": 1}`, false},
+		{`{"a.b": 1, "a.c": 1}`, `{"a": [{"b": 1, "c": 2}]}`, false},
+		{`{"a": 1}`, `{"a": [[1], [2]]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec+" "+tt.doc, func(t *testing.T) {
+			s := mustSort(t, tt.spec)
+			err := s.Check(mustDoc(t, tt.doc))
+			if !tt.fails {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			assertCode(t, err, 2)
+			// Ordering still works.
+			s.Compare(mustDoc(t, tt.doc), mustDoc(t, tt.doc))
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -51,7 +52,7 @@ func CompileSort(spec bson.D) (*Sort, error) {
 			return nil, mongoerr.New(15974, "Illegal key in $sort specification: %s", formatElem(e.Key, e.Value))
 		}
 		var dir int64
-		if f, _ := value.ToFloat(e.Value); f == f && f > -2 && f < 2 {
+		if f, _ := value.ToFloat(e.Value); !math.IsNaN(f) && f > -2 && f < 2 {
 			dir = int64(f) // safeNumberLong truncates toward zero
 		}
 		if dir != 1 && dir != -1 {
@@ -101,16 +102,36 @@ func (s *Sort) SortDocs(docs []bson.D) {
 	}
 	type keyed struct {
 		doc bson.D
-		key []any
+		key SortKey
 	}
 	items := make([]keyed, len(docs))
 	for i, d := range docs {
-		items[i] = keyed{doc: d, key: s.sortKey(d)}
+		items[i] = keyed{doc: d, key: s.Key(d)}
 	}
-	slices.SortStableFunc(items, func(x, y keyed) int { return s.compareTuples(x.key, y.key) })
+	slices.SortStableFunc(items, func(x, y keyed) int { return s.CompareKeys(x.key, y.key) })
 	for i, it := range items {
 		docs[i] = it.doc
 	}
+}
+
+// SortKey is a document's sort key under one Sort, computed once so that
+// sorting many items does not rebuild it for every comparison.
+type SortKey []any
+
+// Key returns doc's sort key; CompareKeys(Key(a), Key(b)) == Compare(a, b).
+func (s *Sort) Key(doc bson.D) SortKey {
+	if len(s.keys) == 0 {
+		return nil
+	}
+	return s.sortKey(doc)
+}
+
+// CompareKeys compares keys returned by Key.
+func (s *Sort) CompareKeys(a, b SortKey) int {
+	if len(s.keys) == 0 {
+		return 0
+	}
+	return s.compareTuples(a, b)
 }
 
 func (s *Sort) compareTuples(a, b []any) int {
@@ -168,8 +189,6 @@ type positional struct {
 	rest   []string
 }
 
-var errParallelArrays = mongoerr.New(mongoerr.BadValue, "cannot sort with keys that are parallel arrays")
-
 // keys extracts each unfinished path (fields[i], empty once resolved) from
 // container, whose resolved values are in fixed.
 func (g *keyGen) keys(container any, fields [][]string, fixed []any, pos []*positional) error {
@@ -198,7 +217,7 @@ func (g *keyGen) keys(container any, fields [][]string, fixed []any, pos []*posi
 				mayExpand = false
 			}
 		case g.strict:
-			return errParallelArrays
+			return mongoerr.New(mongoerr.BadValue, "cannot sort with keys that are parallel arrays")
 		default:
 			fixed[i], fields[i] = a, nil
 		}

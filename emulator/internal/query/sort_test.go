@@ -113,6 +113,9 @@ func TestSortDocs(t *testing.T) {
 				if s.Compare(docs[i-1], docs[i]) > 0 {
 					t.Errorf("Compare disagrees with SortDocs at %d", i)
 				}
+				if c := s.CompareKeys(s.Key(docs[i-1]), s.Key(docs[i])); c != s.Compare(docs[i-1], docs[i]) {
+					t.Errorf("CompareKeys = %d, disagrees with Compare at %d", c, i)
+				}
 			}
 		})
 	}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultMaxMessageSize bounds each request and response message. A
+// document may hold 16 MiB of BSON (MongoDB's limit); as Extended JSON its
+// binary fields grow by a third, and the request wraps it.
+const DefaultMaxMessageSize = 32 << 20
+
+// Keepalive: clients may ping every 10 s (the default enforcement, 5 min,
+// would cut off clients that keep idle connections warm), and the server
+// pings idle connections each minute so that a vanished client's streams,
+// which hold its session busy, end within a minute and a half.
+const (
+	keepaliveMinClientPing = 10 * time.Second
+	keepalivePing          = time.Minute
+	keepalivePingTimeout   = 20 * time.Second
+)
+
+// TransportConfig is what ServerOptions needs.
+type TransportConfig struct {
+	// Logger gets one line per finished RPC and the panics; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Auth authenticates calls. Nil rejects every call except health
+	// checking and reflection.
+	Auth *Authenticator
+	// Metrics records RPC counts and latencies; nil records nothing.
+	Metrics *Metrics
+	// TLS is the server's TLS configuration, with its certificate; nil
+	// serves plaintext. ServerOptions adds the client CAs of Auth to a
+	// copy of it.
+	TLS *tls.Config
+	// MaxMessageSize bounds each received and sent message in bytes;
+	// 0 means DefaultMaxMessageSize.
+	MaxMessageSize int
+}
+
+// ServerOptions are the grpc.NewServer options of a mongogate server:
+// transport credentials, message size limits, keepalive, and the
+// interceptor chain, outermost first:
+//
+//  1. logging: one slog line per finished call with method, code, ErrorInfo
+//     reason, MongoDB code, duration and principal, never message text,
+//     tokens or documents;
+//  2. metrics: mongogate_rpcs_total and mongogate_rpc_duration_seconds;
+//  3. recovery: a panic becomes INTERNAL and is logged with its stack;
+//  4. authentication, skipped for grpc.health.v1.Health and reflection;
+//  5. a guard that passes any error a handler returned unmapped through
+//     toStatus, so every error on the wire has its ErrorInfo.
+func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	size := cfg.MaxMessageSize
+	switch {
+	case size < 0:
+		return nil, fmt.Errorf("server: negative MaxMessageSize %d", size)
+	case size == 0:
+		size = DefaultMaxMessageSize
+	}
+	if cfg.TLS == nil && cfg.Auth != nil && cfg.Auth.clientCAs != nil {
+		return nil, errors.New("server: client certificate authentication needs TLS")
+	}
+
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(codeToLevel),
+		logging.WithErrorFields(errorFields),
+	}
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in RPC handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return errInternal()
+	})
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(size),
+		grpc.MaxSendMsgSize(size),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             keepaliveMinClientPing,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    keepalivePing,
+			Timeout: keepalivePingTimeout,
+		}),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+			cfg.Metrics.UnaryServerInterceptor(),
+			recovery.UnaryServerInterceptor(recoverOpt),
+			cfg.Auth.UnaryServerInterceptor(),
+			unaryStatusGuard,
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+			cfg.Metrics.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recoverOpt),
+			cfg.Auth.StreamServerInterceptor(),
+			streamStatusGuard,
+		),
+	}
+	if cfg.TLS != nil {
+		tc := cfg.TLS.Clone()
+		cfg.Auth.configureTLS(tc)
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	}
+	return opts, nil
+}
+
+// slogAdapter logs the middleware's lines through l, without the
+// "grpc.error" field: status messages may quote documents (a duplicate
+// key's value), so errors are logged by code, reason and MongoDB code only.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		if !l.Enabled(ctx, slog.Level(lvl)) {
+			return
+		}
+		kept := make([]any, 0, len(fields))
+		for i := 0; i+1 < len(fields); i += 2 {
+			if fields[i] == "grpc.error" {
+				continue
+			}
+			kept = append(kept, fields[i], fields[i+1])
+		}
+		l.Log(ctx, slog.Level(lvl), msg, kept...)
+	})
+}
+
+// errorFields are the parts of an error that are safe to log.
+func errorFields(err error) logging.Fields {
+	var f logging.Fields
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			f = append(f, "grpc.reason", info.GetReason())
+			if c := info.GetMetadata()[metaMongoCode]; c != "" {
+				f = append(f, "mongo.code", c)
+			}
+		}
+	}
+	return f
+}
+
+// codeToLevel: successes are debug noise, a client's mistakes are info,
+// an unavailable backend or a command it lacks is a warning, and bugs are
+// errors.
+func codeToLevel(c codes.Code) logging.Level {
+	switch c {
+	case codes.OK, codes.Canceled:
+		return logging.LevelDebug
+	case codes.Unavailable, codes.Unimplemented:
+		return logging.LevelWarn
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return logging.LevelError
+	}
+	return logging.LevelInfo
+}
+
+func unaryStatusGuard(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
+
+func streamStatusGuard(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return toStatus(handler(srv, ss))
+}

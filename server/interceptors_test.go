@@ -1,0 +1,305 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
+
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/sessions"
+)
+
+// fakeSessions is a SessionService whose GetSession is a func field.
+type fakeSessions struct {
+	pb.UnimplementedSessionServiceServer
+	getSession func(ctx context.Context, req *pb.GetSessionRequest) (*pb.GetSessionResponse, error)
+}
+
+func (f *fakeSessions) GetSession(ctx context.Context, req *pb.GetSessionRequest) (*pb.GetSessionResponse, error) {
+	return f.getSession(ctx, req)
+}
+
+// fakeDocuments is a DocumentService whose Find is a func field.
+type fakeDocuments struct {
+	pb.UnimplementedDocumentServiceServer
+	find func(req *pb.FindRequest, stream pb.DocumentService_FindServer) error
+}
+
+func (f *fakeDocuments) Find(req *pb.FindRequest, stream pb.DocumentService_FindServer) error {
+	return f.find(req, stream)
+}
+
+// principalRecorder is a pair of fakes that succeed and remember the
+// principal each call ran as.
+type principalRecorder struct {
+	mu   sync.Mutex
+	last string
+}
+
+func (r *principalRecorder) record(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = PrincipalFrom(ctx)
+}
+
+func (r *principalRecorder) principal() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+func (r *principalRecorder) services() (*fakeSessions, *fakeDocuments) {
+	return &fakeSessions{getSession: func(ctx context.Context, _ *pb.GetSessionRequest) (*pb.GetSessionResponse, error) {
+			r.record(ctx)
+			return &pb.GetSessionResponse{}, nil
+		}}, &fakeDocuments{find: func(_ *pb.FindRequest, stream pb.DocumentService_FindServer) error {
+			r.record(stream.Context())
+			return stream.Send(&pb.FindResponse{})
+		}}
+}
+
+// mustServe runs a server with ServerOptions(cfg), the health service and
+// the given fakes over bufconn, and returns a client connection to it.
+// Without dial options the connection is plaintext.
+func mustServe(t *testing.T, cfg TransportConfig, ss *fakeSessions, ds *fakeDocuments, dialOpts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	opts, err := ServerOptions(cfg)
+	if err != nil {
+		t.Fatalf("ServerOptions: %v", err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	pb.RegisterSessionServiceServer(srv, ss)
+	pb.RegisterDocumentServiceServer(srv, ds)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	if len(dialOpts) == 0 {
+		dialOpts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	dialOpts = append(dialOpts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return lis.DialContext(ctx)
+	}))
+	conn, err := grpc.NewClient("passthrough:///bufnet", dialOpts...)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// logBuffer lets server goroutines log into a buffer that the test reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// slogJSON logs everything, debug included, as JSON lines into w.
+func slogJSON(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// mustAnonymous is an authenticator with authentication off.
+func mustAnonymous(t *testing.T) *Authenticator {
+	t.Helper()
+	a, err := NewAuthenticator(AuthConfig{AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// callFind runs the Find stream to its end and returns its status.
+func callFind(ctx context.Context, conn *grpc.ClientConn) error {
+	stream, err := pb.NewDocumentServiceClient(conn).Find(ctx, &pb.FindRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func TestInterceptorsMapErrors(t *testing.T) {
+	logs := new(logBuffer)
+	m := NewMetrics()
+	cfg := TransportConfig{
+		Logger:  slogJSON(logs),
+		Auth:    mustAnonymous(t),
+		Metrics: m,
+	}
+	ss := &fakeSessions{getSession: func(ctx context.Context, req *pb.GetSessionRequest) (*pb.GetSessionResponse, error) {
+		switch req.GetSessionToken() {
+		case "panic":
+			panic("handler bug")
+		case "unmapped":
+			// A handler that forgot toStatus.
+			return nil, errors.New("sessions: lookup: " + sessions.ErrNotFound.Error())
+		case "domain":
+			return nil, sessions.ErrExpired
+		}
+		return &pb.GetSessionResponse{}, nil
+	}}
+	ds := &fakeDocuments{find: func(req *pb.FindRequest, stream pb.DocumentService_FindServer) error {
+		if req.GetSessionToken() == "panic" {
+			panic("stream bug")
+		}
+		return sessions.ErrNotFound
+	}}
+	conn := mustServe(t, cfg, ss, ds)
+	client := pb.NewSessionServiceClient(conn)
+	ctx := context.Background()
+
+	tests := []struct {
+		name   string
+		call   func() error
+		code   codes.Code
+		reason string
+	}{
+		{"unary panic", func() error {
+			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "panic"})
+			return err
+		}, codes.Internal, reasonInternal},
+		{"unary unmapped error", func() error {
+			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "unmapped"})
+			return err
+		}, codes.Internal, reasonInternal},
+		{"unary domain error", func() error {
+			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "domain"})
+			return err
+		}, codes.NotFound, reasonSessionExpired},
+		{"stream domain error", func() error {
+			return callFind(ctx, conn)
+		}, codes.NotFound, reasonSessionNotFound},
+		{"stream panic", func() error {
+			stream, err := pb.NewDocumentServiceClient(conn).Find(ctx, &pb.FindRequest{SessionToken: "panic"})
+			if err != nil {
+				return err
+			}
+			_, err = stream.Recv()
+			return err
+		}, codes.Internal, reasonInternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := mustDetails(t, tt.call())
+			if d.code != tt.code || d.info.GetReason() != tt.reason {
+				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason)
+			}
+		})
+	}
+
+	if _, err := client.GetSession(ctx, &pb.GetSessionRequest{}); err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	samples := mustParseExposition(t, m.Registry())
+	for _, want := range []struct {
+		key   string
+		value float64
+	}{
+		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="Internal"}`, 2},
+		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="NotFound"}`, 1},
+		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="OK"}`, 1},
+		{`mongogate_rpcs_total{method="mongogate.v1.DocumentService/Find",code="Internal"}`, 1},
+		{`mongogate_rpc_duration_seconds_count{method="mongogate.v1.SessionService/GetSession"}`, 4},
+	} {
+		if got := samples[want.key]; got != want.value {
+			t.Errorf("%s = %v, want %v", want.key, got, want.value)
+		}
+	}
+
+	t.Run("logs", func(t *testing.T) {
+		var finished, panics int
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if _, ok := rec["grpc.error"]; ok {
+				t.Errorf("log line carries the error message: %s", line)
+			}
+			switch rec["msg"] {
+			case "finished call":
+				finished++
+				if rec["principal"] != AnonymousPrincipal || rec["grpc.code"] == nil || rec["grpc.method"] == nil {
+					t.Errorf("finished call without principal, code or method: %s", line)
+				}
+				if rec["grpc.code"] != "OK" && rec["grpc.reason"] == nil {
+					t.Errorf("failed call logged without reason: %s", line)
+				}
+			case "panic in RPC handler":
+				panics++
+				if s, _ := rec["stack"].(string); !strings.Contains(s, "server.TestInterceptorsMapErrors") {
+					t.Errorf("panic logged without the handler's stack: %s", line)
+				}
+			}
+		}
+		if finished != 6 || panics != 2 {
+			t.Errorf("logged %d finished calls and %d panics, want 6 and 2", finished, panics)
+		}
+	})
+}
+
+func TestServerOptionsErrors(t *testing.T) {
+	pki := mustCA(t, "client CA")
+	a, err := NewAuthenticator(AuthConfig{ClientCAFile: writeTemp(t, "ca.pem", pki.certPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  TransportConfig
+	}{
+		{"mTLS without TLS", TransportConfig{Auth: a}},
+		{"negative message size", TransportConfig{MaxMessageSize: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ServerOptions(tt.cfg); err == nil {
+				t.Fatal("ServerOptions succeeded")
+			}
+		})
+	}
+	if _, err := ServerOptions(TransportConfig{Auth: a, TLS: &tls.Config{}}); err != nil {
+		t.Fatalf("mTLS with TLS: %v", err)
+	}
+}

@@ -1,0 +1,546 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/mongogate/mongogate/crud"
+	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
+)
+
+// errorDomain is the google.rpc.ErrorInfo domain of every mongogate error.
+const errorDomain = "mongogate.dev"
+
+// ErrorInfo reasons. With the status code they are the stable part of an
+// error: clients branch on code + reason (see common.proto), so a reason is
+// never renamed or reused for another meaning.
+const (
+	reasonInvalidArgument          = "INVALID_ARGUMENT"           // INVALID_ARGUMENT (+BadRequest)
+	reasonForbiddenOperator        = "FORBIDDEN_OPERATOR"         // INVALID_ARGUMENT (+BadRequest when the field is known)
+	reasonSessionNotFound          = "SESSION_NOT_FOUND"          // NOT_FOUND
+	reasonSessionExpired           = "SESSION_EXPIRED"            // NOT_FOUND
+	reasonSessionClientMismatch    = "SESSION_CLIENT_MISMATCH"    // FAILED_PRECONDITION
+	reasonTransactionInProgress    = "TRANSACTION_IN_PROGRESS"    // FAILED_PRECONDITION
+	reasonNoTransaction            = "NO_TRANSACTION"             // FAILED_PRECONDITION
+	reasonTransactionsNotSupported = "TRANSACTIONS_NOT_SUPPORTED" // FAILED_PRECONDITION
+	reasonTransactionAborted       = "TRANSACTION_ABORTED"        // ABORTED
+	reasonUnknownCommitResult      = "UNKNOWN_COMMIT_RESULT"      // UNAVAILABLE (+RetryInfo)
+	reasonDuplicateKey             = "DUPLICATE_KEY"              // ALREADY_EXISTS
+	reasonSessionLimit             = "SESSION_LIMIT"              // RESOURCE_EXHAUSTED (+RetryInfo)
+	reasonUnauthenticated          = "UNAUTHENTICATED"            // UNAUTHENTICATED
+	reasonNamespaceForbidden       = "NAMESPACE_FORBIDDEN"        // PERMISSION_DENIED
+	reasonBackendUnavailable       = "BACKEND_UNAVAILABLE"        // UNAVAILABLE (+RetryInfo)
+	reasonShuttingDown             = "SHUTTING_DOWN"              // UNAVAILABLE (+RetryInfo)
+	reasonDeadlineExceeded         = "DEADLINE_EXCEEDED"          // DEADLINE_EXCEEDED
+	reasonMongoError               = "MONGO_ERROR"                // code chosen from the MongoDB error code
+	reasonCanceled                 = "CANCELED"                   // CANCELED
+	reasonInternal                 = "INTERNAL"                   // INTERNAL
+)
+
+// ErrorInfo metadata keys.
+const (
+	metaMongoCode      = "mongo_code"      // MongoDB error code, decimal
+	metaMongoCodeName  = "mongo_code_name" // MongoDB error code name, e.g. WriteConflict
+	metaLabels         = "labels"          // MongoDB error labels, comma-separated
+	metaOperator       = "operator"        // FORBIDDEN_OPERATOR: $where, $function, $accumulator
+	metaClient         = "client"          // SESSION_CLIENT_MISMATCH: the backend the request named
+	metaBoundClient    = "bound_client"    // SESSION_CLIENT_MISMATCH: the backend the session is bound to
+	metaDatabase       = "database"        // NAMESPACE_FORBIDDEN
+	metaCollection     = "collection"      // NAMESPACE_FORBIDDEN
+	metaOperationIndex = "operation_index" // RunTransaction: which operation failed, from 0
+)
+
+// Retry delays suggested in RetryInfo.
+const (
+	retryUnavailable = time.Second     // BACKEND_UNAVAILABLE, SHUTTING_DOWN, UNKNOWN_COMMIT_RESULT
+	retrySessionSlot = 5 * time.Second // SESSION_LIMIT: sessions end or expire over time
+)
+
+// maxMessageBytes bounds a status message; MongoDB messages can quote
+// whole keys.
+const maxMessageBytes = 1024
+
+// MongoDB error codes that decide the mapping.
+const (
+	codeBadValue                  = 2
+	codeUnauthorized              = 13
+	codeMaxTimeMSExpired          = 50
+	codeCommandNotFound           = 59
+	codeWriteConcernTimeout       = 64
+	codeWriteConflict             = 112
+	codeCommandNotSupported       = 115
+	codeExceededMemoryLimit       = 146
+	codeTransactionTooOld         = 225
+	codeNotImplemented            = 238
+	codeTransactionAborted        = 244
+	codeNoSuchTransaction         = 251
+	codeExceededTimeLimit         = 262
+	codeTransactionLifetimeLimit  = 290
+	codeQueryExceededMemoryNoDisk = 292
+	codeDuplicateKey              = 11000
+)
+
+const (
+	labelTransientTransaction = "TransientTransactionError"
+	labelUnknownCommitResult  = "UnknownTransactionCommitResult"
+)
+
+// mongoCodeNames names the codes that WriteErrors carry without a name.
+var mongoCodeNames = map[int]string{
+	2: "BadValue", 6: "HostUnreachable", 7: "HostNotFound", 9: "FailedToParse",
+	13: "Unauthorized", 14: "TypeMismatch", 15: "Overflow", 16: "InvalidLength",
+	22: "InvalidBSON", 26: "NamespaceNotFound", 28: "PathNotViable", 30: "InvalidPath",
+	40: "ConflictingUpdateOperators", 50: "MaxTimeMSExpired", 52: "DollarPrefixedFieldName",
+	53: "InvalidIdField", 54: "NotSingleValueField", 55: "InvalidDBRef", 56: "EmptyFieldName",
+	57: "DottedFieldName", 59: "CommandNotFound", 64: "WriteConcernTimeout", 66: "ImmutableField",
+	72: "InvalidOptions", 73: "InvalidNamespace", 79: "UnknownReplWriteConcern",
+	89: "NetworkTimeout", 91: "ShutdownInProgress", 100: "UnsatisfiableWriteConcern",
+	112: "WriteConflict", 115: "CommandNotSupported", 121: "DocumentValidationFailure",
+	146: "ExceededMemoryLimit", 168: "InvalidPipelineOperator", 189: "PrimarySteppedDown",
+	225: "TransactionTooOld", 238: "NotImplemented", 244: "TransactionAborted",
+	251: "NoSuchTransaction", 262: "ExceededTimeLimit", 263: "OperationNotSupportedInTransaction",
+	290: "TransactionExceededLifetimeLimitSeconds", 292: "QueryExceededMemoryLimitNoDiskUseAllowed",
+	9001: "SocketException", 10107: "NotWritablePrimary", 10334: "BSONObjectTooLarge",
+	11000: "DuplicateKey", 11600: "InterruptedAtShutdown", 11602: "InterruptedDueToReplStateChange",
+	13435: "NotPrimaryNoSecondaryOk", 13436: "NotPrimaryOrSecondary", 17280: "KeyTooLong",
+}
+
+// Codes by what they mean for the caller.
+var (
+	// The transaction is gone; rerunning it from the start may succeed.
+	txnAbortedCodes = []int{codeWriteConflict, codeNoSuchTransaction, codeTransactionAborted,
+		codeTransactionTooOld, codeTransactionLifetimeLimit}
+	// The operation ran out of time on the server.
+	deadlineCodes = []int{codeMaxTimeMSExpired, codeExceededTimeLimit, codeWriteConcernTimeout}
+	// The member is unreachable, stepping down or shutting down.
+	backendCodes = []int{6, 7, 89, 91, 189, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
+	// The request itself is wrong, whatever the data.
+	invalidCodes = []int{codeBadValue, 9, 14, 15, 16, 22, 28, 30, 40, 52, 53, 54, 55, 56, 57,
+		66, 72, 73, 79, 100, 168, 10334, 17280}
+)
+
+// apiError is one mongogate error as it goes on the wire: a status with
+// exactly one ErrorInfo, and RetryInfo and BadRequest where they apply.
+type apiError struct {
+	code       codes.Code
+	reason     string
+	msg        string
+	meta       map[string]string
+	retryAfter time.Duration
+	violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *apiError) set(key, value string) {
+	if e.meta == nil {
+		e.meta = make(map[string]string)
+	}
+	e.meta[key] = clean(value)
+}
+
+func (e *apiError) badField(field, description string) {
+	e.violations = append(e.violations, &errdetails.BadRequest_FieldViolation{
+		Field: clean(field), Description: clean(description),
+	})
+}
+
+// err builds the gRPC status error.
+func (e *apiError) err() error {
+	details := []proto.Message{&errdetails.ErrorInfo{Reason: e.reason, Domain: errorDomain, Metadata: e.meta}}
+	if e.retryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.retryAfter)})
+	}
+	if len(e.violations) > 0 {
+		details = append(details, &errdetails.BadRequest{FieldViolations: e.violations})
+	}
+	p := &spb.Status{Code: int32(e.code), Message: clean(e.msg)}
+	for _, d := range details {
+		// Marshal fails only on invalid UTF-8, which clean removed.
+		if a, err := anypb.New(d); err == nil {
+			p.Details = append(p.Details, a)
+		}
+	}
+	return status.ErrorProto(p)
+}
+
+// clean makes s valid UTF-8 of bounded length.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxMessageBytes {
+		return s
+	}
+	cut := maxMessageBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// toStatus turns any error a handler meets into the gRPC status the client
+// receives. It is the only place where domain and MongoDB errors become
+// codes and reasons (see the table in common.proto); handlers end with
+// `return nil, toStatus(err)`. A gRPC status anywhere in err's chain (a
+// forwarded call's, or one of the err* constructors below) passes through
+// unchanged. Errors it does not know become INTERNAL with a generic
+// message, and their detail goes to slog's default logger instead.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) && se.GRPCStatus().Code() != codes.OK {
+		return se.GRPCStatus().Err()
+	}
+	e := classify(err)
+	switch e.reason {
+	case reasonInternal:
+		slog.Error("unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
+	case reasonBackendUnavailable:
+		slog.Warn("MongoDB backend unavailable", "error", err.Error())
+	}
+	return e.err()
+}
+
+// classify picks code, reason, message and details for err. Domain
+// sentinels come first: they say what happened in mongogate's terms even
+// when they wrap a MongoDB error, whose code and labels still go into the
+// metadata.
+func classify(err error) *apiError {
+	e := classifyDomain(err)
+	if e == nil {
+		e = classifyMongo(err)
+	}
+	if mi, ok := mongoInfoOf(err); ok {
+		if mi.code != 0 {
+			e.set(metaMongoCode, strconv.Itoa(mi.code))
+		}
+		if mi.name != "" {
+			e.set(metaMongoCodeName, mi.name)
+		}
+		if len(mi.labels) > 0 {
+			e.set(metaLabels, strings.Join(mi.labels, ","))
+		}
+	}
+	return e
+}
+
+func classifyDomain(err error) *apiError {
+	var (
+		argErr       *crud.ArgError
+		forbiddenErr *crud.ForbiddenError
+	)
+	switch {
+	case errors.As(err, &argErr):
+		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e.badField(argErr.Field, argErr.Reason)
+		return e
+	case errors.As(err, &forbiddenErr):
+		e := &apiError{code: codes.InvalidArgument, reason: reasonForbiddenOperator, msg: err.Error()}
+		e.set(metaOperator, forbiddenErr.Operator)
+		if forbiddenErr.Field != "" {
+			e.badField(forbiddenErr.Field, forbiddenErr.Operator+" (server-side JavaScript) is not allowed")
+		}
+		return e
+	case errors.Is(err, crud.ErrForbiddenOperator):
+		return &apiError{code: codes.InvalidArgument, reason: reasonForbiddenOperator, msg: err.Error()}
+	case errors.Is(err, crud.ErrUnacknowledgedInSession):
+		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e.badField("write_concern", "w:0 (unacknowledged) cannot be used with a session or in a transaction")
+		return e
+	case errors.Is(err, txn.ErrOptionsMismatch):
+		// common.proto: joining with different options is INVALID_ARGUMENT.
+		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e.badField("options", "must be unset or equal to the open transaction's options when joining it")
+		return e
+
+	case errors.Is(err, sessions.ErrNotFound):
+		return &apiError{code: codes.NotFound, reason: reasonSessionNotFound, msg: domainMessage(err, sessions.ErrNotFound)}
+	case errors.Is(err, sessions.ErrExpired):
+		return &apiError{code: codes.NotFound, reason: reasonSessionExpired, msg: domainMessage(err, sessions.ErrExpired)}
+	case errors.Is(err, sessions.ErrLimit):
+		return &apiError{code: codes.ResourceExhausted, reason: reasonSessionLimit,
+			msg: domainMessage(err, sessions.ErrLimit), retryAfter: retrySessionSlot}
+	case errors.Is(err, sessions.ErrClosed):
+		return &apiError{code: codes.Unavailable, reason: reasonShuttingDown,
+			msg: domainMessage(err, sessions.ErrClosed), retryAfter: retryUnavailable}
+
+	case errors.Is(err, txn.ErrInProgress):
+		return &apiError{code: codes.FailedPrecondition, reason: reasonTransactionInProgress, msg: domainMessage(err, txn.ErrInProgress)}
+	case errors.Is(err, txn.ErrNoTransaction):
+		return &apiError{code: codes.FailedPrecondition, reason: reasonNoTransaction, msg: domainMessage(err, txn.ErrNoTransaction)}
+	case errors.Is(err, txn.ErrNotSupported):
+		return &apiError{code: codes.FailedPrecondition, reason: reasonTransactionsNotSupported, msg: domainMessage(err, txn.ErrNotSupported)}
+	case errors.Is(err, txn.ErrAborted):
+		return &apiError{code: codes.Aborted, reason: reasonTransactionAborted, msg: domainMessage(err, txn.ErrAborted)}
+	case errors.Is(err, txn.ErrUnknownCommitResult):
+		return &apiError{code: codes.Unavailable, reason: reasonUnknownCommitResult,
+			msg: domainMessage(err, txn.ErrUnknownCommitResult), retryAfter: retryUnavailable}
+	}
+	return nil
+}
+
+// domainMessage is err's text, unless err wraps a connection-level driver
+// error whose text names backend hosts: then only the sentinel's text.
+func domainMessage(err, sentinel error) string {
+	if isConnectionFailure(err) {
+		return sentinel.Error() + " (MongoDB backend unreachable)"
+	}
+	return err.Error()
+}
+
+func classifyMongo(err error) *apiError {
+	mi, _ := mongoInfoOf(err)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &apiError{code: codes.Canceled, reason: reasonCanceled, msg: "the request was canceled"}
+	case mongo.IsDuplicateKeyError(err):
+		return &apiError{code: codes.AlreadyExists, reason: reasonDuplicateKey, msg: "duplicate key: " + mi.message}
+	case hasLabel(err, labelUnknownCommitResult):
+		return &apiError{code: codes.Unavailable, reason: reasonUnknownCommitResult, retryAfter: retryUnavailable,
+			msg: "the transaction's commit outcome is unknown; committing it again is safe"}
+	case hasLabel(err, labelTransientTransaction) || hasCode(err, txnAbortedCodes...):
+		return &apiError{code: codes.Aborted, reason: reasonTransactionAborted,
+			msg: "the transaction was aborted by MongoDB and can be retried from its start: " + mi.describe()}
+	case isSelectionFailure(err):
+		return backendUnavailable()
+	case errors.Is(err, context.DeadlineExceeded) || hasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
+		return &apiError{code: codes.DeadlineExceeded, reason: reasonDeadlineExceeded,
+			msg: "the operation did not finish in time (RPC deadline or max_time)"}
+	case isConnectionFailure(err) || hasCode(err, backendCodes...):
+		return backendUnavailable()
+	case isDriverArgument(err):
+		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e.badField("", err.Error())
+		return e
+	case mi.code != 0:
+		return &apiError{code: mongoCodeToGRPC(mi.code), reason: reasonMongoError, msg: "MongoDB error: " + mi.describe()}
+	}
+	return &apiError{code: codes.Internal, reason: reasonInternal, msg: "internal error"}
+}
+
+func backendUnavailable() *apiError {
+	return &apiError{code: codes.Unavailable, reason: reasonBackendUnavailable, retryAfter: retryUnavailable,
+		msg: "the MongoDB backend is unreachable or has no primary"}
+}
+
+// mongoCodeToGRPC chooses the status code of a MongoDB error that has no
+// reason of its own (MONGO_ERROR).
+func mongoCodeToGRPC(code int) codes.Code {
+	switch {
+	case slices.Contains(invalidCodes, code):
+		return codes.InvalidArgument
+	case code == codeUnauthorized:
+		return codes.PermissionDenied
+	case code == codeCommandNotFound || code == codeCommandNotSupported || code == codeNotImplemented:
+		return codes.Unimplemented
+	case code == codeExceededMemoryLimit || code == codeQueryExceededMemoryNoDisk:
+		return codes.ResourceExhausted
+	case code >= 10000 && mongoCodeNames[code] == "":
+		// Unnamed "location" codes are assertions on the request: a
+		// malformed pipeline stage, a bad operator argument.
+		return codes.InvalidArgument
+	}
+	return codes.FailedPrecondition
+}
+
+// mongoInfo is what a MongoDB server error says about itself.
+type mongoInfo struct {
+	code    int
+	name    string
+	message string
+	labels  []string
+}
+
+func (m mongoInfo) describe() string {
+	var b strings.Builder
+	if m.code != 0 {
+		b.WriteString(strconv.Itoa(m.code))
+		if m.name != "" {
+			b.WriteString(" (" + m.name + ")")
+		}
+	}
+	if m.message != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(m.message)
+	}
+	return b.String()
+}
+
+// mongoInfoOf finds the MongoDB server error in err's chain. For write
+// exceptions the first write error speaks for the others.
+func mongoInfoOf(err error) (mongoInfo, bool) {
+	var (
+		mi   mongoInfo
+		ce   mongo.CommandError
+		we   mongo.WriteException
+		bwe  mongo.BulkWriteException
+		wErr mongo.WriteError
+	)
+	switch {
+	case errors.As(err, &ce):
+		mi = mongoInfo{code: int(ce.Code), name: ce.Name, message: ce.Message, labels: ce.Labels}
+	case errors.As(err, &we):
+		mi.labels = we.Labels
+		if len(we.WriteErrors) > 0 {
+			mi.code, mi.message = we.WriteErrors[0].Code, we.WriteErrors[0].Message
+		} else if wce := we.WriteConcernError; wce != nil {
+			mi.code, mi.name, mi.message = wce.Code, wce.Name, wce.Message
+		}
+	case errors.As(err, &bwe):
+		mi.labels = bwe.Labels
+		if len(bwe.WriteErrors) > 0 {
+			mi.code, mi.message = bwe.WriteErrors[0].Code, bwe.WriteErrors[0].Message
+		} else if wce := bwe.WriteConcernError; wce != nil {
+			mi.code, mi.name, mi.message = wce.Code, wce.Name, wce.Message
+		}
+	case errors.As(err, &wErr):
+		mi.code, mi.message = wErr.Code, wErr.Message
+	default:
+		return mongoInfo{}, false
+	}
+	if mi.name == "" {
+		mi.name = mongoCodeNames[mi.code]
+	}
+	return mi, true
+}
+
+func hasLabel(err error, label string) bool {
+	var le mongo.LabeledError
+	return errors.As(err, &le) && le.HasErrorLabel(label)
+}
+
+func hasCode(err error, want ...int) bool {
+	var se mongo.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, c := range se.ErrorCodes() {
+		if slices.Contains(want, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// isSelectionFailure: the driver found no suitable server, or the client
+// is closed. Server selection gives up through a context of its own, so
+// this is tested before deadlines.
+func isSelectionFailure(err error) bool {
+	return errors.As(err, new(topology.ServerSelectionError)) ||
+		errors.Is(err, mongo.ErrClientDisconnected) ||
+		errors.Is(err, topology.ErrTopologyClosed) ||
+		errors.Is(err, topology.ErrPoolClosed)
+}
+
+// isConnectionFailure: talking to a server failed below the command level.
+func isConnectionFailure(err error) bool {
+	return isSelectionFailure(err) || mongo.IsNetworkError(err) || errors.As(err, new(topology.ConnectionError))
+}
+
+// isDriverArgument: the driver refused an argument before sending it.
+func isDriverArgument(err error) bool {
+	return errors.As(err, new(mongo.InvalidArgumentError)) ||
+		errors.As(err, new(mongo.MarshalError)) ||
+		errors.As(err, new(mongo.ErrMapForOrderedArgument))
+}
+
+// Errors the server itself produces. Each is a finished status: toStatus
+// passes it through.
+
+// errInvalidArgument: a request field is missing or wrong. field is the
+// proto field path, e.g. "namespace.collection" or "operations[2].filter".
+func errInvalidArgument(field, description string) error {
+	e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument,
+		msg: "invalid " + field + ": " + description}
+	e.badField(field, description)
+	return e.err()
+}
+
+// errClientMismatch: the request names backend requested but the session
+// is bound to backend bound.
+func errClientMismatch(requested, bound string) error {
+	e := &apiError{code: codes.FailedPrecondition, reason: reasonSessionClientMismatch,
+		msg: fmt.Sprintf("the session is bound to client %q, the request names client %q", bound, requested)}
+	e.set(metaClient, requested)
+	e.set(metaBoundClient, bound)
+	return e.err()
+}
+
+// errNamespaceForbidden: the principal may not use database.collection.
+func errNamespaceForbidden(database, collection string) error {
+	e := &apiError{code: codes.PermissionDenied, reason: reasonNamespaceForbidden,
+		msg: fmt.Sprintf("namespace %s.%s is not allowed for this principal", database, collection)}
+	e.set(metaDatabase, database)
+	e.set(metaCollection, collection)
+	return e.err()
+}
+
+// errUnauthenticated: no credentials, or credentials that do not verify.
+func errUnauthenticated(msg string) error {
+	return (&apiError{code: codes.Unauthenticated, reason: reasonUnauthenticated, msg: msg}).err()
+}
+
+// errShuttingDown: the server is draining and takes no new work.
+func errShuttingDown() error {
+	return (&apiError{code: codes.Unavailable, reason: reasonShuttingDown, retryAfter: retryUnavailable,
+		msg: "the server is shutting down; retry on another instance"}).err()
+}
+
+// errInternal: a bug, already logged by the caller; the client learns
+// nothing about it.
+func errInternal() error {
+	return (&apiError{code: codes.Internal, reason: reasonInternal, msg: "internal error"}).err()
+}
+
+// withOperationIndex maps err and marks it as the failure of RunTransaction
+// operation i: ErrorInfo metadata "operation_index", and BadRequest field
+// paths prefixed with "operations[i].".
+func withOperationIndex(err error, i int) error {
+	if err == nil {
+		return nil
+	}
+	p := status.Convert(toStatus(err)).Proto()
+	idx := strconv.Itoa(i)
+	for n, a := range p.GetDetails() {
+		m, uerr := a.UnmarshalNew()
+		if uerr != nil {
+			continue
+		}
+		switch d := m.(type) {
+		case *errdetails.ErrorInfo:
+			if d.Metadata == nil {
+				d.Metadata = make(map[string]string)
+			}
+			d.Metadata[metaOperationIndex] = idx
+		case *errdetails.BadRequest:
+			for _, v := range d.FieldViolations {
+				v.Field = strings.TrimSuffix("operations["+idx+"]."+v.Field, ".")
+			}
+		default:
+			continue
+		}
+		if na, merr := anypb.New(m); merr == nil {
+			p.Details[n] = na
+		}
+	}
+	return status.ErrorProto(p)
+}
