@@ -109,7 +109,6 @@ func withID(doc bson.D) bson.D {
 	return append(bson.D{{Key: "_id", Value: bson.NewObjectID()}}, doc...)
 }
 
-
 // insertDoc inserts a document that has an _id.
 func (x *exec) insertDoc(c *collection, doc bson.D) error {
 	id, _ := value.Lookup(doc, "_id")
