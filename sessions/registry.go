@@ -63,6 +63,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
+	// OnExpire and OnTxnExpire, if set, are called when a session expires
+	// and when an open transaction is aborted for outliving TxnLifetime
+	// (for metrics). They run under registry locks: keep them cheap.
+	OnExpire, OnTxnExpire func()
 }
 
 func (c *Config) setDefaults() error {
@@ -418,6 +422,9 @@ func (r *Registry) killLocked(sh *shard, e *Entry, why status, n int64) {
 		sh.tq = append(sh.tq, tombRef{token: e.Token, until: until})
 		r.poke(until)
 		r.expired.Add(1)
+		if r.cfg.OnExpire != nil {
+			r.cfg.OnExpire()
+		}
 	}
 	e.state.wakeAll()
 	r.active.Add(-1)
@@ -447,6 +454,17 @@ func dueLocked(e *Entry, n int64, idleCounts bool) string {
 // already outlived TxnLifetime, Acquire aborts it before returning (the
 // entry then shows TxnAborted).
 func (r *Registry) Acquire(ctx context.Context, token, principal string) (*Entry, func(), error) {
+	return r.acquire(ctx, token, principal, true)
+}
+
+// Inspect is Acquire for a caller that only looks at the entry: it queues
+// the same way, so it sees the result of operations ahead of it, but it is
+// not activity and leaves the idle clock where it was.
+func (r *Registry) Inspect(ctx context.Context, token, principal string) (*Entry, func(), error) {
+	return r.acquire(ctx, token, principal, false)
+}
+
+func (r *Registry) acquire(ctx context.Context, token, principal string, touch bool) (*Entry, func(), error) {
 	if r.closed.Load() {
 		return nil, nil, ErrClosed
 	}
@@ -474,7 +492,7 @@ func (r *Registry) Acquire(ctx context.Context, token, principal string) (*Entry
 	if txnDue {
 		r.expireTxn(ctx, e)
 	}
-	return e, func() { r.release(e, gen, true) }, nil
+	return e, func() { r.release(e, gen, touch) }, nil
 }
 
 // release ends a turn. touch restarts the idle clock (an operation ran);
@@ -642,6 +660,9 @@ func (r *Registry) expireTxn(ctx context.Context, e *Entry) {
 	e.Txn.State = TxnAborted
 	e.Txn.Depth = 0
 	r.txnExpired.Add(1)
+	if r.cfg.OnTxnExpire != nil {
+		r.cfg.OnTxnExpire()
+	}
 	r.log.Info("sessions: transaction aborted: lifetime exceeded",
 		"session", e.Redacted(), "principal", e.Principal, "txn_number", e.Txn.Number, "lifetime", r.cfg.TxnLifetime)
 }

@@ -33,6 +33,9 @@ type Config struct {
 	// Now stamps Txn.Started; default time.Now. Deadlines and backoff use
 	// the real clock regardless.
 	Now func() time.Time
+	// OnCommitAttempt, if set, is called for every commitTransaction sent
+	// (for metrics).
+	OnCommitAttempt func()
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
@@ -223,6 +226,7 @@ func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil 
 	n := e.Txn.Number
 	backoff := m.cfg.InitialBackoff
 	for attempt := 1; ; attempt++ {
+		m.commitAttempt()
 		err := e.Session.CommitTransaction(ctx)
 		switch classifyCommit(err) {
 		case commitDone:
@@ -247,6 +251,12 @@ func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil 
 		e.Txn.State, e.Txn.Depth = sessions.TxnUnknown, 0
 		m.log.Warn("txn: commit outcome unknown", sessionAttr(e), "txn", n, "attempts", attempt, "err", err)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
+	}
+}
+
+func (m *Manager) commitAttempt() {
+	if m.cfg.OnCommitAttempt != nil {
+		m.cfg.OnCommitAttempt()
 	}
 }
 

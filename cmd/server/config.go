@@ -1,0 +1,211 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the server is told on its command line or in its
+// environment. Every flag --some-flag has an environment variable
+// MONGOGATE_SOME_FLAG; a flag given on the command line wins.
+type config struct {
+	listen        string
+	mongoURI      string
+	backends      backendList
+	backendOpts   backendOptionList
+	retryWrites   bool
+	causal        bool
+	instanceID    string
+	idleTimeout   time.Duration
+	maxIdle       time.Duration
+	absolute      time.Duration
+	txnLifetime   time.Duration
+	tombstoneTTL  time.Duration
+	maxSessions   int
+	maxPerPrin    int
+	commitRetry   time.Duration
+	runTimeout    time.Duration
+	apiKeys       string
+	tlsCert       string
+	tlsKey        string
+	tlsClientCA   string
+	metricsListen string
+	shutdown      time.Duration
+	logLevel      string
+	logFormat     string
+	emulatorAddr  string
+}
+
+// backend is one --backend name=uri.
+type backend struct{ name, uri string }
+
+type backendList []backend
+
+func (b *backendList) String() string {
+	var parts []string
+	for _, x := range *b {
+		parts = append(parts, x.name+"=<uri>")
+	}
+	return strings.Join(parts, " ")
+}
+
+// Set accepts "name=uri"; from the environment several may be given
+// separated by whitespace (URIs contain no spaces).
+func (b *backendList) Set(s string) error {
+	for _, item := range strings.Fields(s) {
+		name, uri, ok := strings.Cut(item, "=")
+		if !ok || name == "" || uri == "" {
+			return fmt.Errorf("backend %q: want name=mongodb://…", item)
+		}
+		for _, x := range *b {
+			if x.name == name {
+				return fmt.Errorf("backend %q given twice", name)
+			}
+		}
+		*b = append(*b, backend{name: name, uri: uri})
+	}
+	return nil
+}
+
+// backendOption is one --backend-option name:key=value.
+type backendOption struct{ backend, key, value string }
+
+type backendOptionList []backendOption
+
+func (l *backendOptionList) String() string { return "" }
+
+func (l *backendOptionList) Set(s string) error {
+	for _, item := range strings.Fields(s) {
+		name, kv, ok := strings.Cut(item, ":")
+		key, val, ok2 := strings.Cut(kv, "=")
+		if !ok || !ok2 || name == "" {
+			return fmt.Errorf("backend option %q: want name:key=value", item)
+		}
+		switch key {
+		case "retry_writes", "causal_consistency":
+			if _, err := strconv.ParseBool(val); err != nil {
+				return fmt.Errorf("backend option %q: %s needs true or false", item, key)
+			}
+		default:
+			return fmt.Errorf("backend option %q: unknown key %q (retry_writes, causal_consistency)", item, key)
+		}
+		*l = append(*l, backendOption{backend: name, key: key, value: val})
+	}
+	return nil
+}
+
+func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mongogate", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB connection string of the backend \"default\"; empty starts the in-memory emulator (data is not persisted)")
+	fs.Var(&cfg.backends, "backend", "additional named backend `name=uri` (repeatable)")
+	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes or causal_consistency (repeatable)")
+	fs.BoolVar(&cfg.retryWrites, "retry-writes", true, "default for retryable writes on every backend")
+	fs.BoolVar(&cfg.causal, "causal-consistency", true, "default causal consistency of new sessions on every backend")
+	fs.StringVar(&cfg.instanceID, "instance-id", "", "this instance's id, the prefix of its session tokens (default: random)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "default session idle timeout")
+	fs.DurationVar(&cfg.maxIdle, "max-idle-timeout", 29*time.Minute, "largest idle timeout a client may ask for (below MongoDB's 30 min)")
+	fs.DurationVar(&cfg.absolute, "absolute-timeout", time.Hour, "session lifetime however active")
+	fs.DurationVar(&cfg.txnLifetime, "transaction-lifetime", 60*time.Second, "abort transactions open longer than this")
+	fs.DurationVar(&cfg.tombstoneTTL, "tombstone-ttl", time.Hour, "how long an expired token answers SESSION_EXPIRED")
+	fs.IntVar(&cfg.maxSessions, "max-sessions", 100_000, "maximum open sessions in total")
+	fs.IntVar(&cfg.maxPerPrin, "max-sessions-per-principal", 10_000, "maximum open sessions per principal")
+	fs.DurationVar(&cfg.commitRetry, "commit-retry-limit", 30*time.Second, "how long CommitTransaction retries an unknown commit result")
+	fs.DurationVar(&cfg.runTimeout, "run-transaction-timeout", 120*time.Second, "RunTransaction's time limit, as in the drivers' convenient API")
+	fs.StringVar(&cfg.apiKeys, "api-keys", "", "file of `principal sha256-hex` lines; enables API-key auth (authorization: Bearer <key>)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "server certificate (PEM); enables TLS")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
+	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
+	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "address for Prometheus metrics at /metrics (empty: off)")
+	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&cfg.emulatorAddr, "emulator-listen", "127.0.0.1:0", "listen address of the embedded emulator (used when no MongoDB URI is given)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: mongogate [flags]\n\nmongogate serves MongoDB sessions and transactions over gRPC.\nEvery flag --some-flag can also be set as MONGOGATE_SOME_FLAG; the flag wins.\n\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// envName is the environment variable mirroring a flag.
+func envName(flagName string) string {
+	return "MONGOGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags, then fills every flag not given on the command
+// line from its environment variable.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := newFlagSet(cfg, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, name := range names {
+		if given[name] {
+			continue
+		}
+		if v := getenv(envName(name)); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", envName(name), err)
+			}
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	for _, b := range c.backends {
+		if b.name == "default" && c.mongoURI != "" {
+			errs = append(errs, errors.New("--backend default=… conflicts with --mongo-uri; use one"))
+		}
+	}
+	names := map[string]bool{"default": true}
+	for _, b := range c.backends {
+		names[b.name] = true
+	}
+	for _, o := range c.backendOpts {
+		if !names[o.backend] {
+			errs = append(errs, fmt.Errorf("--backend-option names unknown backend %q", o.backend))
+		}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.tlsClientCA != "" && c.tlsCert == "" {
+		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	switch c.logFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.logFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// backendOption returns the per-backend override of key, or def.
+func (c *config) backendBool(name, key string, def bool) bool {
+	for _, o := range c.backendOpts {
+		if o.backend == name && o.key == key {
+			v, _ := strconv.ParseBool(o.value)
+			return v
+		}
+	}
+	return def
+}

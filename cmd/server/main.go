@@ -1,0 +1,91 @@
+// Command mongogate serves MongoDB sessions and transactions over gRPC.
+//
+//	mongogate                                  # in-memory emulator, 127.0.0.1:50051
+//	mongogate --mongo-uri mongodb://db:27017/?replicaSet=rs0
+//	mongogate --help                           # every flag and its MONGOGATE_* variable
+//
+// With no MongoDB URI it starts the in-memory emulator on a loopback port
+// and warns that data is not persisted. SIGINT or SIGTERM shuts down
+// gracefully: health turns NOT_SERVING, in-flight RPCs get the shutdown
+// timeout to finish, open transactions are aborted (never committed),
+// sessions end, backends disconnect. A second signal stops at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs made explicit; it returns the exit code.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mongogate: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mongogate: %v\n", err)
+		return 2
+	}
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	ctx := context.Background()
+	app, err := start(ctx, cfg, log, stdout)
+	if err != nil {
+		log.Error("mongogate: start failed", "err", err)
+		return 1
+	}
+	select {
+	case sig := <-signals:
+		log.Info("mongogate: shutting down", "signal", sig.String(), "timeout", cfg.shutdown)
+	case err := <-app.serveErr:
+		log.Error("mongogate: serving failed", "err", err)
+		app.stopNow()
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.shutdown(ctx, cfg.shutdown) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Error("mongogate: shutdown", "err", err)
+			return 1
+		}
+		log.Info("mongogate: stopped")
+		return 0
+	case sig := <-signals:
+		log.Warn("mongogate: second signal, stopping now", "signal", sig.String())
+		app.stopNow()
+		return 1
+	}
+}
+
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", cfg.logLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"google.golang.org/grpc"
+
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
+)
+
+// DefaultBackend is the backend a request uses when it names none.
+const DefaultBackend = "default"
+
+// Backend is one named MongoDB deployment behind the service.
+type Backend struct {
+	Name   string
+	Client *mongo.Client
+	// Transactions reports whether the deployment can run transactions
+	// (a replica set or sharded cluster; not a standalone).
+	Transactions bool
+	// CausalConsistency is the default for sessions that do not choose.
+	CausalConsistency bool
+}
+
+// Config wires the services to the domain.
+type Config struct {
+	// Backends must include one named DefaultBackend.
+	Backends []*Backend
+	Sessions *sessions.Registry
+	Txn      *txn.Manager
+	Metrics  *Metrics // nil: no metrics
+	Logger   *slog.Logger
+}
+
+// Server implements mongogate's three gRPC services.
+type Server struct {
+	backends map[string]*Backend
+	reg      *sessions.Registry
+	txn      *txn.Manager
+	metrics  *Metrics
+	log      *slog.Logger
+}
+
+// New checks cfg and returns the services, ready to Register.
+func New(cfg Config) (*Server, error) {
+	if cfg.Sessions == nil || cfg.Txn == nil {
+		return nil, errors.New("server: Sessions and Txn are required")
+	}
+	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, b := range cfg.Backends {
+		if b == nil || b.Name == "" || b.Client == nil {
+			return nil, errors.New("server: every backend needs a name and a client")
+		}
+		if s.backends[b.Name] != nil {
+			return nil, fmt.Errorf("server: backend %q given twice", b.Name)
+		}
+		s.backends[b.Name] = b
+	}
+	if s.backends[DefaultBackend] == nil {
+		return nil, fmt.Errorf("server: no backend named %q", DefaultBackend)
+	}
+	return s, nil
+}
+
+// Register adds the three services to g.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	pb.RegisterSessionServiceServer(g, &sessionService{s: s})
+	pb.RegisterTransactionServiceServer(g, &transactionService{s: s})
+	pb.RegisterDocumentServiceServer(g, &documentService{s: s})
+}
+
+// backend resolves a request's client field.
+func (s *Server) backend(name string) (*Backend, error) {
+	if name == "" {
+		name = DefaultBackend
+	}
+	b := s.backends[name]
+	if b == nil {
+		return nil, errInvalidArgument("client", fmt.Sprintf("no backend named %q", name))
+	}
+	return b, nil
+}
+
+// principal is the authenticated caller. An RPC that reached a handler
+// without one was not authenticated: refuse rather than guess.
+func principal(ctx context.Context) (string, error) {
+	p := PrincipalFrom(ctx)
+	if p == "" {
+		return "", errUnauthenticated("no authenticated principal")
+	}
+	return p, nil
+}
+
+// acquire takes the caller's session for one operation; it waits behind
+// operations already queued on the same session, bounded by ctx.
+func (s *Server) acquire(ctx context.Context, token string) (*sessions.Entry, func(), error) {
+	if token == "" {
+		return nil, nil, errInvalidArgument("session_token", "a session token is required")
+	}
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.reg.Acquire(ctx, token, p)
+}
+
+// call is the context of one data operation: the backend it runs on and,
+// when the request carried a token, the session it holds.
+type call struct {
+	backend *Backend
+	entry   *sessions.Entry // nil without a session
+	release func()
+}
+
+func (c *call) session() *mongo.Session {
+	if c.entry == nil {
+		return nil
+	}
+	return c.entry.Session
+}
+
+func (c *call) done() {
+	if c.release != nil {
+		c.release()
+	}
+}
+
+// begin resolves the backend and session of a data request. A session is
+// bound to the backend it was started on: naming another one fails rather
+// than silently running outside the session.
+func (s *Server) begin(ctx context.Context, token, client string) (*call, error) {
+	if token == "" {
+		if _, err := principal(ctx); err != nil {
+			return nil, err
+		}
+		b, err := s.backend(client)
+		if err != nil {
+			return nil, err
+		}
+		return &call{backend: b}, nil
+	}
+	e, release, err := s.acquire(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if client != "" && client != e.Backend {
+		release()
+		return nil, errClientMismatch(client, e.Backend)
+	}
+	if err := txn.CheckOperation(e); err != nil {
+		release()
+		return nil, err
+	}
+	b := s.backends[e.Backend]
+	if b == nil {
+		release()
+		return nil, errInternal()
+	}
+	return &call{backend: b, entry: e, release: release}, nil
+}

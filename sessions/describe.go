@@ -1,0 +1,21 @@
+package sessions
+
+import "time"
+
+// IdleTimeout is the idle timeout in force for e: its own request capped at
+// MaxIdleTimeout, or the registry's default. It never changes.
+func (r *Registry) IdleTimeout(e *Entry) time.Duration { return e.state.idle }
+
+// AbsoluteDeadline reports, without queueing behind running operations,
+// when the live session named by token ends however active it is. ok is
+// false for an unknown, expired or foreign token.
+func (r *Registry) AbsoluteDeadline(token, principal string) (time.Time, bool) {
+	sh, _ := r.shardOf(token)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.live[token]
+	if e == nil || e.Principal != principal {
+		return time.Time{}, false
+	}
+	return r.at(e.state.absAt), true
+}
