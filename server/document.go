@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"google.golang.org/protobuf/proto"
 	"io"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
@@ -251,13 +252,37 @@ func streamCursor(ctx context.Context, s *Server, req sessionRequest, pwc *pb.Wr
 		if err != nil {
 			return toStatus(err)
 		}
-		if err := send(docs); err != nil {
-			// The client is gone or the stream broke: the status says
-			// why; ctx's error is the clearer one when it is done.
-			if cerr := ctx.Err(); cerr != nil {
-				return toStatus(cerr)
+		for _, part := range splitMessages(docs, streamMessageBudget) {
+			if err := send(part); err != nil {
+				// The client is gone or the stream broke: the status says
+				// why; ctx's error is the clearer one when it is done.
+				if cerr := ctx.Err(); cerr != nil {
+					return toStatus(cerr)
+				}
+				return err
 			}
-			return err
 		}
 	}
+}
+
+// streamMessageBudget keeps each streamed message under gRPC clients'
+// default 4 MiB receive limit, so a client that left the default can read
+// any result; a single larger document still goes out alone.
+const streamMessageBudget = 3 << 20
+
+// splitMessages splits one cursor batch into messages of at most budget
+// bytes each (a lone document over budget gets a message of its own).
+// Small batches, the usual case, stay one message.
+func splitMessages(docs []*pb.Document, budget int) [][]*pb.Document {
+	var out [][]*pb.Document
+	start, size := 0, 0
+	for i, d := range docs {
+		n := proto.Size(d) + 8
+		if i > start && size+n > budget {
+			out = append(out, docs[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(out, docs[start:])
 }

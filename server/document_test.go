@@ -884,3 +884,33 @@ func TestDocumentBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSplitMessages(t *testing.T) {
+	doc := func(n int) *pb.Document { return &pb.Document{Value: &pb.Document_Json{Json: strings.Repeat("x", n)}} }
+	tests := []struct {
+		name  string
+		sizes []int
+		want  []int // documents per message
+	}{
+		{"empty batch is one empty message", nil, []int{0}},
+		{"small batch stays whole", []int{10, 10, 10}, []int{3}},
+		{"splits at the budget", []int{60, 60, 60}, []int{1, 1, 1}},
+		{"two fit, third does not", []int{40, 40, 40}, []int{2, 1}},
+		{"oversize document alone", []int{10, 500, 10}, []int{1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var docs []*pb.Document
+			for _, n := range tt.sizes {
+				docs = append(docs, doc(n))
+			}
+			var got []int
+			for _, part := range splitMessages(docs, 100) {
+				got = append(got, len(part))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("message sizes %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
