@@ -186,14 +186,6 @@ func (x *exec) killAllSessions() (bson.D, error) {
 	return okReply(), nil
 }
 
-func (x *exec) configureFailPoint() (bson.D, error) {
-	n, err := x.s.fail.configure(x.cmd)
-	if err != nil {
-		return nil, err
-	}
-	return okReply(bson.E{Key: "count", Value: int32(n)}), nil
-}
-
 // commitTransaction commits the session's open transaction. Committing an
 // already committed transaction again succeeds: the first reply was lost.
 func (x *exec) commitTransaction() (bson.D, error) {

@@ -75,9 +75,26 @@ func (x *exec) insert() (bson.D, error) {
 	}
 	c := x.writeCollection(name)
 	ordered := x.ordered()
+	// An insert command commits all its documents at once, so the
+	// retryable-write fail point triggers once per command, and only if
+	// something is left to insert.
+	var fp txnWrite
+	for i := range docs {
+		if _, done := x.retry.done(i); !done {
+			fp = x.statementCommit()
+			break
+		}
+	}
+	if fp.before != nil {
+		return nil, fp.before
+	}
 	var writeErrors bson.A
 	n := 0
 	for i, doc := range docs {
+		if _, done := x.retry.done(i); done {
+			n++
+			continue
+		}
 		if err := x.insertDoc(c, withID(doc)); err != nil {
 			if err := x.statementFailed(&writeErrors, i, err); err != nil {
 				return nil, err
@@ -87,7 +104,11 @@ func (x *exec) insert() (bson.D, error) {
 			}
 			continue
 		}
+		x.retry.record(i, bson.D{})
 		n++
+	}
+	if fp.after != nil {
+		return nil, fp.after
 	}
 	return writeReply(n, writeErrors), nil
 }
@@ -444,7 +465,26 @@ func (x *exec) update() (bson.D, error) {
 	ordered := x.ordered()
 	var writeErrors, upserted bson.A
 	n, modified := 0, 0
+	add := func(i int, r bson.D) {
+		m, _ := value.Lookup(r, "n")
+		k, _ := value.Lookup(r, "nModified")
+		mi, _ := value.ToInt64(m)
+		ki, _ := value.ToInt64(k)
+		n += int(mi)
+		modified += int(ki)
+		if id, ok := value.Lookup(r, "upserted"); ok {
+			upserted = append(upserted, bson.D{{Key: "index", Value: int32(i)}, {Key: "_id", Value: id}})
+		}
+	}
 	for i, d := range stmts {
+		if r, done := x.retry.done(i); done {
+			add(i, r)
+			continue
+		}
+		fp := x.statementCommit()
+		if fp.before != nil {
+			return nil, fp.before
+		}
 		st, err := x.parseUpdateStatement(d)
 		var out updateOutcome
 		if err == nil {
@@ -459,11 +499,14 @@ func (x *exec) update() (bson.D, error) {
 			}
 			continue
 		}
-		n += out.matched
-		modified += out.modified
+		r := bson.D{{Key: "n", Value: int32(out.matched)}, {Key: "nModified", Value: int32(out.modified)}}
 		if out.upserted {
-			n++
-			upserted = append(upserted, bson.D{{Key: "index", Value: int32(i)}, {Key: "_id", Value: out.upsertedID}})
+			r = bson.D{{Key: "n", Value: int32(1)}, {Key: "nModified", Value: int32(0)}, {Key: "upserted", Value: out.upsertedID}}
+		}
+		x.retry.record(i, r)
+		add(i, r)
+		if fp.after != nil {
+			return nil, fp.after
 		}
 	}
 	extra := []bson.E{{Key: "nModified", Value: int32(modified)}}
@@ -491,8 +534,24 @@ func (x *exec) delete() (bson.D, error) {
 	var writeErrors bson.A
 	n := 0
 	for i, d := range stmts {
+		if r, done := x.retry.done(i); done {
+			k, _ := value.Lookup(r, "n")
+			ki, _ := value.ToInt64(k)
+			n += int(ki)
+			continue
+		}
+		fp := x.statementCommit()
+		if fp.before != nil {
+			return nil, fp.before
+		}
 		deleted, err := x.deleteStatement(c, d, vars)
 		n += deleted
+		if err == nil {
+			x.retry.record(i, bson.D{{Key: "n", Value: int32(deleted)}})
+			if fp.after != nil {
+				return nil, fp.after
+			}
+		}
 		if err != nil {
 			if err := x.statementFailed(&writeErrors, i, err); err != nil {
 				return nil, err
@@ -541,7 +600,27 @@ func (x *exec) deleteStatement(c *collection, d bson.D, vars map[string]any) (in
 	return n, nil
 }
 
+// findAndModify is one statement: a retry gets the first attempt's whole
+// reply (dispatch returns retry.reply before calling here).
 func (x *exec) findAndModify() (bson.D, error) {
+	fp := x.statementCommit()
+	if fp.before != nil {
+		return nil, fp.before
+	}
+	reply, err := x.findAndModifyStatement()
+	if err != nil {
+		return nil, err
+	}
+	if x.retry != nil {
+		x.retry.reply = reply
+	}
+	if fp.after != nil {
+		return nil, fp.after
+	}
+	return reply, nil
+}
+
+func (x *exec) findAndModifyStatement() (bson.D, error) {
 	name, err := x.collName()
 	if err != nil {
 		return nil, err

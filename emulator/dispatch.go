@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -104,6 +105,8 @@ type exec struct {
 	// atClusterTime is set for a snapshot read outside a transaction; the
 	// reply reports it so the driver can pin later reads of the session.
 	atClusterTime uint64
+	// retry records a retryable write's statements; nil otherwise.
+	retry *retryRecord
 }
 
 // session metadata a command may carry.
@@ -234,6 +237,9 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 		}
 		return serverLabels(code, wcCode, args, cmd.flags&fRetryable != 0, isCommitOrAbort(name))
 	}
+	if errors.Is(err, errCloseConnection) {
+		return nil, true
+	}
 	if err != nil {
 		e := mongoerr.As(err)
 		if e == nil {
@@ -274,13 +280,14 @@ func (s *Server) run(x *exec, cmd command, args sessionArgs, fp fpAction, fired 
 			x.view.pinned = true
 		}
 	case retryable:
-		cached, err := st.beginRetryableWrite(x.sess, args.txnNumber)
+		rec, err := st.beginRetryableWrite(x.sess, args.txnNumber)
 		if err != nil {
 			return nil, err
 		}
-		if cached != nil {
-			return cached, nil
+		if rec.reply != nil {
+			return rec.reply, nil
 		}
+		x.retry = rec
 	default:
 		if err := x.applySnapshotReadConcern(); err != nil {
 			return nil, err
@@ -299,9 +306,6 @@ func (s *Server) run(x *exec, cmd command, args sessionArgs, fp fpAction, fired 
 		// commit gets NoSuchTransaction (transactions spec, "Handling
 		// command errors").
 		st.abortOpen(x.sess)
-	}
-	if err == nil && retryable && !hasWriteErrors(reply) {
-		x.sess.remember(args.txnNumber, reply)
 	}
 	return reply, err
 }

@@ -54,6 +54,7 @@ type Server struct {
 	sessions sessionTable
 	cursors  cursorTable
 	fail     failCommand
+	txnWrite txnWriteFailPoint
 	connID   atomic.Int32
 
 	mu      sync.Mutex

@@ -439,3 +439,47 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// onPrimaryTransactionalWrite, as the retryable-writes spec tests use it:
+// the write commits and the connection drops (the retry must get the first
+// result, not write twice), or it never commits.
+func TestOnPrimaryTransactionalWrite(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    bson.D
+		data    bson.D
+		wantErr bool
+	}{
+		{"committed on first attempt", bson.D{{Key: "times", Value: 1}}, bson.D{}, false},
+		{"not committed on first attempt", bson.D{{Key: "times", Value: 1}}, bson.D{{Key: "failBeforeCommitExceptionCode", Value: 1}}, false},
+		{"never committed", bson.D{{Key: "times", Value: 2}}, bson.D{{Key: "failBeforeCommitExceptionCode", Value: 1}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := mustStart(t, emulator.Config{})
+			client := mustConnect(t, srv.URI())
+			coll := client.Database("db").Collection("c")
+			ctx := context.Background()
+			if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "x", Value: 11}}); err != nil {
+				t.Fatal(err)
+			}
+			failPoint(t, client, bson.D{{Key: "configureFailPoint", Value: "onPrimaryTransactionalWrite"}, {Key: "mode", Value: tc.mode}, {Key: "data", Value: tc.data}})
+			_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: 1}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "x", Value: 1}}}})
+			if _, ierr := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 2}}); ierr != nil && !tc.wantErr {
+				t.Fatalf("insert: %v", ierr)
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("update err = %v, want error %v", err, tc.wantErr)
+			}
+			var doc struct{ X int }
+			_ = coll.FindOne(ctx, bson.D{{Key: "_id", Value: 1}}).Decode(&doc)
+			want := 12
+			if tc.wantErr {
+				want = 11
+			}
+			if doc.X != want {
+				t.Errorf("x = %d, want %d (applied exactly once, or never)", doc.X, want)
+			}
+		})
+	}
+}

@@ -46,9 +46,9 @@ type session struct {
 	txnNumber int64 // highest number seen
 	state     txnState
 	txn       *transaction
-	// retryable-write replies by txnNumber, so a retried write returns the
-	// first attempt's result instead of running twice.
-	retried map[int64]bson.D
+	// What retryable writes executed, by txnNumber, so a retried write
+	// returns the first attempt's results instead of running twice.
+	retried map[int64]*retryRecord
 	lastUse time.Time
 }
 
@@ -62,7 +62,7 @@ func (t *sessionTable) get(id string, lsid bson.Binary) *session {
 	defer t.mu.Unlock()
 	s := t.m[id]
 	if s == nil {
-		s = &session{id: id, lsid: lsid, retried: map[int64]bson.D{}}
+		s = &session{id: id, lsid: lsid, retried: map[int64]*retryRecord{}}
 		t.m[id] = s
 	}
 	s.lastUse = time.Now()
@@ -91,7 +91,32 @@ func (t *sessionTable) all() []*session {
 // driver only ever retries its latest write.
 const maxRetryCache = 8
 
-func (s *session) remember(n int64, reply bson.D) {
+// retryRecord is what one retryable write (one txnNumber) executed. Like
+// MongoDB, results are kept per statement (stmtId = position in the
+// batch): a retry after a partial batch re-runs only what did not run.
+type retryRecord struct {
+	stmts map[int]bson.D // statement results, by position
+	reply bson.D         // whole reply, for single-statement findAndModify
+}
+
+func (r *retryRecord) done(i int) (bson.D, bool) {
+	if r == nil {
+		return nil, false
+	}
+	d, ok := r.stmts[i]
+	return d, ok
+}
+
+func (r *retryRecord) record(i int, result bson.D) {
+	if r != nil {
+		r.stmts[i] = result
+	}
+}
+
+func (s *session) retryRecord(n int64) *retryRecord {
+	if r := s.retried[n]; r != nil {
+		return r
+	}
 	if len(s.retried) >= maxRetryCache {
 		for k := range s.retried {
 			if k < n {
@@ -99,7 +124,9 @@ func (s *session) remember(n int64, reply bson.D) {
 			}
 		}
 	}
-	s.retried[n] = reply
+	r := &retryRecord{stmts: map[int]bson.D{}}
+	s.retried[n] = r
+	return r
 }
 
 // begin applies MongoDB's rules for a statement carrying txnNumber and
@@ -141,8 +168,8 @@ func (st *store) begin(s *session, n int64, start bool, cmd string) (*transactio
 }
 
 // beginRetryableWrite applies the rules for a write carrying txnNumber
-// without autocommit. cached is the earlier reply when this is a retry.
-func (st *store) beginRetryableWrite(s *session, n int64) (cached bson.D, err error) {
+// without autocommit and returns the record of what the number executed.
+func (st *store) beginRetryableWrite(s *session, n int64) (*retryRecord, error) {
 	switch {
 	case n < s.txnNumber:
 		return nil, mongoerr.New(mongoerr.TransactionTooOld,
@@ -151,13 +178,13 @@ func (st *store) beginRetryableWrite(s *session, n int64) (cached bson.D, err er
 		st.abortOpen(s)
 		s.txnNumber = n
 		s.state = txnNone
-		return nil, nil
+		return s.retryRecord(n), nil
 	}
 	if s.state != txnNone {
 		return nil, mongoerr.New(mongoerr.IncompleteTransactionHistory,
 			"Cannot run a retryable write with transaction number %d on session %s: a transaction with that number exists.", n, s.id)
 	}
-	return s.retried[n], nil
+	return s.retryRecord(n), nil
 }
 
 // commit makes the transaction's writes visible atomically at one new
