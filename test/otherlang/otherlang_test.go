@@ -1,0 +1,329 @@
+package otherlang
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mongogate/mongogate/internal/testbackend"
+)
+
+const (
+	// python is Debian's interpreter: a pyenv or venv python3 earlier on
+	// PATH does not see Debian's python3-grpcio and python3-protobuf.
+	python = "/usr/bin/python3"
+
+	installHint     = "run scripts/install-otherlang.sh (as root) to install it"
+	startTimeout    = 30 * time.Second
+	scenarioTimeout = 2 * time.Minute
+	stopTimeout     = 15 * time.Second
+)
+
+var (
+	// root is the repository root, serverBin the server binary TestMain
+	// built from it.
+	root, serverBin string
+
+	listeningRE = regexp.MustCompile(`^mongogate listening on (\S+)$`)
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	var err error
+	if root, err = repoRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, "otherlang:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "mongogate-otherlang-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "otherlang:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	serverBin = filepath.Join(dir, "mongogate")
+	build := exec.Command("go", "build", "-o", serverBin, "./cmd/server")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "otherlang: go build ./cmd/server: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// repoRoot walks up from the working directory to the directory holding
+// go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func TestPython(t *testing.T) {
+	protoc := needPythonTools(t)
+	stubs := mustPythonStubs(t, protoc)
+	addr := mustStartServer(t)
+	env := append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1")
+	runScenario(t, "python", env, python, "scenario.py", addr)
+}
+
+func TestNode(t *testing.T) {
+	node := needNodeTools(t)
+	addr := mustStartServer(t)
+	runScenario(t, "node", nil, node, "scenario.js", addr)
+}
+
+// missing skips the test on a developer's machine, but fails it in CI,
+// which is expected to have run scripts/install-otherlang.sh.
+func missing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + "; " + installHint
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set, so this must not be missing: %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// needPythonTools checks for Debian's Python gRPC runtime, protoc with the
+// well-known types, and grpc_python_plugin; it returns protoc's path.
+func needPythonTools(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		missing(t, "%s not found", python)
+	}
+	if out, err := exec.Command(python, "-c", "import grpc, google.protobuf").CombinedOutput(); err != nil {
+		missing(t, "%s cannot import grpc and google.protobuf (Debian's python3-grpcio, python3-protobuf): %v\n%s", python, err, out)
+	}
+	protoc, err := exec.LookPath("protoc")
+	if err != nil {
+		missing(t, "protoc not found (Debian's protobuf-compiler)")
+	}
+	if _, err := exec.LookPath("grpc_python_plugin"); err != nil {
+		missing(t, "grpc_python_plugin not found (Debian's protobuf-compiler-grpc)")
+	}
+	if !hasWellKnownTypes(protoc) {
+		missing(t, "protoc finds no google/protobuf/duration.proto (Debian's libprotobuf-dev)")
+	}
+	return protoc
+}
+
+// hasWellKnownTypes reports whether protoc finds google/protobuf/*.proto
+// without an -I for them: protoc looks beside itself, in include/ there,
+// and in ../include (for /usr/bin/protoc, /usr/include).
+func hasWellKnownTypes(protoc string) bool {
+	if p, err := filepath.EvalSymlinks(protoc); err == nil {
+		protoc = p
+	}
+	bin := filepath.Dir(protoc)
+	for _, dir := range []string{bin, filepath.Join(bin, "include"), filepath.Join(bin, "..", "include")} {
+		if _, err := os.Stat(filepath.Join(dir, "google", "protobuf", "duration.proto")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// mustPythonStubs generates the Python message and service modules from
+// proto/ into a temporary directory and returns it.
+func mustPythonStubs(t *testing.T, protoc string) string {
+	t.Helper()
+	out, err := exec.Command(protoc, "--version").Output()
+	if err != nil {
+		t.Fatalf("protoc --version: %v", err)
+	}
+	version := strings.TrimSpace(string(out))
+	flags, err := optionalFlags(version)
+	if err != nil {
+		missing(t, "%v", err)
+	}
+	protos, err := filepath.Glob(filepath.Join(root, "proto", "mongogate", "v1", "*.proto"))
+	if err != nil || len(protos) == 0 {
+		t.Fatalf("no .proto files under proto/mongogate/v1 (%v)", err)
+	}
+	dir := t.TempDir()
+	args := append([]string{
+		"-I", filepath.Join(root, "proto"),
+		"--python_out=" + dir,
+		"--grpc_out=" + dir,
+		"--plugin=protoc-gen-grpc=" + mustLookPath(t, "grpc_python_plugin"),
+	}, flags...)
+	cmd := exec.Command(protoc, append(args, protos...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	t.Logf("python stubs generated by %s into %s", version, dir)
+	return dir
+}
+
+// optionalFlags returns the flags protoc needs to accept proto3 `optional`:
+// none from 3.15 (and from the renumbered releases, 21.x and later), an
+// experimental flag in 3.12 to 3.14; older versions cannot.
+func optionalFlags(version string) ([]string, error) {
+	m := regexp.MustCompile(`(\d+)\.(\d+)`).FindStringSubmatch(version)
+	if m == nil {
+		return nil, fmt.Errorf("cannot read protoc's version from %q", version)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	switch {
+	case major > 3 || minor >= 15:
+		return nil, nil
+	case major == 3 && minor >= 12:
+		return []string{"--experimental_allow_proto3_optional"}, nil
+	default:
+		return nil, fmt.Errorf("%s cannot compile proto3 optional (need protoc 3.12 or later)", version)
+	}
+}
+
+// needNodeTools checks for node and the npm packages the scenario loads;
+// it returns node's path.
+func needNodeTools(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node not found")
+	}
+	modules := filepath.Join(root, "test", "otherlang", "node", "node_modules")
+	for _, pkg := range []string{"@grpc/grpc-js", "@grpc/proto-loader"} {
+		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
+			missing(t, "npm package %s is not installed in %s", pkg, modules)
+		}
+	}
+	return node
+}
+
+func mustLookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuffer collects a process's stderr while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// mustStartServer runs the server binary on a free loopback port against
+// the test backend, waits until it listens and returns its address. At
+// cleanup it stops the server with SIGTERM and checks that it exits 0.
+func mustStartServer(t *testing.T) string {
+	t.Helper()
+	uri := testbackend.URI(t)
+	cmd := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--mongo-uri", uri)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	exited := make(chan error, 1)
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+				break
+			}
+		}
+		// Keep draining so the server never blocks on a full pipe; Wait
+		// must not run before the reads end.
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("server exited with %v after SIGTERM", err)
+			}
+		case <-time.After(stopTimeout):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("server still running %v after SIGTERM; killed", stopTimeout)
+		}
+		if t.Failed() {
+			t.Logf("server stderr:\n%s", stderr)
+		}
+	})
+
+	select {
+	case addr := <-addrc:
+		t.Logf("server %s listening on %s", serverBin, addr)
+		return addr
+	case err := <-exited:
+		exited <- err // for the cleanup
+		t.Fatalf("server exited before listening: %v", err)
+	case <-time.After(startTimeout):
+		t.Fatalf("server did not print %q within %v", "mongogate listening on ADDR", startTimeout)
+	}
+	return ""
+}
+
+// runScenario runs a scenario script in test/otherlang/dir, logs what it
+// printed and fails the test unless it exits 0. A nil env inherits the
+// test's environment.
+func runScenario(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), scenarioTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = filepath.Join(root, "test", "otherlang", dir)
+	cmd.Env = env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s (in %s, %v):\n%s", strings.Join(cmd.Args, " "), cmd.Dir, time.Since(start).Round(time.Millisecond), out)
+	if ctx.Err() != nil {
+		t.Fatalf("scenario did not finish within %v", scenarioTimeout)
+	}
+	if err != nil {
+		t.Fatalf("scenario failed: %v", err)
+	}
+}
