@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// grpcurl lists the services through reflection and reaches health.
+func TestGrpcurl(t *testing.T) {
+	t.Parallel()
+	grpcurl := grpcurlPath(t)
+	b := mustBackend(t)
+	s := mustStartServer(t, b)
+
+	services := strings.Fields(runGrpcurl(t, grpcurl, "-plaintext", s.addr, "list"))
+	for _, want := range []string{
+		"mongogate.v1.SessionService",
+		"mongogate.v1.TransactionService",
+		"mongogate.v1.DocumentService",
+		"grpc.health.v1.Health",
+		"grpc.reflection.v1.ServerReflection",
+	} {
+		if !slices.Contains(services, want) {
+			t.Errorf("grpcurl list = %q, want %s among them", services, want)
+		}
+	}
+
+	// Reflection serves the contract's documentation comments.
+	if out := runGrpcurl(t, grpcurl, "-plaintext", s.addr, "describe", "mongogate.v1.SessionService"); !strings.Contains(out, "// ") {
+		t.Errorf("grpcurl describe shows no comments:\n%s", out)
+	}
+
+	var health struct{ Status string }
+	out := runGrpcurl(t, grpcurl, "-plaintext", s.addr, "grpc.health.v1.Health/Check")
+	if err := json.Unmarshal([]byte(out), &health); err != nil || health.Status != "SERVING" {
+		t.Errorf("grpcurl health check = %q (%v), want status SERVING", out, err)
+	}
+}
+
+// grpcurlPath finds grpcurl on PATH or where go install puts it (.ci/run
+// installs it there); without it the test is skipped.
+func grpcurlPath(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("grpcurl"); err == nil {
+		return p
+	}
+	var dirs []string
+	if out, err := exec.Command("go", "env", "GOBIN").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		dirs = append(dirs, strings.TrimSpace(string(out)))
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			dirs = append(dirs, filepath.Join(dir, "bin"))
+		}
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "grpcurl")
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p
+		}
+	}
+	t.Skip("grpcurl is neither on PATH nor in $(go env GOPATH)/bin; install it with: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3")
+	return ""
+}
+
+// runGrpcurl runs grpcurl with args and returns its stdout; any failure
+// fails the test.
+func runGrpcurl(t *testing.T, grpcurl string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(testCtx(t), grpcurl, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("grpcurl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
