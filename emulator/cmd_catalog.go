@@ -34,13 +34,16 @@ func (x *exec) create() (bson.D, error) {
 		}
 		opts = append(opts, e)
 	}
-	if x.txn != nil {
-		if c := x.s.store.collection(x.db, name); c != nil {
-			return nil, mongoerr.New(mongoerr.NamespaceExists, "Collection %s.%s already exists.", x.db, name)
+	c, exists := x.s.store.createCollection(x.db, name, opts)
+	if exists {
+		if c.pending != nil && c.pending != x.txn {
+			return nil, writeConflict()
 		}
-	}
-	if _, exists := x.s.store.createCollection(x.db, name, opts); exists {
 		return nil, mongoerr.New(mongoerr.NamespaceExists, "Collection %s.%s already exists.", x.db, name)
+	}
+	if x.txn != nil {
+		c.pending = x.txn
+		x.txn.created = append(x.txn.created, c)
 	}
 	x.touch()
 	return okReply(), nil
@@ -60,7 +63,7 @@ func (x *exec) drop() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if c == nil {
 		return okReply(), nil
 	}
@@ -122,6 +125,9 @@ func (x *exec) listCollections() (bson.D, error) {
 	if d := x.s.store.dbs[x.db]; d != nil {
 		for _, name := range d.collectionNames() {
 			c := d.colls[name]
+			if c.pending != nil {
+				continue // created by a transaction that has not committed
+			}
 			entry := bson.D{{Key: "name", Value: name}, {Key: "type", Value: "collection"}}
 			if !nameOnly {
 				opts := c.options
@@ -150,7 +156,7 @@ func (x *exec) listIndexes() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
 	}
@@ -175,12 +181,16 @@ func (x *exec) createIndexes() (bson.D, error) {
 	if len(specs) == 0 {
 		return nil, mongoerr.New(mongoerr.BadValue, "Must specify at least one index to create")
 	}
-	existed := x.s.store.collection(x.db, name) != nil
-	if x.txn != nil && existed {
+	existing := x.coll(name)
+	if x.txn != nil && existing != nil && existing.pending != x.txn {
 		return nil, mongoerr.New(mongoerr.OperationNotSupportedInTransaction,
 			"Cannot create new indexes on existing collection %s in a multi-document transaction.", x.ns(name))
 	}
-	c := x.writeCollection(name)
+	existed := existing != nil
+	c, err := x.writeCollection(name)
+	if err != nil {
+		return nil, err
+	}
 	before := len(c.indexes)
 	for _, spec := range specs {
 		ix, err := parseIndex(spec)
@@ -289,7 +299,7 @@ func (x *exec) dropIndexes() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns not found %s", x.ns(name))
 	}
@@ -351,7 +361,7 @@ func (x *exec) collMod() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	if x.s.store.collection(x.db, name) == nil {
+	if x.coll(name) == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
 	}
 	for _, e := range x.cmd[1:] {
@@ -421,7 +431,7 @@ func (x *exec) collStats() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "Collection [%s] not found.", x.ns(name))
 	}
@@ -441,7 +451,10 @@ func (x *exec) writeOutput(o *agg.Output, docs []bson.D) error {
 	switch o.Stage {
 	case "$out":
 		x.s.store.dropCollection(db, o.Coll)
-		c := x.writeCollection(o.Coll)
+		c, err := x.writeCollection(o.Coll)
+		if err != nil {
+			return err
+		}
 		for _, d := range docs {
 			if err := x.insertDoc(c, withID(d)); err != nil {
 				return err
@@ -482,7 +495,10 @@ func (x *exec) merge(o *agg.Output, docs []bson.D) error {
 			whenNotMatched, _ = e.Value.(string)
 		}
 	}
-	c := x.writeCollection(o.Coll)
+	c, err := x.writeCollection(o.Coll)
+	if err != nil {
+		return err
+	}
 	for _, d := range docs {
 		d = withID(d)
 		var target *hit

@@ -124,7 +124,7 @@ func (x *exec) find() (bson.D, error) {
 			return nil, err
 		}
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if err := checkHintAndCollation(c, x.cmd); err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func orEmpty(a bson.A) bson.A {
 func (x *exec) aggEnv(vars map[string]any) agg.Env {
 	return agg.Env{
 		Collection: func(name string) ([]bson.D, error) {
-			return x.view.docs(x.s.store.collection(x.db, name)), nil
+			return x.view.docs(x.coll(name)), nil
 		},
 		Vars:          vars,
 		Match:         matcher,
@@ -288,7 +288,7 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHintAndCollation(x.s.store.collection(x.db, name), x.cmd); err != nil {
+	if err := checkHintAndCollation(x.coll(name), x.cmd); err != nil {
 		return nil, err
 	}
 	p, err := agg.Compile(pipeline, x.aggEnv(vars))
@@ -300,7 +300,7 @@ func (x *exec) aggregate() (bson.D, error) {
 	}
 	var in []bson.D
 	if name != "" {
-		in = x.view.docs(x.s.store.collection(x.db, name))
+		in = x.view.docs(x.coll(name))
 	}
 	out, err := p.Run(in)
 	if err != nil {
@@ -339,7 +339,7 @@ func (x *exec) count() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if err := checkHintAndCollation(c, x.cmd); err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (x *exec) distinct() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if err := checkHintAndCollation(c, x.cmd); err != nil {
 		return nil, err
 	}

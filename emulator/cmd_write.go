@@ -13,11 +13,40 @@ import (
 	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
-// writeCollection returns the collection a write goes to, creating it as
-// MongoDB does on first write.
-func (x *exec) writeCollection(name string) *collection {
-	c, _ := x.s.store.createCollection(x.db, name, nil)
+// coll returns the collection as this command sees it: one created by an
+// open transaction exists for that transaction only.
+func (x *exec) coll(name string) *collection {
+	c := x.s.store.collection(x.db, name)
+	if c != nil && c.pending != nil && c.pending != x.txn {
+		return nil
+	}
 	return c
+}
+
+// writeCollection returns the collection a write goes to, creating it as
+// MongoDB does on first write. Inside a transaction the new collection is
+// the transaction's until it commits; another transaction creating it
+// meanwhile gets WriteConflict, a plain write waits for the outcome.
+func (x *exec) writeCollection(name string) (*collection, error) {
+	for {
+		c, existed := x.s.store.createCollection(x.db, name, nil)
+		if !existed {
+			if x.txn != nil {
+				c.pending = x.txn
+				x.txn.created = append(x.txn.created, c)
+			}
+			return c, nil
+		}
+		if c.pending == nil || c.pending == x.txn {
+			return c, nil
+		}
+		if x.txn != nil {
+			return nil, writeConflict()
+		}
+		if err := x.view.wait(func() bool { return c.pending != nil && x.s.store.collection(x.db, name) == c }); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // writeError renders one failed statement of a write command.
@@ -73,7 +102,10 @@ func (x *exec) insert() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.writeCollection(name)
+	c, err := x.writeCollection(name)
+	if err != nil {
+		return nil, err
+	}
 	ordered := x.ordered()
 	// An insert command commits all its documents at once, so the
 	// retryable-write fail point triggers once per command, and only if
@@ -366,7 +398,7 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	if st.multi && u.IsReplacement() {
 		return out, mongoerr.New(mongoerr.FailedToParse, "multi update is not supported for replacement-style update")
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	if err := checkHintAndCollation(c, st.spec); err != nil {
 		return out, err
 	}
@@ -412,7 +444,11 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 		return out, err
 	}
 	doc = withID(doc)
-	if err := x.insertDoc(x.writeCollection(name), doc); err != nil {
+	wc, err := x.writeCollection(name)
+	if err != nil {
+		return out, err
+	}
+	if err := x.insertDoc(wc, doc); err != nil {
 		return out, err
 	}
 	out.upserted = true
@@ -529,7 +565,7 @@ func (x *exec) delete() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := x.s.store.collection(x.db, name)
+	c := x.coll(name)
 	ordered := x.ordered()
 	var writeErrors bson.A
 	n := 0
@@ -673,7 +709,7 @@ func (x *exec) findAndModifyStatement() (bson.D, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := x.s.store.collection(x.db, name)
+		c := x.coll(name)
 		if err := checkHintAndCollation(c, x.cmd); err != nil {
 			return nil, err
 		}

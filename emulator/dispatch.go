@@ -247,8 +247,12 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 		}
 		return s.finish(s.errorReply(e, labels(e.Code, 0)), opTime), false
 	}
+	wcErr := x.writeConcernError()
 	if fired && fp.wcErr != nil && cmd.flags&fWriteConcern != 0 {
-		wc := slices.Clone(fp.wcErr)
+		wcErr = slices.Clone(fp.wcErr)
+	}
+	if wcErr != nil && cmd.flags&fWriteConcern != 0 {
+		wc := wcErr
 		reply = append(reply, bson.E{Key: "writeConcernError", Value: wc})
 		code, _ := value.Lookup(wc, "code")
 		n, _ := value.ToInt64(code)
@@ -262,6 +266,16 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 // run applies the session and transaction rules around the handler. The
 // store lock is held.
 func (s *Server) run(x *exec, cmd command, args sessionArgs, fp fpAction, fired bool) (bson.D, error) {
+	if fired && fp.err != nil {
+		// failCommand fails the command before the transaction machinery
+		// sees it: the transaction is neither started nor aborted, so a
+		// driver may retry the statement (the backpressure spec tests
+		// retry a failed first statement of a transaction).
+		return nil, fp.err
+	}
+	if err := x.checkReadConcern(); err != nil {
+		return nil, err
+	}
 	st := s.store
 	retryable := args.hasTxnNumber && !args.autocommit && cmd.flags&fRetryable != 0
 	switch {
@@ -294,13 +308,7 @@ func (s *Server) run(x *exec, cmd command, args sessionArgs, fp fpAction, fired 
 		}
 	}
 
-	var reply bson.D
-	var err error
-	if fired && fp.err != nil {
-		err = fp.err
-	} else {
-		reply, err = cmd.run(x)
-	}
+	reply, err := cmd.run(x)
 	if x.txn != nil && !isCommitOrAbort(x.name) && (err != nil || hasWriteErrors(reply)) {
 		// A failed statement aborts its transaction; the next statement or
 		// commit gets NoSuchTransaction (transactions spec, "Handling
@@ -337,6 +345,54 @@ func (x *exec) applySnapshotReadConcern() error {
 	}
 	x.view.pinned = true
 	x.atClusterTime = x.view.ts
+	return nil
+}
+
+// snapshotCommands may read at a snapshot outside a transaction (MongoDB
+// 5.0+: find, aggregate, distinct, and getMore on their cursors).
+var snapshotCommands = map[string]bool{"find": true, "aggregate": true, "distinct": true, "getMore": true}
+
+// checkReadConcern refuses readConcern level "snapshot" outside a
+// transaction for commands that cannot read at a snapshot.
+func (x *exec) checkReadConcern() error {
+	if x.autocommit || snapshotCommands[x.name] {
+		return nil
+	}
+	rc, ok := value.Lookup(x.cmd, "readConcern")
+	if !ok {
+		return nil
+	}
+	if lvl, _ := value.Lookup(value.AsDoc(rc), "level"); lvl == "snapshot" {
+		return mongoerr.New(mongoerr.InvalidOptions, "Command %s does not support { readConcern: { level: \"snapshot\" } }", x.name)
+	}
+	return nil
+}
+
+// writeConcernError is what a single-node replica set reports for a write
+// concern it cannot satisfy, after the write itself succeeded: w above one
+// node (UnsatisfiableWriteConcern) or an unknown tag (UnknownReplWriteConcern).
+func (x *exec) writeConcernError() bson.D {
+	wcV, ok := value.Lookup(x.cmd, "writeConcern")
+	if !ok {
+		return nil
+	}
+	w, ok := value.Lookup(value.AsDoc(wcV), "w")
+	if !ok {
+		return nil
+	}
+	switch v := w.(type) {
+	case string:
+		if v == "majority" {
+			return nil
+		}
+		return bson.D{{Key: "code", Value: int32(79)}, {Key: "codeName", Value: "UnknownReplWriteConcern"},
+			{Key: "errmsg", Value: "No write concern mode named '" + v + "' found in replica set configuration"}}
+	default:
+		if n, ok := value.ToInt64(v); ok && n > 1 {
+			return bson.D{{Key: "code", Value: int32(100)}, {Key: "codeName", Value: "UnsatisfiableWriteConcern"},
+				{Key: "errmsg", Value: "Not enough data-bearing nodes"}}
+		}
+	}
 	return nil
 }
 

@@ -46,6 +46,9 @@ type collection struct {
 	db, name string
 	uuid     bson.Binary
 	options  bson.D
+	// pending is the open transaction that created the collection; until
+	// it commits, the collection exists for that transaction only.
+	pending  *transaction
 	records  map[string]*record // by value.Key(_id)
 	order    []*record          // insertion order: the natural order of a scan
 	dead     int                // records in order that no longer exist
@@ -343,7 +346,14 @@ func (v *view) acquire(r *record) error {
 		}
 		return nil
 	}
-	if r.owner == nil {
+	return v.wait(func() bool { return r.owner != nil })
+}
+
+// wait blocks a writer outside a transaction while blocked() holds,
+// releasing the store lock meanwhile, bounded by the command's deadline
+// and by server shutdown.
+func (v *view) wait(blocked func() bool) error {
+	if !blocked() {
 		return nil
 	}
 	stop := context.AfterFunc(v.ctx, func() {
@@ -352,7 +362,7 @@ func (v *view) acquire(r *record) error {
 		v.st.mu.Unlock()
 	})
 	defer stop()
-	for r.owner != nil {
+	for blocked() {
 		if v.st.closed {
 			return mongoerr.New(mongoerr.ShutdownInProgress, "The server is shutting down")
 		}

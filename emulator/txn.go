@@ -29,6 +29,7 @@ type transaction struct {
 	pending  map[*record]pendingWrite
 	order    []pendingRef // pending writes in the order they were made
 	locked   []*record    // document locks held
+	created  []*collection // collections created by the transaction
 }
 
 type pendingWrite struct{ doc bson.D }
@@ -199,6 +200,9 @@ func (st *store) commit(s *session) uint64 {
 		}
 		p.coll.appendVersion(p.rec, ts, t.pending[p.rec].doc, h)
 	}
+	for _, c := range t.created {
+		c.pending = nil
+	}
 	st.release(t)
 	s.state = txnCommitted
 	s.txn = nil
@@ -214,6 +218,11 @@ func (st *store) abortOpen(s *session) bool {
 	for _, p := range t.order {
 		if len(p.rec.versions) == 0 && !p.rec.gone {
 			p.coll.removeRecord(p.rec)
+		}
+	}
+	for _, c := range t.created {
+		if c.pending == t {
+			st.dropCollection(c.db, c.name)
 		}
 	}
 	st.release(t)

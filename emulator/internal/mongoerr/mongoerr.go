@@ -118,7 +118,7 @@ var names = map[int32]string{
 	64: "WriteConcernFailed", 79: "UnknownReplWriteConcern", 100: "UnsatisfiableWriteConcern",
 	121: "DocumentValidationFailure", 8: "UnknownError", 3: "OK",
 	11: "UserNotFound", 18: "AuthenticationFailed", 96: "OperationFailed",
-	5: "GraphContainsCycle", 241: "ConversionFailure", 34: "CannotBackfillArray", 55: "InvalidDBRef", 56: "EmptyFieldName", 111: "NotExactValueField", 10: "InvalidBSON", 16: "InvalidLength",
+	5: "GraphContainsCycle", 241: "ConversionFailure", 11601: "Interrupted", 34: "CannotBackfillArray", 55: "InvalidDBRef", 56: "EmptyFieldName", 111: "NotExactValueField", 10: "InvalidBSON", 16: "InvalidLength",
 }
 
 // Name is the code name MongoDB reports for code; unknown codes (including
