@@ -48,11 +48,11 @@ type collection struct {
 	options  bson.D
 	// pending is the open transaction that created the collection; until
 	// it commits, the collection exists for that transaction only.
-	pending  *transaction
-	records  map[string]*record // by value.Key(_id)
-	order    []*record          // insertion order: the natural order of a scan
-	dead     int                // records in order that no longer exist
-	indexes  []*index
+	pending *transaction
+	records map[string]*record // by value.Key(_id)
+	order   []*record          // insertion order: the natural order of a scan
+	dead    int                // records in order that no longer exist
+	indexes []*index
 }
 
 type index struct {

@@ -27,8 +27,8 @@ type transaction struct {
 	snapshot uint64 // read timestamp, fixed by the first statement
 	started  time.Time
 	pending  map[*record]pendingWrite
-	order    []pendingRef // pending writes in the order they were made
-	locked   []*record    // document locks held
+	order    []pendingRef  // pending writes in the order they were made
+	locked   []*record     // document locks held
 	created  []*collection // collections created by the transaction
 }
 
