@@ -295,6 +295,13 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Output != nil {
+		if rc, ok := value.Lookup(x.cmd, "readConcern"); ok {
+			if lvl, _ := value.Lookup(value.AsDoc(rc), "level"); lvl == "linearizable" {
+				return nil, mongoerr.New(mongoerr.InvalidOptions, "%s cannot be used with a 'linearizable' read concern level", p.Output.Stage)
+			}
+		}
+	}
 	if p.Output != nil && x.txn != nil {
 		return nil, mongoerr.New(mongoerr.OperationNotSupportedInTransaction, "%s cannot be used in a transaction", p.Output.Stage)
 	}
