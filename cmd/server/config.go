@@ -119,7 +119,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.maxPerPrin, "max-sessions-per-principal", 10_000, "maximum open sessions per principal")
 	fs.DurationVar(&cfg.commitRetry, "commit-retry-limit", 30*time.Second, "how long CommitTransaction retries an unknown commit result")
 	fs.DurationVar(&cfg.runTimeout, "run-transaction-timeout", 120*time.Second, "RunTransaction's time limit, as in the drivers' convenient API")
-	fs.StringVar(&cfg.apiKeys, "api-keys", "", "file of `principal sha256-hex` lines; enables API-key auth (authorization: Bearer <key>)")
+	fs.StringVar(&cfg.apiKeys, "api-keys", "", "`file` with one \"principal sha256-hex-of-key\" line per key; enables API-key auth (authorization: Bearer <key>)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "server certificate (PEM); enables TLS")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
