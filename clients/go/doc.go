@@ -1,0 +1,108 @@
+// Package mongogate is the Go client of mongogate, the gRPC service that
+// holds MongoDB sessions and transactions on the server and hands programs
+// opaque session tokens.
+//
+// Its API mirrors the MongoDB Go driver's (go.mongodb.org/mongo-driver/v2):
+// Client.Database(...).Collection(...) has InsertOne, Find, UpdateMany,
+// BulkWrite and the rest, taking and returning documents as anything
+// bson.Marshal and bson.Unmarshal handle, with per-operation options from
+// the sibling package options (options.Find().SetSort(...)). Documents
+// travel as BSON, so values keep their exact types.
+//
+// # Connecting
+//
+// New returns a Client; it connects on first use. Close it when done:
+//
+//	client, err := mongogate.New("localhost:50051")
+//	if err != nil {
+//		return err
+//	}
+//	defer client.Close()
+//
+// Loopback targets use plaintext, every other target TLS with the system's
+// roots unless WithTLS or WithInsecure says otherwise. WithAPIKey
+// authenticates each call with a bearer key.
+//
+// # Deadlines
+//
+// Every method takes a context first and honours its deadline and
+// cancellation; the server receives the deadline and stops working when it
+// passes. WithDefaultTimeout bounds calls whose context has none:
+//
+//	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+//	defer cancel()
+//	res, err := coll.InsertOne(ctx, bson.D{{Key: "name", Value: "Ada"}})
+//
+// An expired deadline is an error that matches both ErrDeadlineExceeded
+// and context.DeadlineExceeded.
+//
+// # Sessions and transactions
+//
+// A Session is a MongoDB session held by the server. An operation runs in
+// it when its context carries it, via NewSessionContext, as with the
+// driver's mongo.NewSessionContext. Client.WithSession starts a session and
+// ends it however its function returns, and Session.WithTransaction runs a
+// function in a transaction, retrying it and its commit as MongoDB's
+// drivers do:
+//
+//	err := client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+//		_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
+//			if _, err := accounts.UpdateOne(ctx, from, debit); err != nil {
+//				return nil, err
+//			}
+//			return accounts.UpdateOne(ctx, to, credit)
+//		})
+//		return err
+//	})
+//
+// While the program holds a Session a goroutine keeps it alive on the
+// server (see WithKeepAliveInterval); End, WithSession and Close stop it.
+// The session's token is a secret: Session.String and Session.ID show only
+// a redacted form.
+//
+// # Errors
+//
+// A call the server refuses returns an *Error holding the gRPC code, the
+// ErrorInfo reason, and MongoDB's code, code name and error labels when
+// MongoDB produced the error. Branch on the reason with errors.Is and the
+// sentinels, never on message text:
+//
+//	_, err := coll.InsertOne(ctx, doc)
+//	switch {
+//	case errors.Is(err, mongogate.ErrDuplicateKey):
+//		// the document exists
+//	case errors.Is(err, mongogate.ErrSessionExpired), errors.Is(err, mongogate.ErrSessionNotFound):
+//		// the session is gone: start a new one
+//	case err != nil:
+//		var e *mongogate.Error
+//		if errors.As(err, &e) && e.RetryDelay > 0 {
+//			// the server suggests retrying after e.RetryDelay
+//		}
+//	}
+//
+// The classes of errors:
+//
+//   - The request is wrong and retrying will not help: ErrInvalidArgument
+//     (Error.Violations names the fields), ErrForbiddenOperator,
+//     ErrNamespaceForbidden, ErrUnauthenticated, ErrNilDocument (raised by
+//     the client before sending).
+//   - The session is gone (ErrSessionNotFound, ErrSessionExpired, or
+//     ErrSessionEnded after End) or is used wrongly (ErrSessionClientMismatch,
+//     ErrTransactionInProgress, ErrNoTransaction,
+//     ErrTransactionsNotSupported).
+//   - The transaction failed but can be rerun from its start:
+//     ErrTransactionAborted (or Error.HasErrorLabel(LabelTransientTransactionError)).
+//   - The commit's outcome is unknown, so commit again: ErrUnknownCommitResult.
+//     Session.WithTransaction handles both of these.
+//   - Transient unavailability, with Error.RetryDelay set: ErrBackendUnavailable,
+//     ErrShuttingDown, ErrSessionLimit; and codes.Unavailable without a
+//     reason when the mongogate server itself cannot be reached.
+//   - Data errors: ErrDuplicateKey, ErrNoDocuments (FindOne found
+//     nothing), and ErrMongo for any other MongoDB error (see
+//     Error.MongoCode).
+//   - ErrDeadlineExceeded, ErrCanceled: the context ended or the server's
+//     max time passed.
+//
+// An *Error unwraps to its gRPC status error, so status.FromError and
+// status.Code work on it too.
+package mongogate
