@@ -356,11 +356,6 @@ type updateOutcome struct {
 
 func (x *exec) parseUpdateStatement(d bson.D) (updateStatement, error) {
 	st := updateStatement{spec: d}
-	if _, ok := value.Lookup(d, "sort"); ok {
-		// MongoDB 8.0 added sort to update statements; 7.0's parser
-		// rejects the field.
-		return st, mongoerr.New(40415, "BSON field 'update.updates.sort' is an unknown field.")
-	}
 	var err error
 	if st.filter, err = docField(d, x.name, "q"); err != nil {
 		return st, err
@@ -502,6 +497,13 @@ func (x *exec) update() (bson.D, error) {
 	vars, err := x.letVars()
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range stmts {
+		if _, ok := value.Lookup(d, "sort"); ok {
+			// MongoDB 8.0 added sort to update statements; 7.0's command
+			// parser rejects the whole command.
+			return nil, mongoerr.New(40415, "BSON field 'update.updates.sort' is an unknown field.")
+		}
 	}
 	ordered := x.ordered()
 	var writeErrors, upserted bson.A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +57,16 @@ func mustFixtureAt(t *testing.T, uri string) *fixture {
 		}
 		_ = client.Disconnect(ctx)
 	})
+	// Create the collection up front: transactions creating it implicitly
+	// would conflict with each other, on MongoDB as on the emulator.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.CreateCollection(ctx, "c"); err != nil {
+		var ce mongo.CommandError
+		if !errors.As(err, &ce) || ce.Code != 48 {
+			t.Fatalf("create collection: %v", err)
+		}
+	}
 	f.client, f.coll = client, db.Collection("c")
 	return f
 }

@@ -113,6 +113,18 @@ func (b *backend) count(t *testing.T, db, coll string, filter bson.D) int64 {
 	return n
 }
 
+// createCollection creates db.coll with the driver. Tests whose concurrent
+// transactions write to one collection create it first: transactions that
+// would each create it implicitly conflict, on MongoDB as on the emulator.
+func (b *backend) createCollection(t *testing.T, db, coll string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.driver.Database(db).CreateCollection(ctx, coll); err != nil {
+		t.Fatalf("driver create %s.%s: %v", db, coll, err)
+	}
+}
+
 // insertDirect inserts doc with the driver, outside any transaction. An
 // uncommitted transaction that wrote the same _id makes MongoDB refuse or
 // hold this write, so its success proves that no such transaction is still

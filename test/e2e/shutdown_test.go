@@ -19,6 +19,7 @@ func TestShutdownAbortsOpenTransactions(t *testing.T) {
 	db := testbackend.DBName(t)
 	ns := namespace(db, "items")
 	ctx := testCtx(t)
+	b.createCollection(t, db, "items")
 
 	var ids []string
 	for i := range sessions {
