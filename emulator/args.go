@@ -150,3 +150,32 @@ func checkHintAndCollation(c *collection, spec bson.D) error {
 	}
 	return mongoerr.New(mongoerr.BadValue, "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index")
 }
+
+// argReader reads several optional arguments of a command and keeps the
+// first error, so a handler reads its arguments in one block and checks
+// once.
+type argReader struct {
+	d    bson.D
+	name string
+	err  error
+}
+
+func (x *exec) args() *argReader { return &argReader{d: x.cmd, name: x.name} }
+
+func (a *argReader) doc(field string) bson.D {
+	if a.err != nil {
+		return nil
+	}
+	var d bson.D
+	d, a.err = docField(a.d, a.name, field)
+	return d
+}
+
+func (a *argReader) int(field string) int64 {
+	if a.err != nil {
+		return 0
+	}
+	var n int64
+	n, _, a.err = intField(a.d, a.name, field)
+	return n
+}

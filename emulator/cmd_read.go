@@ -71,29 +71,11 @@ func (x *exec) find() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	filter, err := x.docArg("filter")
-	if err != nil {
-		return nil, err
-	}
-	sortSpec, err := x.docArg("sort")
-	if err != nil {
-		return nil, err
-	}
-	projSpec, err := x.docArg("projection")
-	if err != nil {
-		return nil, err
-	}
-	skip, _, err := x.intArg("skip")
-	if err != nil {
-		return nil, err
-	}
-	limit, _, err := x.intArg("limit")
-	if err != nil {
-		return nil, err
-	}
-	batchSize, _, err := x.intArg("batchSize")
-	if err != nil {
-		return nil, err
+	a := x.args()
+	filter, sortSpec, projSpec := a.doc("filter"), a.doc("sort"), a.doc("projection")
+	skip, limit, batchSize := a.int("skip"), a.int("limit"), a.int("batchSize")
+	if a.err != nil {
+		return nil, a.err
 	}
 	switch {
 	case skip < 0:
@@ -330,17 +312,10 @@ func (x *exec) count() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := x.docArg("query")
-	if err != nil {
-		return nil, err
-	}
-	skip, _, err := x.intArg("skip")
-	if err != nil {
-		return nil, err
-	}
-	limit, _, err := x.intArg("limit")
-	if err != nil {
-		return nil, err
+	a := x.args()
+	q, skip, limit := a.doc("query"), a.int("skip"), a.int("limit")
+	if a.err != nil {
+		return nil, a.err
 	}
 	f, err := compileFilter(q, nil)
 	if err != nil {

@@ -672,17 +672,10 @@ func (x *exec) findAndModifyStatement() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := x.docArg("query")
-	if err != nil {
-		return nil, err
-	}
-	sort, err := x.docArg("sort")
-	if err != nil {
-		return nil, err
-	}
-	fields, err := x.docArg("fields")
-	if err != nil {
-		return nil, err
+	a := x.args()
+	q, sort, fields := a.doc("query"), a.doc("sort"), a.doc("fields")
+	if a.err != nil {
+		return nil, a.err
 	}
 	remove := x.boolArg("remove")
 	u, hasUpdate := value.Lookup(x.cmd, "update")

@@ -420,7 +420,11 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	blocked := make(chan struct{})
 	go func() {
 		defer close(blocked)
-		_, _ = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}})
+		// The driver retries the write once the server is gone and would
+		// wait out the whole deadline selecting a server: keep it short.
+		ictx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, _ = coll.InsertOne(ictx, bson.D{{Key: "_id", Value: 1}})
 	}()
 	time.Sleep(100 * time.Millisecond)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
