@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -146,44 +142,13 @@ func operationsFromProto(ops []*pb.Operation) ([]txnOp, error) {
 			err = op.op.Validate()
 		}
 		if err != nil {
-			return nil, operationError(err, i, op.field)
+			return nil, withOperationIndex(err, i, op.field)
 		}
 		out[i] = op
 	}
 	return out, nil
 }
 
-// operationError maps err, the failure of operation i, whose oneof field
-// is field ("" when unknown): BadRequest field paths become
-// "operations[i].field.path" and ErrorInfo gets operation_index.
-func operationError(err error, i int, field string) error {
-	if field != "" {
-		err = prefixFields(err, field+".")
-	}
-	return withOperationIndex(err, i)
-}
-
-// prefixFields maps err and prefixes its BadRequest field paths.
-func prefixFields(err error, prefix string) error {
-	p := status.Convert(toStatus(err)).Proto()
-	for n, a := range p.GetDetails() {
-		m, uerr := a.UnmarshalNew()
-		if uerr != nil {
-			continue
-		}
-		br, ok := m.(*errdetails.BadRequest)
-		if !ok {
-			continue
-		}
-		for _, v := range br.FieldViolations {
-			v.Field = strings.TrimSuffix(prefix+v.Field, ".")
-		}
-		if na, merr := anypb.New(br); merr == nil {
-			p.Details[n] = na
-		}
-	}
-	return status.ErrorProto(p)
-}
 
 // RunTransaction runs the request's operations atomically in one
 // transaction, with the retry loop of the drivers' withTransaction (see
@@ -245,7 +210,7 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	h.recordRun(c.entry, attempts, err)
 	if err != nil {
 		if opErr != nil && errors.Is(err, opErr) {
-			return nil, operationError(err, failed, ops[failed].field)
+			return nil, withOperationIndex(err, failed, ops[failed].field)
 		}
 		return nil, toStatus(err)
 	}

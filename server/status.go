@@ -512,14 +512,19 @@ func errInternal() error {
 }
 
 // withOperationIndex maps err and marks it as the failure of RunTransaction
-// operation i: ErrorInfo metadata "operation_index", and BadRequest field
-// paths prefixed with "operations[i].".
-func withOperationIndex(err error, i int) error {
+// operation i, whose oneof field is field ("" when unknown): ErrorInfo
+// metadata "operation_index", and BadRequest field paths prefixed with
+// "operations[i].field.".
+func withOperationIndex(err error, i int, field string) error {
 	if err == nil {
 		return nil
 	}
 	p := status.Convert(toStatus(err)).Proto()
 	idx := strconv.Itoa(i)
+	prefix := "operations[" + idx + "]."
+	if field != "" {
+		prefix += field + "."
+	}
 	for n, a := range p.GetDetails() {
 		m, uerr := a.UnmarshalNew()
 		if uerr != nil {
@@ -533,7 +538,7 @@ func withOperationIndex(err error, i int) error {
 			d.Metadata[metaOperationIndex] = idx
 		case *errdetails.BadRequest:
 			for _, v := range d.FieldViolations {
-				v.Field = strings.TrimSuffix("operations["+idx+"]."+v.Field, ".")
+				v.Field = strings.TrimSuffix(prefix+v.Field, ".")
 			}
 		default:
 			continue

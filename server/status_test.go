@@ -261,7 +261,7 @@ func TestWithOperationIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := mustDetails(t, withOperationIndex(tt.err, 2))
+			d := mustDetails(t, withOperationIndex(tt.err, 2, ""))
 			if d.code != tt.code || d.info.GetReason() != tt.reason {
 				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason)
 			}
@@ -279,7 +279,7 @@ func TestWithOperationIndex(t *testing.T) {
 			}
 		})
 	}
-	if withOperationIndex(nil, 0) != nil {
+	if withOperationIndex(nil, 0, "") != nil {
 		t.Error("withOperationIndex(nil) != nil")
 	}
 }
