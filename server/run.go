@@ -149,7 +149,6 @@ func operationsFromProto(ops []*pb.Operation) ([]txnOp, error) {
 	return out, nil
 }
 
-
 // RunTransaction runs the request's operations atomically in one
 // transaction, with the retry loop of the drivers' withTransaction (see
 // txn.Manager.RunWithin): in the caller's session when the request has a
