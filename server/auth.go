@@ -17,7 +17,6 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -206,7 +205,7 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 	if err != nil {
 		return nil, err
 	}
-	logging.AddFields(ctx, logging.Fields{"principal", p})
+	notePrincipal(ctx, p)
 	return withPrincipal(ctx, p), nil
 }
 

@@ -9,14 +9,10 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 )
 
 // DefaultMaxMessageSize bounds each request and response message. A
@@ -81,11 +77,6 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		return nil, errors.New("server: client certificate authentication needs TLS")
 	}
 
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(codeToLevel),
-		logging.WithErrorFields(errorFields),
-	}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in RPC handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errInternal()
@@ -102,14 +93,14 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 			Timeout: keepalivePingTimeout,
 		}),
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+			logUnary(log),
 			cfg.Metrics.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
 			cfg.Auth.UnaryServerInterceptor(),
 			unaryStatusGuard,
 		),
 		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+			logStream(log),
 			cfg.Metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(recoverOpt),
 			cfg.Auth.StreamServerInterceptor(),
@@ -122,54 +113,6 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
 	}
 	return opts, nil
-}
-
-// slogAdapter logs the middleware's lines through l, without the
-// "grpc.error" field: status messages may quote documents (a duplicate
-// key's value), so errors are logged by code, reason and MongoDB code only.
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		if !l.Enabled(ctx, slog.Level(lvl)) {
-			return
-		}
-		kept := make([]any, 0, len(fields))
-		for i := 0; i+1 < len(fields); i += 2 {
-			if fields[i] == "grpc.error" {
-				continue
-			}
-			kept = append(kept, fields[i], fields[i+1])
-		}
-		l.Log(ctx, slog.Level(lvl), msg, kept...)
-	})
-}
-
-// errorFields are the parts of an error that are safe to log.
-func errorFields(err error) logging.Fields {
-	var f logging.Fields
-	for _, d := range status.Convert(err).Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			f = append(f, "grpc.reason", info.GetReason())
-			if c := info.GetMetadata()[metaMongoCode]; c != "" {
-				f = append(f, "mongo.code", c)
-			}
-		}
-	}
-	return f
-}
-
-// codeToLevel: successes are debug noise, a client's mistakes are info,
-// an unavailable backend or a command it lacks is a warning, and bugs are
-// errors.
-func codeToLevel(c codes.Code) logging.Level {
-	switch c {
-	case codes.OK, codes.Canceled:
-		return logging.LevelDebug
-	case codes.Unavailable, codes.Unimplemented:
-		return logging.LevelWarn
-	case codes.Internal, codes.Unknown, codes.DataLoss:
-		return logging.LevelError
-	}
-	return logging.LevelInfo
 }
 
 func unaryStatusGuard(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

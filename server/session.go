@@ -54,7 +54,7 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 		return nil, toStatus(err)
 	}
 	s.metrics.SessionStarted()
-	s.log.InfoContext(ctx, "session started", "session", e.Redacted(), "client", b.Name, "principal", p)
+	s.log.DebugContext(ctx, "session started", "session", e.Redacted(), "client", b.Name, "principal", p)
 	out, err := s.sessionToProto(e, true)
 	if err != nil {
 		return nil, toStatus(err)

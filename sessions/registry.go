@@ -638,15 +638,24 @@ func (r *Registry) finish(ctx context.Context, e *Entry, what, why string) (abor
 		e.Txn.Depth = 0
 	}
 	if e.Session != nil {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), driverTimeout)
+		dctx := context.WithoutCancel(ctx)
+		if e.Txn.State == TxnUnknown {
+			// The driver may still consider the commit running and send
+			// an abort: bound it. Otherwise ending is local (the server
+			// session goes back to the driver's pool).
+			var cancel context.CancelFunc
+			dctx, cancel = context.WithTimeout(dctx, driverTimeout)
+			defer cancel()
+		}
 		e.Session.EndSession(dctx)
-		cancel()
 	}
-	attrs := []any{"session", e.Redacted(), "principal", e.Principal, "aborted_txn", abortedTxn}
-	if why != "" {
-		attrs = append(attrs, "cause", why)
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []any{"session", e.Redacted(), "principal", e.Principal, "aborted_txn", abortedTxn}
+		if why != "" {
+			attrs = append(attrs, "cause", why)
+		}
+		r.log.Debug("sessions: session "+what, attrs...)
 	}
-	r.log.Debug("sessions: session "+what, attrs...)
 	return abortedTxn
 }
 

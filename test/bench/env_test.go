@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	mongogate "github.com/mongogate/mongogate/clients/go"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/server"
+	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
+)
+
+// maxSessions is the registry's session limit here: above the heap
+// figure's 100,000 sessions (the production default is 100,000 in total
+// and 10,000 per principal, and every session here is "anonymous").
+const maxSessions = 200_000
+
+// closeTimeout bounds each shutdown step at cleanup.
+const closeTimeout = 30 * time.Second
+
+// gate is an in-process mongogate server, assembled as cmd/server's start
+// does, on a loopback TCP port.
+type gate struct {
+	addr    string
+	reg     *sessions.Registry
+	backend *mongo.Client
+}
+
+// connectDriver opens a driver client with the options cmd/server gives
+// its backends (retryable writes on), used by both sides.
+func connectDriver(t testing.TB, uri string) *mongo.Client {
+	t.Helper()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetRetryWrites(true))
+	if err != nil {
+		t.Fatalf("connect %s: %v", uri, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = c.Disconnect(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		t.Fatalf("ping %s: %v", uri, err)
+	}
+	return c
+}
+
+// startGate starts a mongogate server on uri and stops it at cleanup
+// (graceful stop, then the registry ends its sessions, then the backend
+// disconnects).
+func startGate(t testing.TB, uri string) *gate {
+	t.Helper()
+	backend := connectDriver(t, uri)
+	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	metrics := server.NewMetrics()
+	reg, err := sessions.New(sessions.Config{
+		InstanceID:      "bench",
+		MaxSessions:     maxSessions,
+		MaxPerPrincipal: maxSessions,
+		Logger:          log.With("component", "sessions"),
+		OnExpire:        metrics.SessionExpired,
+		OnTxnExpire:     func() { metrics.TransactionFinished(sessions.TxnAborted) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.SetActiveSessions(func() int { return int(reg.Stats().Active) })
+	manager, err := txn.New(txn.Config{Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Backends: []*server.Backend{{Name: server.DefaultBackend, Client: backend, Transactions: true, CausalConsistency: true}},
+		Sessions: reg,
+		Txn:      manager,
+		Metrics:  metrics,
+		Logger:   log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := server.NewAuthenticator(server.AuthConfig{AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(opts...)
+	srv.Register(g)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(g, hs)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ln) }()
+	t.Cleanup(func() {
+		hs.Shutdown()
+		stopped := make(chan struct{})
+		go func() {
+			g.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(closeTimeout):
+			g.Stop()
+			<-stopped
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("close registry: %v", err)
+		}
+	})
+	return &gate{addr: ln.Addr().String(), reg: reg, backend: backend}
+}
+
+// client is a Go client of g, closed at cleanup.
+func (g *gate) client(t testing.TB) *mongogate.Client {
+	t.Helper()
+	c, err := mongogate.New(g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// stubs are the generated gRPC clients on a connection of their own, for
+// what the Go client does not offer (RunTransaction) and for the heap
+// figure, where the Go client's per-session state and keep-alive
+// goroutines would share the measured heap.
+type stubs struct {
+	sessions pb.SessionServiceClient
+	txns     pb.TransactionServiceClient
+	docs     pb.DocumentServiceClient
+}
+
+func (g *gate) stubs(t testing.TB) stubs {
+	t.Helper()
+	conn := dial(t, g.addr)
+	return stubs{
+		sessions: pb.NewSessionServiceClient(conn),
+		txns:     pb.NewTransactionServiceClient(conn),
+		docs:     pb.NewDocumentServiceClient(conn),
+	}
+}
+
+// health is a health client of g on a connection of its own.
+func (g *gate) health(t testing.TB) healthpb.HealthClient {
+	t.Helper()
+	return healthpb.NewHealthClient(dial(t, g.addr))
+}
+
+// startBare starts a grpc.Server with nothing but the health service and
+// no options, and returns a client of it.
+func startBare(t testing.TB) healthpb.HealthClient {
+	t.Helper()
+	g := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(g, hs)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(ln) }()
+	t.Cleanup(g.Stop)
+	return healthpb.NewHealthClient(dial(t, ln.Addr().String()))
+}
+
+// dial connects to addr in plaintext, closed at cleanup.
+func dial(t testing.TB, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// env is what the figures share: one backend, the driver on it, and one
+// mongogate server on it with its Go client and stubs.
+type env struct {
+	uri    string
+	db     string
+	direct *mongo.Client
+	gate   *gate
+	mg     *mongogate.Client
+	stubs  stubs
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	uri := testbackend.URI(t)
+	e := &env{uri: uri, db: testbackend.DBName(t)}
+	e.direct = connectDriver(t, uri)
+	e.gate = startGate(t, uri)
+	e.mg = e.gate.client(t)
+	e.stubs = e.gate.stubs(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = e.direct.Database(e.db).Drop(ctx)
+	})
+	return e
+}
