@@ -76,9 +76,16 @@ type Txn struct {
 	State  TxnState
 	// Depth is the nesting level of join_existing starts; 1 for a plain
 	// transaction, 0 when none is open.
-	Depth   int
-	Options TransactionOptions
-	Started time.Time
+	Depth int
+	// Dangling counts levels the client opened on a transaction that
+	// ended without them closing it: the outer levels left by an abort at
+	// an inner depth, or every level when the transaction outlived its
+	// lifetime. Until the client closes each (Commit answers aborted,
+	// Abort succeeds), the session refuses document operations, so code
+	// that believes it is inside the transaction never writes outside it.
+	Dangling int
+	Options  TransactionOptions
+	Started  time.Time
 }
 
 // Entry is one registered session. Token, Principal, Backend, Session,

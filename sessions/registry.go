@@ -667,7 +667,7 @@ func (r *Registry) expireTxn(ctx context.Context, e *Entry) {
 	}
 	r.abortDriverTxn(ctx, e)
 	e.Txn.State = TxnAborted
-	e.Txn.Depth = 0
+	e.Txn.Dangling, e.Txn.Depth = e.Txn.Depth, 0
 	r.txnExpired.Add(1)
 	if r.cfg.OnTxnExpire != nil {
 		r.cfg.OnTxnExpire()

@@ -346,7 +346,8 @@ func TestTxnLifetime(t *testing.T) {
 				}
 			}
 			release = mustAcquire(t, r, e)
-			want := Txn{Number: 1, State: TxnAborted, Depth: 0, Started: e.Txn.Started}
+			// Both levels the client opened stay open until it closes them.
+			want := Txn{Number: 1, State: TxnAborted, Depth: 0, Dangling: 2, Started: e.Txn.Started}
 			if e.Txn != want {
 				t.Fatalf("Txn %+v, want %+v", e.Txn, want)
 			}

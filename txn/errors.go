@@ -55,4 +55,9 @@ var (
 	// concern. Wraps crud.ErrUnacknowledgedInSession, the same rule for
 	// single writes.
 	ErrUnacknowledged = fmt.Errorf("%w: transactions need an acknowledged write concern", crud.ErrUnacknowledgedInSession)
+	// ErrDangling: the session's transaction ended (an abort at an inner
+	// level, or its lifetime limit) while levels the client opened are
+	// still open; it wraps ErrAborted. Close them with CommitTransaction
+	// (answers aborted) or AbortTransaction before using the session again.
+	ErrDangling = fmt.Errorf("%w: the transaction ended while outer levels are still open; close them first", ErrAborted)
 )

@@ -70,11 +70,11 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 		}()
 		e = &sessions.Entry{Session: s}
 	}
-	switch e.Txn.State {
-	case sessions.TxnInProgress:
+	if e.Txn.State == sessions.TxnInProgress {
 		return 0, fmt.Errorf("txn: run: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
-	case sessions.TxnUnknown:
-		return 0, fmt.Errorf("txn: run: transaction %d: %w", e.Txn.Number, ErrCommitPending)
+	}
+	if err := CheckOperation(e); err != nil {
+		return 0, fmt.Errorf("txn: run: %w", err)
 	}
 	eff := merge(opts, e.Options.DefaultTransaction)
 	start := time.Now()

@@ -129,9 +129,10 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts sessions.Tr
 	if !supported {
 		return 0, 0, fmt.Errorf("txn: start: %w", ErrNotSupported)
 	}
+	if err := CheckOperation(e); err != nil {
+		return 0, 0, fmt.Errorf("txn: start: %w", err)
+	}
 	switch e.Txn.State {
-	case sessions.TxnUnknown:
-		return 0, 0, fmt.Errorf("txn: start: transaction %d: %w", e.Txn.Number, ErrCommitPending)
 	case sessions.TxnInProgress:
 		if !join {
 			return 0, 0, fmt.Errorf("txn: start: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
@@ -194,6 +195,9 @@ func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (
 		res.Committed = true
 		return res, nil
 	case sessions.TxnAborted:
+		if t.Dangling > 0 {
+			t.Dangling--
+		}
 		return res, fmt.Errorf("txn: commit transaction %d: %w", t.Number, ErrAborted)
 	case sessions.TxnInProgress:
 		if t.Depth > 1 {
@@ -326,11 +330,16 @@ func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (A
 	res := AbortResult{Number: t.Number}
 	switch t.State {
 	case sessions.TxnAborted:
+		if t.Dangling > 0 {
+			t.Dangling--
+		}
 		return res, nil
 	case sessions.TxnCommitted, sessions.TxnUnknown:
 		return res, fmt.Errorf("txn: abort transaction %d: %w", t.Number, ErrAbortAfterCommit)
 	}
+	outer := t.Depth - 1
 	m.abort(ctx, e)
+	t.Dangling = outer
 	res.Aborted = true
 	return res, nil
 }
@@ -375,6 +384,9 @@ func Outcome(e *sessions.Entry) (number int64, state sessions.TxnState, depth in
 func CheckOperation(e *sessions.Entry) error {
 	if e.Txn.State == sessions.TxnUnknown {
 		return fmt.Errorf("txn: transaction %d: %w", e.Txn.Number, ErrCommitPending)
+	}
+	if e.Txn.Dangling > 0 {
+		return fmt.Errorf("txn: transaction %d: %d level(s) open: %w", e.Txn.Number, e.Txn.Dangling, ErrDangling)
 	}
 	return nil
 }

@@ -588,3 +588,45 @@ func TestCommitAfterLifetimeLimit(t *testing.T) {
 	wantOutcome(t, e, 1, sessions.TxnAborted, 0)
 	wantCount(t, f, "x", 0)
 }
+
+// After an abort at an inner level, the outer levels are still open in the
+// client's code: the session refuses document operations (so they cannot
+// run outside the transaction they were written for) until each level is
+// closed, by Commit (aborted) or Abort.
+func TestDanglingLevelsAfterInnerAbort(t *testing.T) {
+	f := mustFixture(t)
+	m := mustManager(t, Config{})
+	ctx := context.Background()
+	e := f.mustEntry(t, sessions.Options{})
+	for range 3 {
+		if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+	}
+	f.mustInsert(t, e, "in-txn")
+	if r, err := m.Abort(ctx, e, 0); err != nil || !r.Aborted {
+		t.Fatalf("inner Abort = %+v, %v", r, err)
+	}
+	if err := CheckOperation(e); !errors.Is(err, ErrDangling) || !errors.Is(err, ErrAborted) {
+		t.Fatalf("CheckOperation with two outer levels open: %v, want ErrDangling (an ErrAborted)", err)
+	}
+	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); !errors.Is(err, ErrDangling) {
+		t.Fatalf("Start with outer levels open: %v, want ErrDangling", err)
+	}
+	if _, err := m.Commit(ctx, e, 0); !errors.Is(err, ErrAborted) {
+		t.Fatalf("middle Commit: %v, want ErrAborted", err)
+	}
+	if err := CheckOperation(e); !errors.Is(err, ErrDangling) {
+		t.Fatalf("CheckOperation with one outer level open: %v, want ErrDangling", err)
+	}
+	if r, err := m.Abort(ctx, e, 0); err != nil || r.Aborted {
+		t.Fatalf("outer Abort = %+v, %v; want success, not aborted again", r, err)
+	}
+	if err := CheckOperation(e); err != nil {
+		t.Fatalf("CheckOperation after every level closed: %v", err)
+	}
+	wantCount(t, f, "in-txn", 0)
+	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+		t.Fatalf("Start after every level closed: %v", err)
+	}
+}

@@ -247,8 +247,18 @@ func TestJoinExisting(t *testing.T) {
 		if err != nil || !abort.GetAborted() {
 			t.Fatalf("inner AbortTransaction = %v, %v; want aborted", abort, err)
 		}
+		// The outer level is still open in the caller's code: its writes
+		// must not run outside the transaction they were meant for.
+		_, err = s.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
+			Document: &pb.Document{Value: &pb.Document_Json{Json: `{"_id": "outer-after-abort"}`}}})
+		wantError(t, err, codes.Aborted, "TRANSACTION_ABORTED")
 		_, err = s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
 		wantError(t, err, codes.Aborted, "TRANSACTION_ABORTED")
+		if n := b.count(t, db, "items", bson.D{{Key: "_id", Value: "outer-after-abort"}}); n != 0 {
+			t.Fatalf("a write after the inner abort reached MongoDB outside the transaction")
+		}
+		// Every level is closed now: the session works again.
+		s.mustInsert(ctx, t, token, ns, `{"_id": "after-all-levels"}`)
 		if got := s.findOne(ctx, t, "", ns, `{"_id": "inner-aborted"}`); got != "" {
 			t.Fatalf("aborted insert visible: %s", got)
 		}

@@ -51,8 +51,12 @@ type TransactionServiceClient interface {
 	// Committing an aborted one fails with TRANSACTION_ABORTED.
 	CommitTransaction(ctx context.Context, in *CommitTransactionRequest, opts ...grpc.CallOption) (*CommitTransactionResponse, error)
 	// AbortTransaction aborts the whole transaction, at any depth; commits at
-	// outer levels then fail with TRANSACTION_ABORTED. Aborting an already
-	// aborted transaction succeeds again.
+	// outer levels then fail with TRANSACTION_ABORTED. Until every outer
+	// level is closed (by CommitTransaction or AbortTransaction), document
+	// operations with the token also fail with TRANSACTION_ABORTED, so code
+	// written for the transaction never writes outside it; the same holds
+	// after a transaction is aborted for exceeding its lifetime. Aborting an
+	// already aborted transaction succeeds again.
 	AbortTransaction(ctx context.Context, in *AbortTransactionRequest, opts ...grpc.CallOption) (*AbortTransactionResponse, error)
 	// RunTransaction runs operations atomically in one new transaction with the
 	// retry loop of MongoDB drivers' withTransaction: on a
@@ -131,8 +135,12 @@ type TransactionServiceServer interface {
 	// Committing an aborted one fails with TRANSACTION_ABORTED.
 	CommitTransaction(context.Context, *CommitTransactionRequest) (*CommitTransactionResponse, error)
 	// AbortTransaction aborts the whole transaction, at any depth; commits at
-	// outer levels then fail with TRANSACTION_ABORTED. Aborting an already
-	// aborted transaction succeeds again.
+	// outer levels then fail with TRANSACTION_ABORTED. Until every outer
+	// level is closed (by CommitTransaction or AbortTransaction), document
+	// operations with the token also fail with TRANSACTION_ABORTED, so code
+	// written for the transaction never writes outside it; the same holds
+	// after a transaction is aborted for exceeding its lifetime. Aborting an
+	// already aborted transaction succeeds again.
 	AbortTransaction(context.Context, *AbortTransactionRequest) (*AbortTransactionResponse, error)
 	// RunTransaction runs operations atomically in one new transaction with the
 	// retry loop of MongoDB drivers' withTransaction: on a
