@@ -122,15 +122,19 @@ func (c *Collection) InsertOne(ctx context.Context, document any, opts ...*optio
 	defer k.cancel()
 	resp, err := c.db.client.docs.InsertOne(k.ctx, &pb.InsertOneRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Document: doc,
-		Options: &pb.InsertOneOptions{
-			BypassDocumentValidation: deref(o.BypassDocumentValidation),
-			Comment:                  deref(o.Comment),
-		},
-		WriteConcern: k.wc, ResponseFormat: responseFormat,
+		Options: insertOneOptionsOf(o), WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
 	if err != nil {
 		return nil, fromStatus(err)
 	}
+	return insertOneResultOf(resp)
+}
+
+func insertOneOptionsOf(o *options.InsertOneOptions) *pb.InsertOneOptions {
+	return &pb.InsertOneOptions{BypassDocumentValidation: deref(o.BypassDocumentValidation), Comment: deref(o.Comment)}
+}
+
+func insertOneResultOf(resp *pb.InsertOneResponse) (*InsertOneResult, error) {
 	id, err := valueOf(resp.GetInsertedId())
 	if err != nil {
 		return nil, err
@@ -141,11 +145,7 @@ func (c *Collection) InsertOne(ctx context.Context, document any, opts ...*optio
 // InsertMany inserts the documents, a slice of any element type, adding an
 // ObjectId _id to each that has none.
 func (c *Collection) InsertMany(ctx context.Context, documents any, opts ...*options.InsertManyOptions) (*InsertManyResult, error) {
-	list, err := sliceOf("documents", documents)
-	if err != nil {
-		return nil, err
-	}
-	docs, err := docsOf("documents", list)
+	docs, err := insertManyDocsOf(documents)
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +157,31 @@ func (c *Collection) InsertMany(ctx context.Context, documents any, opts ...*opt
 	defer k.cancel()
 	resp, err := c.db.client.docs.InsertMany(k.ctx, &pb.InsertManyRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Documents: docs,
-		Options: &pb.InsertManyOptions{
-			Ordered:                  o.Ordered,
-			BypassDocumentValidation: deref(o.BypassDocumentValidation),
-			Comment:                  deref(o.Comment),
-		},
-		WriteConcern: k.wc, ResponseFormat: responseFormat,
+		Options: insertManyOptionsOf(o), WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
 	if err != nil {
 		return nil, fromStatus(err)
 	}
+	return insertManyResultOf(resp)
+}
+
+func insertManyDocsOf(documents any) ([]*pb.Document, error) {
+	list, err := sliceOf("documents", documents)
+	if err != nil {
+		return nil, err
+	}
+	return docsOf("documents", list)
+}
+
+func insertManyOptionsOf(o *options.InsertManyOptions) *pb.InsertManyOptions {
+	return &pb.InsertManyOptions{
+		Ordered:                  o.Ordered,
+		BypassDocumentValidation: deref(o.BypassDocumentValidation),
+		Comment:                  deref(o.Comment),
+	}
+}
+
+func insertManyResultOf(resp *pb.InsertManyResponse) (*InsertManyResult, error) {
 	out := &InsertManyResult{Acknowledged: resp.GetAcknowledged()}
 	for _, v := range resp.GetInsertedIds() {
 		id, err := valueOf(v)
@@ -352,46 +367,15 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update any, opts ..
 }
 
 func (c *Collection) update(ctx context.Context, many bool, filter, update any, o *options.UpdateOptions) (*UpdateResult, error) {
-	f, err := requiredDocOf("filter", filter)
+	f, ud, up, po, err := updateArgsOf(filter, update, o)
 	if err != nil {
 		return nil, err
-	}
-	ud, up, err := updateOf(update)
-	if err != nil {
-		return nil, err
-	}
-	po := &pb.UpdateOptions{
-		Upsert: deref(o.Upsert), Comment: deref(o.Comment),
-		BypassDocumentValidation: deref(o.BypassDocumentValidation),
-	}
-	if po.ArrayFilters, err = docsOf("array filters", o.ArrayFilters); err != nil {
-		return nil, err
-	}
-	if po.Let, err = docOf("let", o.Let); err != nil {
-		return nil, err
-	}
-	if po.Collation, err = collationOf(o.Collation); err != nil {
-		return nil, err
-	}
-	hint, name, err := hintOf(o.Hint)
-	switch {
-	case err != nil:
-		return nil, err
-	case hint != nil:
-		po.HintSpec = &pb.UpdateOptions_Hint{Hint: hint}
-	case name != "":
-		po.HintSpec = &pb.UpdateOptions_HintName{HintName: name}
 	}
 	k, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer k.cancel()
-	var (
-		matched, modified, upserted int64
-		upsertedID                  *pb.Value
-		acknowledged                bool
-	)
 	if many {
 		req := &pb.UpdateManyRequest{
 			SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po,
@@ -406,62 +390,85 @@ func (c *Collection) update(ctx context.Context, many bool, filter, update any, 
 		if err != nil {
 			return nil, fromStatus(err)
 		}
-		matched, modified, upserted = resp.GetMatchedCount(), resp.GetModifiedCount(), resp.GetUpsertedCount()
-		upsertedID, acknowledged = resp.GetUpsertedId(), resp.GetAcknowledged()
-	} else {
-		req := &pb.UpdateOneRequest{
-			SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po,
-			WriteConcern: k.wc, ResponseFormat: responseFormat,
-		}
-		if up != nil {
-			req.UpdateSpec = &pb.UpdateOneRequest_UpdatePipeline{UpdatePipeline: up}
-		} else {
-			req.UpdateSpec = &pb.UpdateOneRequest_Update{Update: ud}
-		}
-		resp, err := c.db.client.docs.UpdateOne(k.ctx, req)
-		if err != nil {
-			return nil, fromStatus(err)
-		}
-		matched, modified, upserted = resp.GetMatchedCount(), resp.GetModifiedCount(), resp.GetUpsertedCount()
-		upsertedID, acknowledged = resp.GetUpsertedId(), resp.GetAcknowledged()
+		return updateResultOf(resp)
 	}
-	id, err := valueOf(upsertedID)
+	req := &pb.UpdateOneRequest{
+		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po,
+		WriteConcern: k.wc, ResponseFormat: responseFormat,
+	}
+	if up != nil {
+		req.UpdateSpec = &pb.UpdateOneRequest_UpdatePipeline{UpdatePipeline: up}
+	} else {
+		req.UpdateSpec = &pb.UpdateOneRequest_Update{Update: ud}
+	}
+	resp, err := c.db.client.docs.UpdateOne(k.ctx, req)
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return updateResultOf(resp)
+}
+
+// updateArgsOf encodes what UpdateOne and UpdateMany send: the filter, the
+// update as operators (ud) or as a pipeline (up), and the options.
+func updateArgsOf(filter, update any, o *options.UpdateOptions) (f, ud *pb.Document, up *pb.Pipeline, po *pb.UpdateOptions, err error) {
+	if f, err = requiredDocOf("filter", filter); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if ud, up, err = updateOf(update); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	po = &pb.UpdateOptions{
+		Upsert: deref(o.Upsert), Comment: deref(o.Comment),
+		BypassDocumentValidation: deref(o.BypassDocumentValidation),
+	}
+	if po.ArrayFilters, err = docsOf("array filters", o.ArrayFilters); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if po.Let, err = docOf("let", o.Let); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if po.Collation, err = collationOf(o.Collation); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	hint, name, err := hintOf(o.Hint)
+	switch {
+	case err != nil:
+		return nil, nil, nil, nil, err
+	case hint != nil:
+		po.HintSpec = &pb.UpdateOptions_Hint{Hint: hint}
+	case name != "":
+		po.HintSpec = &pb.UpdateOptions_HintName{HintName: name}
+	}
+	return f, ud, up, po, nil
+}
+
+// updateResponse is what the responses of UpdateOne, UpdateMany and
+// ReplaceOne share.
+type updateResponse interface {
+	GetMatchedCount() int64
+	GetModifiedCount() int64
+	GetUpsertedCount() int64
+	GetUpsertedId() *pb.Value
+	GetAcknowledged() bool
+}
+
+func updateResultOf(resp updateResponse) (*UpdateResult, error) {
+	id, err := valueOf(resp.GetUpsertedId())
 	if err != nil {
 		return nil, err
 	}
-	return &UpdateResult{MatchedCount: matched, ModifiedCount: modified, UpsertedCount: upserted, UpsertedID: id, Acknowledged: acknowledged}, nil
+	return &UpdateResult{
+		MatchedCount: resp.GetMatchedCount(), ModifiedCount: resp.GetModifiedCount(),
+		UpsertedCount: resp.GetUpsertedCount(), UpsertedID: id, Acknowledged: resp.GetAcknowledged(),
+	}, nil
 }
 
 // ReplaceOne replaces the first document that matches filter with
 // replacement, a document without update operators.
 func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, opts ...*options.ReplaceOptions) (*UpdateResult, error) {
-	f, err := requiredDocOf("filter", filter)
+	f, r, po, err := replaceArgsOf(filter, replacement, merge(opts))
 	if err != nil {
 		return nil, err
-	}
-	r, err := requiredDocOf("replacement", replacement)
-	if err != nil {
-		return nil, err
-	}
-	o := merge(opts)
-	po := &pb.ReplaceOptions{
-		Upsert: deref(o.Upsert), Comment: deref(o.Comment),
-		BypassDocumentValidation: deref(o.BypassDocumentValidation),
-	}
-	if po.Let, err = docOf("let", o.Let); err != nil {
-		return nil, err
-	}
-	if po.Collation, err = collationOf(o.Collation); err != nil {
-		return nil, err
-	}
-	hint, name, err := hintOf(o.Hint)
-	switch {
-	case err != nil:
-		return nil, err
-	case hint != nil:
-		po.HintSpec = &pb.ReplaceOptions_Hint{Hint: hint}
-	case name != "":
-		po.HintSpec = &pb.ReplaceOptions_HintName{HintName: name}
 	}
 	k, err := c.begin(ctx)
 	if err != nil {
@@ -475,14 +482,38 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	id, err := valueOf(resp.GetUpsertedId())
-	if err != nil {
-		return nil, err
+	return updateResultOf(resp)
+}
+
+// replaceArgsOf encodes what ReplaceOne sends: the filter, the replacement
+// and the options.
+func replaceArgsOf(filter, replacement any, o *options.ReplaceOptions) (f, r *pb.Document, po *pb.ReplaceOptions, err error) {
+	if f, err = requiredDocOf("filter", filter); err != nil {
+		return nil, nil, nil, err
 	}
-	return &UpdateResult{
-		MatchedCount: resp.GetMatchedCount(), ModifiedCount: resp.GetModifiedCount(),
-		UpsertedCount: resp.GetUpsertedCount(), UpsertedID: id, Acknowledged: resp.GetAcknowledged(),
-	}, nil
+	if r, err = requiredDocOf("replacement", replacement); err != nil {
+		return nil, nil, nil, err
+	}
+	po = &pb.ReplaceOptions{
+		Upsert: deref(o.Upsert), Comment: deref(o.Comment),
+		BypassDocumentValidation: deref(o.BypassDocumentValidation),
+	}
+	if po.Let, err = docOf("let", o.Let); err != nil {
+		return nil, nil, nil, err
+	}
+	if po.Collation, err = collationOf(o.Collation); err != nil {
+		return nil, nil, nil, err
+	}
+	hint, name, err := hintOf(o.Hint)
+	switch {
+	case err != nil:
+		return nil, nil, nil, err
+	case hint != nil:
+		po.HintSpec = &pb.ReplaceOptions_Hint{Hint: hint}
+	case name != "":
+		po.HintSpec = &pb.ReplaceOptions_HintName{HintName: name}
+	}
+	return f, r, po, nil
 }
 
 // DeleteOne deletes the first document that matches filter.
@@ -497,25 +528,9 @@ func (c *Collection) DeleteMany(ctx context.Context, filter any, opts ...*option
 }
 
 func (c *Collection) delete(ctx context.Context, many bool, filter any, o *options.DeleteOptions) (*DeleteResult, error) {
-	f, err := requiredDocOf("filter", filter)
+	f, po, err := deleteArgsOf(filter, o)
 	if err != nil {
 		return nil, err
-	}
-	po := &pb.DeleteOptions{Comment: deref(o.Comment)}
-	if po.Let, err = docOf("let", o.Let); err != nil {
-		return nil, err
-	}
-	if po.Collation, err = collationOf(o.Collation); err != nil {
-		return nil, err
-	}
-	hint, name, err := hintOf(o.Hint)
-	switch {
-	case err != nil:
-		return nil, err
-	case hint != nil:
-		po.HintSpec = &pb.DeleteOptions_Hint{Hint: hint}
-	case name != "":
-		po.HintSpec = &pb.DeleteOptions_HintName{HintName: name}
 	}
 	k, err := c.begin(ctx)
 	if err != nil {
@@ -529,7 +544,7 @@ func (c *Collection) delete(ctx context.Context, many bool, filter any, o *optio
 		if err != nil {
 			return nil, fromStatus(err)
 		}
-		return &DeleteResult{DeletedCount: resp.GetDeletedCount(), Acknowledged: resp.GetAcknowledged()}, nil
+		return deleteResultOf(resp), nil
 	}
 	resp, err := c.db.client.docs.DeleteOne(k.ctx, &pb.DeleteOneRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po, WriteConcern: k.wc,
@@ -537,7 +552,43 @@ func (c *Collection) delete(ctx context.Context, many bool, filter any, o *optio
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	return &DeleteResult{DeletedCount: resp.GetDeletedCount(), Acknowledged: resp.GetAcknowledged()}, nil
+	return deleteResultOf(resp), nil
+}
+
+// deleteArgsOf encodes what DeleteOne and DeleteMany send: the filter and
+// the options.
+func deleteArgsOf(filter any, o *options.DeleteOptions) (*pb.Document, *pb.DeleteOptions, error) {
+	f, err := requiredDocOf("filter", filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	po := &pb.DeleteOptions{Comment: deref(o.Comment)}
+	if po.Let, err = docOf("let", o.Let); err != nil {
+		return nil, nil, err
+	}
+	if po.Collation, err = collationOf(o.Collation); err != nil {
+		return nil, nil, err
+	}
+	hint, name, err := hintOf(o.Hint)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case hint != nil:
+		po.HintSpec = &pb.DeleteOptions_Hint{Hint: hint}
+	case name != "":
+		po.HintSpec = &pb.DeleteOptions_HintName{HintName: name}
+	}
+	return f, po, nil
+}
+
+// deleteResponse is what the responses of DeleteOne and DeleteMany share.
+type deleteResponse interface {
+	GetDeletedCount() int64
+	GetAcknowledged() bool
+}
+
+func deleteResultOf(resp deleteResponse) *DeleteResult {
+	return &DeleteResult{DeletedCount: resp.GetDeletedCount(), Acknowledged: resp.GetAcknowledged()}
 }
 
 func returnDocumentOf(r *options.ReturnDocument) pb.ReturnDocument {
@@ -715,23 +766,9 @@ func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...*
 // CountDocuments counts the documents that match filter (nil counts them
 // all).
 func (c *Collection) CountDocuments(ctx context.Context, filter any, opts ...*options.CountOptions) (int64, error) {
-	f, err := docOf("filter", filter)
+	f, po, err := countArgsOf(filter, merge(opts))
 	if err != nil {
 		return 0, err
-	}
-	o := merge(opts)
-	po := &pb.CountDocumentsOptions{Skip: deref(o.Skip), Limit: deref(o.Limit), Comment: deref(o.Comment), MaxTime: durationOf(o.MaxTime)}
-	if po.Collation, err = collationOf(o.Collation); err != nil {
-		return 0, err
-	}
-	hint, name, err := hintOf(o.Hint)
-	switch {
-	case err != nil:
-		return 0, err
-	case hint != nil:
-		po.HintSpec = &pb.CountDocumentsOptions_Hint{Hint: hint}
-	case name != "":
-		po.HintSpec = &pb.CountDocumentsOptions_HintName{HintName: name}
 	}
 	k, err := c.begin(ctx)
 	if err != nil {
@@ -745,6 +782,29 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any, opts ...*op
 		return 0, fromStatus(err)
 	}
 	return resp.GetCount(), nil
+}
+
+// countArgsOf encodes what CountDocuments sends: the filter and the
+// options.
+func countArgsOf(filter any, o *options.CountOptions) (*pb.Document, *pb.CountDocumentsOptions, error) {
+	f, err := docOf("filter", filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	po := &pb.CountDocumentsOptions{Skip: deref(o.Skip), Limit: deref(o.Limit), Comment: deref(o.Comment), MaxTime: durationOf(o.MaxTime)}
+	if po.Collation, err = collationOf(o.Collation); err != nil {
+		return nil, nil, err
+	}
+	hint, name, err := hintOf(o.Hint)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case hint != nil:
+		po.HintSpec = &pb.CountDocumentsOptions_Hint{Hint: hint}
+	case name != "":
+		po.HintSpec = &pb.CountDocumentsOptions_HintName{HintName: name}
+	}
+	return f, po, nil
 }
 
 // Distinct returns the distinct values of fieldName (dotted for embedded

@@ -55,6 +55,10 @@
 //		return err
 //	})
 //
+// Client.RunTransaction runs writes known up front (built with
+// Collection.InsertOneOp, UpdateOneOp, ...) as one transaction in a single
+// round trip, the server doing WithTransaction's retries.
+//
 // While the program holds a Session a goroutine keeps it alive on the
 // server (see WithKeepAliveInterval); End, WithSession and Close stop it.
 // The session's token is a secret: Session.String and Session.ID show only

@@ -207,3 +207,62 @@ func ExampleCollection_Aggregate() {
 	// ink 1
 	// pen 7
 }
+
+func ExampleClient_RunTransaction() {
+	client, err := mongogate.New(target)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db := client.Database("example_run")
+	accounts, ledger := db.Collection("accounts"), db.Collection("ledger")
+	_, _ = accounts.DeleteMany(ctx, bson.D{})
+	_, _ = ledger.DeleteMany(ctx, bson.D{})
+	if _, err := accounts.InsertMany(ctx, []bson.D{
+		{{Key: "_id", Value: "alice"}, {Key: "balance", Value: 100}},
+		{{Key: "_id", Value: "bob"}, {Key: "balance", Value: 0}},
+	}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := ledger.InsertOne(ctx, bson.D{{Key: "_id", Value: "opening"}}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Writes known up front go in one round trip; the server retries the
+	// transaction on transient errors, as Session.WithTransaction does.
+	move := func(id string, amount int) mongogate.TxnOp {
+		return accounts.UpdateOneOp(bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "balance", Value: amount}}}})
+	}
+	res, err := client.RunTransaction(ctx, []mongogate.TxnOp{
+		move("alice", -30),
+		move("bob", 30),
+		ledger.InsertOneOp(bson.D{{Key: "_id", Value: "t1"}, {Key: "amount", Value: 30}}),
+		accounts.FindOneOp(bson.D{{Key: "_id", Value: "alice"}}),
+	}, options.RunTransaction().SetWriteConcern(options.Majority()))
+	if err != nil {
+		var e *mongogate.Error
+		if errors.As(err, &e) {
+			if i, ok := e.OperationIndex(); ok {
+				log.Fatalf("operation %d failed: %v", i, err)
+			}
+		}
+		log.Fatal(err)
+	}
+	// Each result has the type of its single-operation counterpart.
+	fmt.Println("bob matched:", res.Results[1].(*mongogate.UpdateResult).MatchedCount)
+	fmt.Println("ledger entry:", res.Results[2].(*mongogate.InsertOneResult).InsertedID)
+	var alice struct {
+		Balance int `bson:"balance"`
+	}
+	if err := res.Results[3].(*mongogate.SingleResult).Decode(&alice); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("alice's balance:", alice.Balance)
+	// Output:
+	// bob matched: 1
+	// ledger entry: t1
+	// alice's balance: 70
+}

@@ -180,7 +180,7 @@ func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *t
 	const perTxn = 3
 	directColl := e.direct.Database(e.db).Collection("txn_direct")
 	gateColl := e.mg.Database(e.db).Collection("txn_mongogate")
-	runNS := &pb.Namespace{Database: e.db, Collection: "txn_run"}
+	runColl := e.mg.Database(e.db).Collection("txn_run")
 	// Collections must exist before a transaction inserts into them on
 	// MongoDB before 4.4; create them outside the figures.
 	for _, name := range []string{"txn_direct", "txn_mongogate", "txn_run"} {
@@ -239,21 +239,11 @@ func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *t
 			return s.CommitTransaction(ctx)
 		}},
 		{"mongogate RunTransaction", func(ctx context.Context, _ int) error {
-			ops := make([]*pb.Operation, perTxn)
+			ops := make([]mongogate.TxnOp, perTxn)
 			for i := range ops {
-				raw, err := bson.Marshal(newDoc(seq.Add(1)))
-				if err != nil {
-					return err
-				}
-				ops[i] = &pb.Operation{Operation: &pb.Operation_InsertOne{InsertOne: &pb.InsertOneOperation{
-					Namespace: runNS,
-					Document:  &pb.Document{Value: &pb.Document_Bson{Bson: raw}},
-				}}}
+				ops[i] = runColl.InsertOneOp(newDoc(seq.Add(1)))
 			}
-			_, err := e.stubs.txns.RunTransaction(ctx, &pb.RunTransactionRequest{
-				Operations:     ops,
-				ResponseFormat: pb.DocumentFormat_DOCUMENT_FORMAT_BSON,
-			})
+			_, err := e.mg.RunTransaction(ctx, ops)
 			return err
 		}},
 	}

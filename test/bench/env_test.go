@@ -153,12 +153,10 @@ func (g *gate) client(t testing.TB) *mongogate.Client {
 }
 
 // stubs are the generated gRPC clients on a connection of their own, for
-// what the Go client does not offer (RunTransaction) and for the heap
-// figure, where the Go client's per-session state and keep-alive
+// the heap figure, where the Go client's per-session state and keep-alive
 // goroutines would share the measured heap.
 type stubs struct {
 	sessions pb.SessionServiceClient
-	txns     pb.TransactionServiceClient
 	docs     pb.DocumentServiceClient
 }
 
@@ -167,7 +165,6 @@ func (g *gate) stubs(t testing.TB) stubs {
 	conn := dial(t, g.addr)
 	return stubs{
 		sessions: pb.NewSessionServiceClient(conn),
-		txns:     pb.NewTransactionServiceClient(conn),
 		docs:     pb.NewDocumentServiceClient(conn),
 	}
 }
@@ -206,14 +203,13 @@ func dial(t testing.TB, addr string) *grpc.ClientConn {
 }
 
 // env is what the figures share: one backend, the driver on it, and one
-// mongogate server on it with its Go client and stubs.
+// mongogate server on it with its Go client.
 type env struct {
 	uri    string
 	db     string
 	direct *mongo.Client
 	gate   *gate
 	mg     *mongogate.Client
-	stubs  stubs
 }
 
 func newEnv(t testing.TB) *env {
@@ -223,7 +219,6 @@ func newEnv(t testing.TB) *env {
 	e.direct = connectDriver(t, uri)
 	e.gate = startGate(t, uri)
 	e.mg = e.gate.client(t)
-	e.stubs = e.gate.stubs(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
