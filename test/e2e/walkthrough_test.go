@@ -24,7 +24,7 @@ import (
 func TestREADMEWalkthrough(t *testing.T) {
 	t.Parallel()
 	grpcurl := grpcurlPath(t)
-	root, err := repoRoot()
+	root, err := testbackend.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,7 +45,7 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	var err error
-	if root, err = repoRoot(); err != nil {
+	if root, err = testbackend.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, "otherlang:", err)
 		return 1
 	}
@@ -56,33 +55,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	serverBin = filepath.Join(dir, "mongogate")
-	build := exec.Command("go", "build", "-o", serverBin, "./cmd/server")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "otherlang: go build ./cmd/server: %v\n%s", err, out)
+	if serverBin, err = testbackend.BuildServer(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "otherlang:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func TestPython(t *testing.T) {

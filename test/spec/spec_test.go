@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
 // suites are the specification test directories the runner covers, in the
@@ -151,18 +153,9 @@ func (v verdicts) report(t *testing.T, id testID, res result) {
 
 // repoRoot finds the repository root by walking up to go.mod.
 func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
+	root, err := testbackend.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return root
 }
