@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
+	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 func init() {
@@ -422,64 +424,19 @@ func strcasecmp(_ string, v []any) (any, error) {
 	return int32(c), nil
 }
 
-// CompileRegex converts a MongoDB (PCRE) pattern and options into a Go
-// regexp. Options i, m, s and x are supported; anything else is 51108.
+// CompileRegex compiles a MongoDB (PCRE) pattern and options for the
+// expression operator op with value.CompileRegex, answering with the
+// aggregation errors: 51108 for a bad flag, 51111 for a bad pattern.
 func CompileRegex(pattern, options, op string) (*regexp.Regexp, error) {
-	flags := ""
-	for _, o := range options {
-		switch o {
-		case 'i', 'm', 's':
-			if !strings.ContainsRune(flags, o) {
-				flags += string(o)
-			}
-		case 'x':
-			pattern = stripExtended(pattern)
-		case 'u':
-		default:
-			return nil, mongoerr.New(51108, "%s invalid flag in regex options: %c", op, o)
-		}
-	}
-	if flags != "" {
-		pattern = "(?" + flags + ")" + pattern
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
+	re, err := value.CompileRegex(pattern, options)
+	var flagErr *value.RegexOptionError
+	switch {
+	case errors.As(err, &flagErr):
+		return nil, mongoerr.New(51108, "%s invalid flag in regex options: %c", op, flagErr.Flag)
+	case err != nil:
 		return nil, mongoerr.New(51111, "Invalid Regex in %s: %v", op, err)
 	}
 	return re, nil
-}
-
-// stripExtended removes unescaped whitespace and #-comments, PCRE_EXTENDED.
-func stripExtended(p string) string {
-	var b strings.Builder
-	inClass, comment := false, false
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case comment:
-			if c == '\n' {
-				comment = false
-			}
-		case c == '\\' && i+1 < len(p):
-			b.WriteByte(c)
-			b.WriteByte(p[i+1])
-			i++
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-			b.WriteByte(c)
-		case c == '[':
-			inClass = true
-			b.WriteByte(c)
-		case c == '#':
-			comment = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 func parseRegex(name string, arg any) (Expr, error) {
