@@ -210,16 +210,6 @@ func (c *compiler) sub(stages bson.A, nest nesting) (*Pipeline, error) {
 	return inner.pipeline(stages)
 }
 
-func asDoc(v any) (bson.D, bool) {
-	switch x := v.(type) {
-	case bson.D:
-		return x, true
-	case bson.M:
-		return value.AsDoc(x), true
-	}
-	return nil, false
-}
-
 // prefixed adds the server's "Invalid $stage :: caused by :: " context to
 // an error message, keeping its code.
 func prefixed(stage string, err error) error {

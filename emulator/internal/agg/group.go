@@ -126,7 +126,7 @@ func parseAccumulators(fields bson.D) ([]accumulator, error) {
 		if strings.Contains(e.Key, ".") {
 			return nil, mongoerr.New(40235, "The field name '%s' cannot contain '.'", e.Key)
 		}
-		spec, ok := asDoc(e.Value)
+		spec, ok := value.Doc(e.Value)
 		if !ok {
 			return nil, mongoerr.New(40234, "The field '%s' must be an accumulator object", e.Key)
 		}
@@ -142,7 +142,7 @@ func parseAccumulators(fields bson.D) ([]accumulator, error) {
 		}
 		arg := spec[0].Value
 		if op == "$count" {
-			if d, ok := asDoc(arg); !ok || len(d) != 0 {
+			if d, ok := value.Doc(arg); !ok || len(d) != 0 {
 				return nil, mongoerr.New(mongoerr.TypeMismatch, "$count takes no arguments, i.e. $count:{}")
 			}
 			arg = int32(1)
@@ -229,7 +229,7 @@ func (g *grouper) finish(gr *group) (bson.D, error) {
 }
 
 func parseGroup(_ *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15947, "a group's fields must be specified in an object")
 	}
@@ -284,7 +284,7 @@ func parseSortByCount(_ *compiler, _ string, spec any) (stage, error) {
 			return nil, mongoerr.New(40148, "the sortByCount field must be defined as a $-prefixed path or an expression")
 		}
 	case bson.D, bson.M:
-		d, _ := asDoc(x)
+		d, _ := value.Doc(x)
 		if len(d) == 0 || !strings.HasPrefix(d[0].Key, "$") {
 			return nil, mongoerr.New(40148, "the sortByCount field must be defined as a $-prefixed path or an expression")
 		}
@@ -321,7 +321,7 @@ func literal(v any) any {
 }
 
 func parseBucket(_ *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(40201, "Argument to $bucket stage must be an object, but found type: %s", value.TypeAlias(spec))
 	}
@@ -364,7 +364,7 @@ func parseBucket(_ *compiler, _ string, spec any) (stage, error) {
 			def, _ = x.Eval(nil, nil)
 			haveDefault = true
 		case "output":
-			o, ok := asDoc(e.Value)
+			o, ok := value.Doc(e.Value)
 			if !ok {
 				return nil, mongoerr.New(40196, "The $bucket 'output' field must be an object, but found type: %s", value.TypeAlias(e.Value))
 			}

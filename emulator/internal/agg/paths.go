@@ -24,7 +24,7 @@ func setPath(d bson.D, path []string, v any) bson.D {
 			out = append(out, bson.E{Key: e.Key, Value: v})
 			continue
 		}
-		sub, _ := asDoc(e.Value)
+		sub, _ := value.Doc(e.Value)
 		out = append(out, bson.E{Key: e.Key, Value: setPath(sub, path[1:], v)})
 	}
 	if !found {
@@ -49,7 +49,7 @@ func removePath(d bson.D, path []string) bson.D {
 		if len(path) == 1 {
 			continue
 		}
-		if sub, ok := asDoc(e.Value); ok {
+		if sub, ok := value.Doc(e.Value); ok {
 			out = append(out, bson.E{Key: e.Key, Value: removePath(sub, path[1:])})
 			continue
 		}
@@ -62,7 +62,7 @@ func removePath(d bson.D, path []string) bson.D {
 func getPath(d bson.D, path []string) (any, bool) {
 	var cur any = d
 	for _, seg := range path {
-		doc, ok := asDoc(cur)
+		doc, ok := value.Doc(cur)
 		if !ok {
 			return nil, false
 		}
@@ -95,13 +95,13 @@ func collectQueryValues(v any, path []string, out *[]any) {
 	}
 	switch x := v.(type) {
 	case bson.D, bson.M:
-		doc, _ := asDoc(x)
+		doc, _ := value.Doc(x)
 		if f, ok := value.Lookup(doc, path[0]); ok {
 			collectQueryValues(f, path[1:], out)
 		}
 	case bson.A:
 		for _, el := range x {
-			if _, ok := asDoc(el); ok {
+			if _, ok := value.Doc(el); ok {
 				collectQueryValues(el, path, out)
 			}
 		}

@@ -80,7 +80,7 @@ type projection struct {
 }
 
 func parseProject(_ *compiler, name string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15969, "$project specification must be an object")
 	}
@@ -158,7 +158,7 @@ func (p *projection) parse(spec bson.D, prefix string, idSpecified *bool) error 
 			}
 			continue
 		case bson.D, bson.M:
-			sub, _ := asDoc(v)
+			sub, _ := value.Doc(v)
 			if len(sub) == 0 {
 				return mongoerr.New(51270, "An empty sub-projection is not a valid value. Found empty object at path %s", path)
 			}
@@ -256,7 +256,7 @@ func include(n *projNode, d, root bson.D, vars map[string]any) (bson.D, error) {
 func includeValue(n *projNode, v any, root bson.D, vars map[string]any) (any, bool, error) {
 	switch x := v.(type) {
 	case bson.D, bson.M:
-		doc, _ := asDoc(x)
+		doc, _ := value.Doc(x)
 		r, err := include(n, doc, root, vars)
 		return r, true, err
 	case bson.A:
@@ -298,7 +298,7 @@ func exclude(n *projNode, d bson.D) bson.D {
 func excludeValue(n *projNode, v any) any {
 	switch x := v.(type) {
 	case bson.D, bson.M:
-		doc, _ := asDoc(x)
+		doc, _ := value.Doc(x)
 		return exclude(n, doc)
 	case bson.A:
 		out := make(bson.A, len(x))
@@ -313,7 +313,7 @@ func excludeValue(n *projNode, v any) any {
 // parseAddFields handles $addFields and its alias $set: every field is an
 // expression (nested plain objects address sub-fields).
 func parseAddFields(_ *compiler, name string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(40272, "%s specification stage must be an object, got %s", name, value.TypeAlias(spec))
 	}
@@ -346,7 +346,7 @@ func parseComputed(n *projNode, spec bson.D, prefix string) error {
 		if err := expr.ValidatePath(path); err != nil {
 			return err
 		}
-		if sub, ok := asDoc(e.Value); ok && len(sub) > 0 && !strings.HasPrefix(sub[0].Key, "$") {
+		if sub, ok := value.Doc(e.Value); ok && len(sub) > 0 && !strings.HasPrefix(sub[0].Key, "$") {
 			if err := parseComputed(n, sub, path); err != nil {
 				return err
 			}
@@ -392,7 +392,7 @@ func addFields(n *projNode, d, root bson.D, vars map[string]any) (bson.D, error)
 func addFieldsValue(n *projNode, v any, root bson.D, vars map[string]any) (any, error) {
 	switch x := v.(type) {
 	case bson.D, bson.M:
-		doc, _ := asDoc(x)
+		doc, _ := value.Doc(x)
 		return addFields(n, doc, root, vars)
 	case bson.A:
 		out := make(bson.A, len(x))

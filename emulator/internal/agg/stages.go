@@ -30,7 +30,7 @@ func init() {
 }
 
 func parseMatch(c *compiler, _ string, spec any) (stage, error) {
-	filter, ok := asDoc(spec)
+	filter, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15959, "the match filter must be an expression in an object")
 	}
@@ -68,7 +68,7 @@ func parseMatch(c *compiler, _ string, spec any) (stage, error) {
 }
 
 func parseSort(_ *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15973, "the $sort key specification must be an object")
 	}
@@ -76,7 +76,7 @@ func parseSort(_ *compiler, _ string, spec any) (stage, error) {
 		return nil, mongoerr.New(15976, "$sort stage must have at least one sort key")
 	}
 	for _, e := range d {
-		if _, isDoc := asDoc(e.Value); !isDoc && !value.IsNumber(e.Value) {
+		if _, isDoc := value.Doc(e.Value); !isDoc && !value.IsNumber(e.Value) {
 			return nil, mongoerr.New(15974, "$sort key ordering must be specified using a number or {$meta: 'textScore'}")
 		}
 	}
@@ -162,7 +162,7 @@ func parseUnwind(_ *compiler, _ string, spec any) (stage, error) {
 	case string:
 		path = x
 	case bson.D, bson.M:
-		d, _ := asDoc(x)
+		d, _ := value.Doc(x)
 		havePath := false
 		for _, e := range d {
 			switch e.Key {
@@ -265,7 +265,7 @@ func isUndefined(v any) bool {
 func parseReplaceRoot(_ *compiler, name string, spec any) (stage, error) {
 	root := spec
 	if name == "$replaceRoot" {
-		d, ok := asDoc(spec)
+		d, ok := value.Doc(spec)
 		if !ok {
 			return nil, mongoerr.New(40229, "expected an object as specification for $replaceRoot stage, got %s", value.TypeAlias(spec))
 		}
@@ -291,7 +291,7 @@ func parseReplaceRoot(_ *compiler, name string, spec any) (stage, error) {
 			if err != nil {
 				return nil, err
 			}
-			nd, ok := asDoc(v)
+			nd, ok := value.Doc(v)
 			if !ok {
 				shown := expr.Render(v)
 				if _, missing := v.(value.Missing); missing {
@@ -306,7 +306,7 @@ func parseReplaceRoot(_ *compiler, name string, spec any) (stage, error) {
 }
 
 func parseSample(_ *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(28745, "the $sample stage specification must be an object")
 	}
@@ -364,7 +364,7 @@ func parseDocuments(_ *compiler, _ string, spec any) (stage, error) {
 		}
 		out := make([]bson.D, len(arr))
 		for i, el := range arr {
-			d, ok := asDoc(el)
+			d, ok := value.Doc(el)
 			if !ok {
 				return nil, mongoerr.New(mongoerr.TypeMismatch, "$documents expression must evaluate to an array of objects, found an element of type %s", value.TypeAlias(el))
 			}
@@ -375,7 +375,7 @@ func parseDocuments(_ *compiler, _ string, spec any) (stage, error) {
 }
 
 func parseListLocalSessions(c *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(mongoerr.TypeMismatch, "$listLocalSessions options must be specified in an object, but found: %s", value.TypeAlias(spec))
 	}
@@ -389,7 +389,7 @@ func parseListLocalSessions(c *compiler, _ string, spec any) (stage, error) {
 }
 
 func parseFacet(c *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok || len(d) == 0 {
 		return nil, mongoerr.New(40169, "the $facet specification must be a non-empty object, but found: %s", expr.Render(spec))
 	}
@@ -413,7 +413,7 @@ func parseFacet(c *compiler, _ string, spec any) (stage, error) {
 			return nil, mongoerr.New(40172, "sub-pipeline in $facet stage cannot be empty: %s", e.Key)
 		}
 		for _, s := range arr {
-			if sd, ok := asDoc(s); !ok || len(sd) == 0 {
+			if sd, ok := value.Doc(s); !ok || len(sd) == 0 {
 				return nil, mongoerr.New(40171, "elements of arrays in $facet spec must be non-empty objects, %s argument contained an element of type %s", e.Key, value.TypeAlias(s))
 			} else if sourceStages[sd[0].Key] {
 				return nil, mongoerr.New(40600, "%s is not allowed to be used within a $facet stage", sd[0].Key)
@@ -443,7 +443,7 @@ func parseFacet(c *compiler, _ string, spec any) (stage, error) {
 }
 
 func parseLookup(c *compiler, _ string, spec any) (stage, error) {
-	d, ok := asDoc(spec)
+	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(40319, "the $lookup stage specification must be an object, but found %s", value.TypeAlias(spec))
 	}
@@ -480,7 +480,7 @@ func parseLookup(c *compiler, _ string, spec any) (stage, error) {
 		case "as":
 			as, err = str(e)
 		case "let":
-			l, ok := asDoc(e.Value)
+			l, ok := value.Doc(e.Value)
 			if !ok {
 				return nil, mongoerr.New(mongoerr.FailedToParse, "$lookup argument 'let' must be an object, is type %s", value.TypeAlias(e.Value))
 			}
@@ -589,7 +589,7 @@ func parseLookup(c *compiler, _ string, spec any) (stage, error) {
 }
 
 func firstStageName(stages bson.A) string {
-	if d, ok := asDoc(stages[0]); ok && len(d) > 0 {
+	if d, ok := value.Doc(stages[0]); ok && len(d) > 0 {
 		return d[0].Key
 	}
 	return ""
@@ -619,7 +619,7 @@ func parseUnionWith(c *compiler, _ string, spec any) (stage, error) {
 	case string:
 		coll, haveColl = x, true
 	case bson.D, bson.M:
-		d, _ := asDoc(x)
+		d, _ := value.Doc(x)
 		for _, e := range d {
 			switch e.Key {
 			case "coll":
@@ -685,7 +685,7 @@ func parseOutput(name string, spec any) (*Output, error) {
 		case string:
 			out.Coll = x
 		case bson.D, bson.M:
-			d, _ := asDoc(x)
+			d, _ := value.Doc(x)
 			for _, e := range d {
 				s, ok := e.Value.(string)
 				switch e.Key {
@@ -719,7 +719,7 @@ func parseOutput(name string, spec any) (*Output, error) {
 	case string:
 		d = bson.D{{Key: "into", Value: x}}
 	case bson.D, bson.M:
-		d, _ = asDoc(x)
+		d, _ = value.Doc(x)
 	default:
 		return nil, mongoerr.New(51182, "$merge only supports a string or object argument, but found %s", value.TypeAlias(spec))
 	}
@@ -732,7 +732,7 @@ func parseOutput(name string, spec any) (*Output, error) {
 			case string:
 				out.Coll = x
 			case bson.D, bson.M:
-				target, _ := asDoc(x)
+				target, _ := value.Doc(x)
 				for _, t := range target {
 					s, ok := t.Value.(string)
 					if !ok {
@@ -766,7 +766,7 @@ func parseOutput(name string, spec any) (*Output, error) {
 				return nil, mongoerr.New(51186, "$merge 'on' field must be either a string or an array of strings, but found %s", value.TypeAlias(e.Value))
 			}
 		case "let":
-			if _, ok := asDoc(e.Value); !ok {
+			if _, ok := value.Doc(e.Value); !ok {
 				return nil, mongoerr.New(mongoerr.TypeMismatch, "BSON field '$merge.let' is the wrong type '%s', expected type 'object'", value.TypeAlias(e.Value))
 			}
 		case "whenMatched":

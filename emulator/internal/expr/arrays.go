@@ -182,7 +182,7 @@ func iterVar(spec any, have bool) (string, error) {
 }
 
 func parseFilter(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(28646, "$filter only supports an object as its argument")
 	}
@@ -276,7 +276,7 @@ func parseFilter(_ string, arg any) (Expr, error) {
 }
 
 func parseMap(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(16878, "$map only supports an object as its argument")
 	}
@@ -451,7 +451,7 @@ func indexOfArray(name string, v []any) (any, error) {
 }
 
 func parseZip(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(34460, "$zip only supports an object as an argument, found %s", typeName(arg))
 	}
@@ -548,7 +548,7 @@ func parseZip(_ string, arg any) (Expr, error) {
 
 // Codes 2942500-2942505 are $sortArray's (expression.cpp, 6.0+).
 func parseSortArray(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(2942500, "$sortArray requires an object as an argument, found: %s", typeName(arg))
 	}
@@ -578,14 +578,14 @@ func parseSortArray(_ string, arg any) (Expr, error) {
 	var cmp func(a, b any) int
 	if dir, ok := sortDirection(sortBy); ok {
 		cmp = func(a, b any) int { return Compare(a, b) * dir }
-	} else if spec, ok := asDoc(sortBy); ok && len(spec) > 0 {
+	} else if spec, ok := value.Doc(sortBy); ok && len(spec) > 0 {
 		pattern, err := ParseSortSpec(spec, 2942505)
 		if err != nil {
 			return nil, err
 		}
 		cmp = func(a, b any) int {
-			da, _ := asDoc(a)
-			db, _ := asDoc(b)
+			da, _ := value.Doc(a)
+			db, _ := value.Doc(b)
 			return pattern.Compare(da, db)
 		}
 	} else {

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
+	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 var utcZone = time.UTC
@@ -104,7 +105,7 @@ type dateArgs struct {
 }
 
 func parseDateArgs(name string, arg any) (dateArgs, error) {
-	if d, ok := asDoc(arg); ok && !(len(d) > 0 && strings.HasPrefix(d[0].Key, "$")) {
+	if d, ok := value.Doc(arg); ok && !(len(d) > 0 && strings.HasPrefix(d[0].Key, "$")) {
 		var out dateArgs
 		for _, e := range d {
 			c, err := Compile(e.Value)

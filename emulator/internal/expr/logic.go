@@ -87,7 +87,7 @@ func parseAndOr(isAnd bool) parser {
 
 func parseCond(name string, arg any) (Expr, error) {
 	var ifE, thenE, elseE Expr
-	if d, ok := asDoc(arg); ok {
+	if d, ok := value.Doc(arg); ok {
 		for _, e := range d {
 			c, err := Compile(e.Value)
 			if err != nil {
@@ -154,7 +154,7 @@ func parseIfNull(_ string, arg any) (Expr, error) {
 }
 
 func parseSwitch(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(40060, "$switch requires an object as an argument, found: %s", typeName(arg))
 	}
@@ -169,7 +169,7 @@ func parseSwitch(_ string, arg any) (Expr, error) {
 				return nil, mongoerr.New(40061, "$switch expected an array for 'branches', found: %s", typeName(e.Value))
 			}
 			for _, b := range arr {
-				bd, ok := asDoc(b)
+				bd, ok := value.Doc(b)
 				if !ok {
 					return nil, mongoerr.New(40062, "$switch expected each branch to be an object, found: %s", typeName(b))
 				}
@@ -227,7 +227,7 @@ func parseSwitch(_ string, arg any) (Expr, error) {
 }
 
 func parseLet(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(16874, "$let only supports an object as its argument")
 	}
@@ -250,7 +250,7 @@ func parseLet(_ string, arg any) (Expr, error) {
 	if !haveIn {
 		return nil, mongoerr.New(16877, "Missing 'in' parameter to $let")
 	}
-	vd, ok := asDoc(varsSpec)
+	vd, ok := value.Doc(varsSpec)
 	if !ok {
 		return nil, mongoerr.New(10065, "invalid parameter: expected an object (vars)")
 	}
@@ -287,7 +287,7 @@ func parseLet(_ string, arg any) (Expr, error) {
 }
 
 func parseRand(_ string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(10065, "invalid parameter: expected an object ($rand)")
 	}

@@ -4,6 +4,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
+	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 func init() {
@@ -11,7 +12,7 @@ func init() {
 		if Nullish(v[0]) {
 			return nil, nil
 		}
-		d, ok := asDoc(v[0])
+		d, ok := value.Doc(v[0])
 		if !ok {
 			return nil, mongoerr.New(31393, "$bsonSize requires a document input, found: %s", typeName(v[0]))
 		}

@@ -25,7 +25,7 @@ func MergeObjects(vals []any) (any, error) {
 		if Nullish(v) {
 			continue
 		}
-		d, ok := asDoc(v)
+		d, ok := value.Doc(v)
 		if !ok {
 			return nil, mongoerr.New(40400, "$mergeObjects requires object inputs, but input %s is of type %s", render(v), typeName(v))
 		}
@@ -80,7 +80,7 @@ func constantField(spec any, op string, nonConst, notString, fieldPath int32) (s
 
 func parseGetField(_ string, arg any) (Expr, error) {
 	fieldSpec, inputSpec := arg, any("$$CURRENT")
-	if d, ok := asDoc(arg); ok && !(len(d) > 0 && strings.HasPrefix(d[0].Key, "$")) {
+	if d, ok := value.Doc(arg); ok && !(len(d) > 0 && strings.HasPrefix(d[0].Key, "$")) {
 		haveField := false
 		for _, e := range d {
 			switch e.Key {
@@ -112,7 +112,7 @@ func parseGetField(_ string, arg any) (Expr, error) {
 		if Nullish(in) {
 			return nil, nil
 		}
-		d, ok := asDoc(in)
+		d, ok := value.Doc(in)
 		if !ok {
 			return nil, mongoerr.New(3041705, "$getField requires 'input' to evaluate to type Object, but got %s", typeName(in))
 		}
@@ -124,7 +124,7 @@ func parseGetField(_ string, arg any) (Expr, error) {
 }
 
 func parseSetField(name string, arg any) (Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(4161100, "%s only supports an object as its argument", name)
 	}
@@ -173,7 +173,7 @@ func parseSetField(name string, arg any) (Expr, error) {
 		if Nullish(in) {
 			return nil, nil
 		}
-		src, ok := asDoc(in)
+		src, ok := value.Doc(in)
 		if !ok {
 			return nil, mongoerr.New(4161105, "%s requires 'input' to evaluate to type Object", name)
 		}
@@ -205,7 +205,7 @@ func objectToArray(_ string, v []any) (any, error) {
 	if Nullish(v[0]) {
 		return nil, nil
 	}
-	d, ok := asDoc(v[0])
+	d, ok := value.Doc(v[0])
 	if !ok {
 		return nil, mongoerr.New(40390, "$objectToArray requires a document input, found: %s", typeName(v[0]))
 	}
@@ -229,7 +229,7 @@ func arrayToObject(_ string, v []any) (any, error) {
 		return out, nil
 	}
 	_, pairs := a[0].(bson.A)
-	if _, isDoc := asDoc(a[0]); !pairs && !isDoc {
+	if _, isDoc := value.Doc(a[0]); !pairs && !isDoc {
 		return nil, mongoerr.New(40398, "Unrecognised input type format for $arrayToObject: %s", typeName(a[0]))
 	}
 	for _, el := range a {
@@ -247,7 +247,7 @@ func arrayToObject(_ string, v []any) (any, error) {
 			}
 			key, val = p[0], p[1]
 		} else {
-			d, ok := asDoc(el)
+			d, ok := value.Doc(el)
 			if !ok {
 				return nil, mongoerr.New(40391, "$arrayToObject requires a consistent input format. Elements must all be arrays or all be objects. Object was detected, now found: %s", typeName(el))
 			}

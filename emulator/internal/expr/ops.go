@@ -160,7 +160,7 @@ func variadic(f func(name string, v []any) (any, error)) parser {
 // named arguments, compiling each. notObject and unknown produce the
 // operator-specific errors.
 func namedArgs(arg any, allowed []string, notObject func() error, unknown func(field string) error) (map[string]Expr, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, notObject()
 	}
@@ -183,16 +183,6 @@ func namedArgs(arg any, allowed []string, notObject func() error, unknown func(f
 		out[e.Key] = c
 	}
 	return out, nil
-}
-
-func asDoc(v any) (bson.D, bool) {
-	switch x := v.(type) {
-	case bson.D:
-		return x, true
-	case bson.M:
-		return value.AsDoc(x), true
-	}
-	return nil, false
 }
 
 func toFloat(v any) (float64, bool) { return value.ToFloat(v) }

@@ -26,7 +26,7 @@ func ParseSortSpec(spec bson.D, badValue int32) (SortPattern, error) {
 	for _, e := range spec {
 		dir, ok := sortDirection(e.Value)
 		if !ok {
-			if d, isDoc := asDoc(e.Value); isDoc && len(d) > 0 && d[0].Key == "$meta" {
+			if d, isDoc := value.Doc(e.Value); isDoc && len(d) > 0 && d[0].Key == "$meta" {
 				return nil, mongoerr.New(mongoerr.NotImplemented, "$meta sort is not supported by this server")
 			}
 			return nil, mongoerr.New(badValue, "$sort key ordering must be 1 (for ascending) or -1 (for descending)")

@@ -93,12 +93,12 @@ func idValue(filter bson.D) (any, bool) {
 		return nil, false
 	}
 	v := filter[0].Value
-	if d, ok := asDoc(v); ok && isExpressionDoc(d, false) {
+	if d, ok := value.Doc(v); ok && isExpressionDoc(d, false) {
 		if len(d) != 1 || d[0].Key != "$eq" {
 			return nil, false
 		}
 		v = d[0].Value
-		if d, ok := asDoc(v); ok && isExpressionDoc(d, false) {
+		if d, ok := value.Doc(v); ok && isExpressionDoc(d, false) {
 			return nil, false
 		}
 	}
@@ -131,7 +131,7 @@ func (p *parser) parseDoc(filter bson.D, sub bool) (node, error) {
 			}
 			continue
 		}
-		if d, ok := asDoc(e.Value); ok && isExpressionDoc(d, false) {
+		if d, ok := value.Doc(e.Value); ok && isExpressionDoc(d, false) {
 			ns, err := p.parseOperators(e.Key, d, sub)
 			if err != nil {
 				return nil, err
@@ -209,7 +209,7 @@ func (p *parser) parseTopOperator(e bson.E, sub bool) (node, error) {
 		if p.banSpecial {
 			return nil, featureNotAllowed("$jsonSchema is not allowed in this context")
 		}
-		d, ok := asDoc(e.Value)
+		d, ok := value.Doc(e.Value)
 		if !ok {
 			return nil, mongoerr.New(mongoerr.TypeMismatch, "$jsonSchema must be an object")
 		}
@@ -256,7 +256,7 @@ func (p *parser) parseTree(e bson.E, sub bool) (node, error) {
 	}
 	kids := make([]node, 0, len(arr))
 	for _, x := range arr {
-		d, ok := asDoc(x)
+		d, ok := value.Doc(x)
 		if !ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "$or/$and/$nor entries need to be full objects")
 		}
@@ -421,7 +421,7 @@ func (p *parser) parseNot(path string, arg any, sub bool) (node, error) {
 		}
 		return &notNode{n}, nil
 	}
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(mongoerr.BadValue, "$not needs a regex or a document")
 	}
@@ -439,7 +439,7 @@ func inNode(path string, arr bson.A) (node, error) {
 	var eqs []any
 	var res []*regexMatcher
 	for _, x := range arr {
-		if d, ok := asDoc(x); ok && isExpressionDoc(d, false) {
+		if d, ok := value.Doc(x); ok && isExpressionDoc(d, false) {
 			return nil, mongoerr.New(mongoerr.BadValue, "cannot nest $ under $in")
 		}
 		switch r := x.(type) {
@@ -601,7 +601,7 @@ func parseTypeSet(path string, arg any) (*typeSet, error) {
 }
 
 func (p *parser) parseElemMatch(path string, arg any) (node, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, mongoerr.New(mongoerr.BadValue, "$elemMatch needs an Object")
 	}
@@ -628,9 +628,9 @@ func (p *parser) parseAll(path string, arg any) (node, error) {
 		return constNode(false), nil
 	}
 	var kids []node
-	if first, ok := asDoc(arr[0]); ok && len(first) > 0 && first[0].Key == "$elemMatch" {
+	if first, ok := value.Doc(arr[0]); ok && len(first) > 0 && first[0].Key == "$elemMatch" {
 		for _, x := range arr {
-			d, ok := asDoc(x)
+			d, ok := value.Doc(x)
 			if !ok || len(d) == 0 || d[0].Key != "$elemMatch" {
 				return nil, mongoerr.New(mongoerr.BadValue, "$all/$elemMatch has to be consistent")
 			}
@@ -651,7 +651,7 @@ func (p *parser) parseAll(path string, arg any) (node, error) {
 			kids = append(kids, n)
 			continue
 		}
-		if d, ok := asDoc(x); ok && len(d) > 0 && isQueryOperator(d[0].Key) {
+		if d, ok := value.Doc(x); ok && len(d) > 0 && isQueryOperator(d[0].Key) {
 			return nil, mongoerr.New(mongoerr.BadValue, "no $ expressions in $all")
 		}
 		n, err := comparisonNode(path, opEQ, x)

@@ -374,7 +374,7 @@ func elemMatchObject(sub node) pred {
 			case bson.A:
 				doc = arrayAsDoc(x)
 			default:
-				if doc, ok = asDoc(x); !ok {
+				if doc, ok = value.Doc(x); !ok {
 					continue
 				}
 			}

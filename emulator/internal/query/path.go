@@ -57,7 +57,7 @@ func walkArray(arr bson.A, rest []string, mode leafMode, yield yieldFunc) bool {
 	numeric := isDigits(rest[0])
 	for j, e := range arr {
 		offsetMatch := numeric && rest[0] == strconv.Itoa(j)
-		if d, ok := asDoc(e); ok {
+		if d, ok := value.Doc(e); ok {
 			// Values found inside the element report this array's offset: the
 			// outermost implicit traversal wins.
 			if !walk(d, rest, mode, func(v any, _ int) bool { return yield(v, j) }) {
@@ -101,7 +101,7 @@ func walkArray(arr bson.A, rest []string, mode leafMode, yield yieldFunc) bool {
 func dottedOrArray(doc bson.D, path []string) (any, int) {
 	cur := doc
 	for i, part := range path {
-		v, ok := lookup(cur, part)
+		v, ok := value.Lookup(cur, part)
 		if !ok {
 			return value.Missing{}, i
 		}
@@ -111,34 +111,13 @@ func dottedOrArray(doc bson.D, path []string) (any, int) {
 		if _, isArr := v.(bson.A); isArr {
 			return v, i
 		}
-		d, isDoc := asDoc(v)
+		d, isDoc := value.Doc(v)
 		if !isDoc {
 			return value.Missing{}, i
 		}
 		cur = d
 	}
 	return value.Missing{}, 0
-}
-
-// lookup returns the first field named key.
-func lookup(d bson.D, key string) (any, bool) {
-	for _, e := range d {
-		if e.Key == key {
-			return e.Value, true
-		}
-	}
-	return nil, false
-}
-
-// asDoc returns v as a document; bson.M is accepted for hand-built values.
-func asDoc(v any) (bson.D, bool) {
-	switch x := v.(type) {
-	case bson.D:
-		return x, true
-	case bson.M:
-		return value.AsDoc(x), true
-	}
-	return nil, false
 }
 
 func isDigits(s string) bool {

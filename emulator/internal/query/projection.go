@@ -165,7 +165,7 @@ func (pp *projParser) parseElement(e bson.E, parentPath []string, parent *pnode,
 			"previously used a form like a.b.$.d, remove the parts following the '$' and the "+
 			"results will be equivalent.")
 	}
-	if d, ok := asDoc(e.Value); ok {
+	if d, ok := value.Doc(e.Value); ok {
 		if positional {
 			return mongoerr.New(31271, "positional projection cannot be used with an expression or sub object")
 		}
@@ -334,7 +334,7 @@ func (pp *projParser) parseOperator(path, parentPath []string, obj bson.D, paren
 		}
 		return nil
 	case "$elemMatch":
-		arg, ok := asDoc(op.Value)
+		arg, ok := value.Doc(op.Value)
 		if !ok {
 			return mongoerr.New(31274, "elemMatch: Invalid argument, object required, but got %s", value.TypeAlias(op.Value))
 		}
@@ -551,7 +551,7 @@ func include(n *pnode, doc bson.D) bson.D {
 // arrays project each element, and anything else becomes missing (so
 // {"a.b": 1} turns [1, {b: 2}] into [{b: 2}]).
 func includeValue(n *pnode, v any) any {
-	if d, ok := asDoc(v); ok {
+	if d, ok := value.Doc(v); ok {
 		return include(n, d)
 	}
 	arr, ok := v.(bson.A)
@@ -584,7 +584,7 @@ func exclude(n *pnode, doc bson.D) bson.D {
 }
 
 func excludeValue(n *pnode, v any) any {
-	if d, ok := asDoc(v); ok {
+	if d, ok := value.Doc(v); ok {
 		return exclude(n, d)
 	}
 	arr, ok := v.(bson.A)
@@ -622,7 +622,7 @@ func (p *Projection) applyExpressions(n *pnode, root, out bson.D) (bson.D, error
 		case pElemMatch:
 			v = elemMatchProjection(kid.elem, root, name)
 		case pPath:
-			cur, ok := lookup(out, name)
+			cur, ok := value.Lookup(out, name)
 			if !ok {
 				cur = value.Missing{}
 			}
@@ -637,7 +637,7 @@ func (p *Projection) applyExpressions(n *pnode, root, out bson.D) (bson.D, error
 }
 
 func (p *Projection) applyExpressionsToValue(n *pnode, root bson.D, v any) (any, error) {
-	if d, ok := asDoc(v); ok {
+	if d, ok := value.Doc(v); ok {
 		return p.applyExpressions(n, root, d)
 	}
 	if arr, ok := v.(bson.A); ok {
@@ -663,7 +663,7 @@ func elemMatchProjection(f *Filter, root bson.D, field string) any {
 	if !ok || idx < 0 {
 		return value.Missing{}
 	}
-	arr, _ := lookup(root, field)
+	arr, _ := value.Lookup(root, field)
 	a, isArr := arr.(bson.A)
 	if !isArr || idx >= len(a) {
 		return value.Missing{}
@@ -692,7 +692,7 @@ func setField(d bson.D, name string, v any) bson.D {
 func applyPositional(out bson.D, path []string, elemIndex int) (bson.D, error) {
 	cur := out
 	for i, part := range path {
-		v, ok := lookup(cur, part)
+		v, ok := value.Lookup(cur, part)
 		if !ok {
 			return out, nil
 		}
@@ -706,7 +706,7 @@ func applyPositional(out bson.D, path []string, elemIndex int) (bson.D, error) {
 			setNested(out, path[:i+1], bson.A{arr[elemIndex]})
 			return out, nil
 		}
-		d, isDoc := asDoc(v)
+		d, isDoc := value.Doc(v)
 		if !isDoc {
 			return out, nil
 		}
@@ -749,7 +749,7 @@ func applySlice(d bson.D, path []string, skip *int, limit int) bson.D {
 			}
 			out := make(bson.A, len(x))
 			for j, el := range x {
-				if sub, ok := asDoc(el); ok {
+				if sub, ok := value.Doc(el); ok {
 					out[j] = applySlice(sub, path[1:], skip, limit)
 				} else {
 					out[j] = el
@@ -757,7 +757,7 @@ func applySlice(d bson.D, path []string, skip *int, limit int) bson.D {
 			}
 			d[i].Value = out
 		default:
-			if sub, ok := asDoc(x); ok && len(path) > 1 {
+			if sub, ok := value.Doc(x); ok && len(path) > 1 {
 				d[i].Value = applySlice(sub, path[1:], skip, limit)
 			}
 		}

@@ -116,7 +116,7 @@ func compileSchema(d bson.D) (*schema, error) {
 			s.required, err = schemaNames("required", e.Value)
 			s.hasObjectRules = true
 		case "properties":
-			props, ok := asDoc(e.Value)
+			props, ok := value.Doc(e.Value)
 			if !ok {
 				return nil, schemaErr(mongoerr.TypeMismatch, "$jsonSchema keyword 'properties' must be an object")
 			}
@@ -129,7 +129,7 @@ func compileSchema(d bson.D) (*schema, error) {
 			}
 			s.hasObjectRules = true
 		case "patternProperties":
-			props, ok := asDoc(e.Value)
+			props, ok := value.Doc(e.Value)
 			if !ok {
 				return nil, schemaErr(mongoerr.TypeMismatch, "$jsonSchema keyword 'patternProperties' must be an object")
 			}
@@ -354,7 +354,7 @@ func schemaCount(keyword string, arg any) (int, error) {
 }
 
 func subSchema(what string, arg any) (*schema, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, schemaErr(mongoerr.TypeMismatch, "%s must be an object", what)
 	}
@@ -389,7 +389,7 @@ func schemaList(keyword string, arg any) ([]*schema, error) {
 }
 
 func schemaDependencies(arg any) ([]dependency, error) {
-	d, ok := asDoc(arg)
+	d, ok := value.Doc(arg)
 	if !ok {
 		return nil, schemaErr(mongoerr.TypeMismatch, "$jsonSchema keyword 'dependencies' must be an object")
 	}
@@ -437,7 +437,7 @@ func (s *schema) valid(v any) bool {
 	if s.enum != nil && !inList(v, s.enum) {
 		return false
 	}
-	if doc, ok := asDoc(v); ok && s.hasObjectRules && !s.validObject(doc) {
+	if doc, ok := value.Doc(v); ok && s.hasObjectRules && !s.validObject(doc) {
 		return false
 	}
 	if value.IsNumber(v) && !s.validNumber(v) {
@@ -491,7 +491,7 @@ func inList(v any, list []any) bool {
 
 func (s *schema) validObject(doc bson.D) bool {
 	for _, name := range s.required {
-		if _, ok := lookup(doc, name); !ok {
+		if _, ok := value.Lookup(doc, name); !ok {
 			return false
 		}
 	}
@@ -499,7 +499,7 @@ func (s *schema) validObject(doc bson.D) bool {
 		return false
 	}
 	for _, p := range s.properties {
-		if f, ok := lookup(doc, p.name); ok && !p.s.valid(f) {
+		if f, ok := value.Lookup(doc, p.name); ok && !p.s.valid(f) {
 			return false
 		}
 	}
@@ -527,11 +527,11 @@ func (s *schema) validObject(doc bson.D) bool {
 		}
 	}
 	for _, dep := range s.dependencies {
-		if _, ok := lookup(doc, dep.name); !ok {
+		if _, ok := value.Lookup(doc, dep.name); !ok {
 			continue
 		}
 		for _, f := range dep.fields {
-			if _, ok := lookup(doc, f); !ok {
+			if _, ok := value.Lookup(doc, f); !ok {
 				return false
 			}
 		}

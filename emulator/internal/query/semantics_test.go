@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 // The cases below are MongoDB's own expectations from
@@ -99,7 +101,7 @@ func TestNullQuerySemantics(t *testing.T) {
 			var got, want []string
 			for _, s := range docs {
 				d := mustDoc(t, s)
-				id, _ := lookup(d, "_id")
+				id, _ := value.Lookup(d, "_id")
 				ok, err := f.Match(d)
 				if err != nil {
 					t.Fatal(err)
@@ -148,7 +150,7 @@ func TestNullSemanticsProjection(t *testing.T) {
 	}
 	for _, s := range nullSemanticsDocs {
 		d := mustDoc(t, s)
-		id, _ := lookup(d, "_id")
+		id, _ := value.Lookup(d, "_id")
 		t.Run(id.(string), func(t *testing.T) {
 			got, err := p.Apply(d, -1)
 			if err != nil {

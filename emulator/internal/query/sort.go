@@ -35,7 +35,7 @@ func CompileSort(spec bson.D) (*Sort, error) {
 	s := &Sort{}
 	seen := map[string]bool{}
 	for _, e := range spec {
-		if d, ok := asDoc(e.Value); ok {
+		if d, ok := value.Doc(e.Value); ok {
 			if len(d) == 0 || d[0].Key != "$meta" {
 				return nil, mongoerr.New(17312, "$meta is the only expression supported by $sort right now")
 			}
@@ -260,7 +260,7 @@ func (g *keyGen) element(fields [][]string, fixed []any, elem any, arr bson.A, a
 		}
 	}
 	var container any = bson.D{}
-	if d, ok := asDoc(elem); ok {
+	if d, ok := value.Doc(elem); ok {
 		container = d
 	}
 	return g.keys(container, fields, fixed, pos)
@@ -291,7 +291,7 @@ func extractAlong(container any, path []string) (any, []string) {
 		if _, isArr := v.(bson.A); isArr || i == len(path)-1 {
 			return v, path[i+1:]
 		}
-		if _, isDoc := asDoc(v); !isDoc {
+		if _, isDoc := value.Doc(v); !isDoc {
 			return value.Missing{}, nil
 		}
 		cur = v
@@ -307,11 +307,11 @@ func lookupAny(container any, key string) (any, bool) {
 		}
 		return a[i], true
 	}
-	d, ok := asDoc(container)
+	d, ok := value.Doc(container)
 	if !ok {
 		return nil, false
 	}
-	return lookup(d, key)
+	return value.Lookup(d, key)
 }
 
 func isMissing(v any) bool {

@@ -7,6 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
+	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 func mustSort(t *testing.T, spec string) *Sort {
@@ -21,7 +22,7 @@ func mustSort(t *testing.T, spec string) *Sort {
 func ids(docs []bson.D) []any {
 	out := make([]any, len(docs))
 	for i, d := range docs {
-		out[i], _ = lookup(d, "_id")
+		out[i], _ = value.Lookup(d, "_id")
 	}
 	return out
 }

@@ -80,7 +80,7 @@ func placeholderName(filter bson.D) (string, bool, error) {
 		case e.Key == "$and" || e.Key == "$or" || e.Key == "$nor":
 			arr, _ := e.Value.(bson.A)
 			for _, sub := range arr {
-				d, _ := asDoc(sub)
+				d, _ := value.Doc(sub)
 				n, ok, err := placeholderName(d)
 				if err != nil {
 					return "", false, err

@@ -24,7 +24,7 @@ func (c *compiler) operator(e bson.E) error {
 		return mongoerr.New(mongoerr.FailedToParse,
 			"Unknown modifier: %s. Expected a valid update modifier or pipeline-style update specified as an array", e.Key)
 	}
-	fields, ok := asDoc(e.Value)
+	fields, ok := value.Doc(e.Value)
 	if !ok {
 		return mongoerr.New(mongoerr.FailedToParse,
 			"Modifiers operate on fields but we found type %s instead. For example: {$mod: {<field>: ...}} not {%s: %s}",

@@ -65,14 +65,14 @@ func collectEqualities(filter bson.D, out *[]equality) {
 		switch {
 		case e.Key == "$and":
 			for _, sub := range arrayOf(e.Value) {
-				if d, ok := asDoc(sub); ok {
+				if d, ok := value.Doc(sub); ok {
 					collectEqualities(d, out)
 				}
 			}
 		case e.Key == "$or":
 			// The query optimizer replaces a one-clause $or by its clause.
 			if clauses := arrayOf(e.Value); len(clauses) == 1 {
-				if d, ok := asDoc(clauses[0]); ok {
+				if d, ok := value.Doc(clauses[0]); ok {
 					collectEqualities(d, out)
 				}
 			}
@@ -89,7 +89,7 @@ func collectField(path string, v any, out *[]equality) {
 			*out = append(*out, equality{path: path, value: normalize(value.Clone(v))})
 		}
 	}
-	d, isDoc := asDoc(v)
+	d, isDoc := value.Doc(v)
 	if !isDoc || len(d) == 0 || !isOperator(d[0].Key) {
 		add(v)
 		return
@@ -106,7 +106,7 @@ func collectField(path string, v any, out *[]equality) {
 		case "$all":
 			// $all is an $and of equalities, one per value.
 			for _, x := range arrayOf(op.Value) {
-				if xd, ok := asDoc(x); ok && len(xd) > 0 && xd[0].Key == "$elemMatch" {
+				if xd, ok := value.Doc(x); ok && len(xd) > 0 && xd[0].Key == "$elemMatch" {
 					continue
 				}
 				add(x)

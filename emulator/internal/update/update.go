@@ -118,7 +118,7 @@ func compilePipeline(stages bson.A, arrayFilters []bson.D, opts Options) (*Updat
 		return nil, mongoerr.New(mongoerr.FailedToParse, "arrayFilters may not be specified for pipeline-style updates")
 	}
 	for _, s := range stages {
-		d, ok := asDoc(s)
+		d, ok := value.Doc(s)
 		if !ok {
 			return nil, mongoerr.New(mongoerr.TypeMismatch, "Each element of the 'pipeline' array must be an object")
 		}
@@ -247,14 +247,4 @@ func fillTimestamps(d bson.D, now func() time.Time) bson.D {
 		}
 	}
 	return out
-}
-
-func asDoc(v any) (bson.D, bool) {
-	switch x := v.(type) {
-	case bson.D:
-		return x, true
-	case bson.M:
-		return value.AsDoc(x), true
-	}
-	return nil, false
 }

@@ -345,3 +345,16 @@ func Get(d bson.D, path string) (any, bool) {
 	}
 	return cur, true
 }
+
+// Doc returns v as a document and whether it is one (bson.D, or bson.M in
+// sorted key order); unlike AsDoc it tells an empty document from a
+// non-document.
+func Doc(v any) (bson.D, bool) {
+	switch x := v.(type) {
+	case bson.D:
+		return x, true
+	case bson.M:
+		return AsDoc(x), true
+	}
+	return nil, false
+}
