@@ -52,7 +52,12 @@ func mustGate(t *testing.T, backends ...gateBackend) *gate {
 		backends = []gateBackend{{name: DefaultBackend, transactions: true}}
 	}
 	uri := testbackend.URI(t)
-	reg, err := sessions.New(sessions.Config{InstanceID: "test"})
+	m := NewMetrics()
+	tm, err := txn.New(txn.Config{OnCommitAttempt: m.CommitAttempt, OnOutcome: m.TransactionFinished})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := sessions.New(sessions.Config{InstanceID: "test", AbortTxn: tm.AbortFor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +66,6 @@ func mustGate(t *testing.T, backends ...gateBackend) *gate {
 		defer cancel()
 		_ = reg.Close(ctx)
 	})
-	m := NewMetrics()
-	tm, err := txn.New(txn.Config{OnCommitAttempt: m.CommitAttempt})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := Config{Sessions: reg, Txn: tm, Metrics: m}
 	for _, b := range backends {
 		cfg.Backends = append(cfg.Backends, &Backend{

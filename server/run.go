@@ -10,7 +10,6 @@ import (
 
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
-	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
 
@@ -206,7 +205,6 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 		return nil
 	}
 	attempts, err := h.s.txn.RunWithin(ctx, c.backend.Client, c.entry, opts, timeout, fn)
-	h.recordRun(c.entry, attempts, err)
 	if err != nil {
 		if opErr != nil && errors.Is(err, opErr) {
 			return nil, withOperationIndex(err, failed, ops[failed].field)
@@ -218,27 +216,4 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 		number, _, _ = txn.Outcome(c.entry)
 	}
 	return &pb.RunTransactionResponse{Results: results, TransactionNumber: number, Attempts: int32(attempts)}, nil
-}
-
-// recordRun counts the transactions a RunWithin call ended: every attempt
-// but the last was aborted before the next began; the last one's outcome
-// is the session's state, or, for a session of the run's own, follows
-// from err.
-func (h *transactionService) recordRun(e *sessions.Entry, attempts int, err error) {
-	if attempts == 0 {
-		return
-	}
-	for range attempts - 1 {
-		h.s.metrics.TransactionFinished(sessions.TxnAborted)
-	}
-	last := sessions.TxnAborted
-	switch {
-	case e != nil:
-		_, last, _ = txn.Outcome(e)
-	case err == nil:
-		last = sessions.TxnCommitted
-	case errors.Is(err, txn.ErrUnknownCommitResult):
-		last = sessions.TxnUnknown
-	}
-	h.s.metrics.TransactionFinished(last)
 }

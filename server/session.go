@@ -99,9 +99,6 @@ func (h *sessionService) EndSession(ctx context.Context, req *pb.EndSessionReque
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if aborted {
-		h.s.metrics.TransactionFinished(sessions.TxnAborted)
-	}
 	return &pb.EndSessionResponse{TransactionAborted: aborted}, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
-	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
 )
 
 type transactionService struct {
@@ -45,9 +43,7 @@ func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.Comm
 		return nil, toStatus(err)
 	}
 	defer release()
-	_, before, _ := txn.Outcome(e)
 	res, err := h.s.txn.Commit(ctx, e, req.GetTransactionNumber())
-	h.recordOutcome(e, before)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -62,20 +58,9 @@ func (h *transactionService) AbortTransaction(ctx context.Context, req *pb.Abort
 		return nil, toStatus(err)
 	}
 	defer release()
-	_, before, _ := txn.Outcome(e)
 	res, err := h.s.txn.Abort(ctx, e, req.GetTransactionNumber())
-	h.recordOutcome(e, before)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.AbortTransactionResponse{TransactionNumber: res.Number, Aborted: res.Aborted}, nil
-}
-
-// recordOutcome counts a transaction that ended (or became unknown) in
-// this call.
-func (h *transactionService) recordOutcome(e *sessions.Entry, before sessions.TxnState) {
-	_, after, _ := txn.Outcome(e)
-	if after != before {
-		h.s.metrics.TransactionFinished(after)
-	}
 }

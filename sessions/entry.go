@@ -89,8 +89,10 @@ type Txn struct {
 }
 
 // Entry is one registered session. Token, Principal, Backend, Session,
-// Options and Created never change after creation; Txn belongs to whoever
-// holds the session.
+// Options and Created never change after creation. Txn belongs to whoever
+// holds the session, and only package txn changes it: the registry reads
+// it to schedule the transaction lifetime, and asks txn (Config.AbortTxn)
+// whenever a transaction must end.
 type Entry struct {
 	Token     string
 	Principal string
@@ -100,7 +102,48 @@ type Entry struct {
 	Created   time.Time
 	Txn       Txn
 
-	state entryState // registry bookkeeping, guarded by the registry
+	now   func() time.Time // the registry's clock; nil outside a registry
+	state entryState       // registry bookkeeping, guarded by the registry
+}
+
+// Now reads the clock of the registry that holds e (time.Now for an entry
+// made outside a registry). Times stored in e, such as Txn.Started, come
+// from it, so that the registry measures lifetimes on the clock that
+// stamped them.
+func (e *Entry) Now() time.Time {
+	if e.now == nil {
+		return time.Now()
+	}
+	return e.now()
+}
+
+// AbortCause says why the registry asks for a transaction to be aborted.
+type AbortCause int
+
+const (
+	// AbortEnded: EndSession.
+	AbortEnded AbortCause = iota + 1
+	// AbortExpired: the session outlived its idle or absolute timeout.
+	AbortExpired
+	// AbortClosed: the registry is closing (shutdown).
+	AbortClosed
+	// AbortLifetime: the transaction outlived Config.TxnLifetime; the
+	// session stays.
+	AbortLifetime
+)
+
+func (c AbortCause) String() string {
+	switch c {
+	case AbortEnded:
+		return "session ended"
+	case AbortExpired:
+		return "session expired"
+	case AbortClosed:
+		return "shutdown"
+	case AbortLifetime:
+		return "transaction lifetime exceeded"
+	}
+	return "unknown"
 }
 
 // Redacted is the token as it may appear in logs: the instance prefix and

@@ -42,6 +42,9 @@ func mustRegistry(t testing.TB, cfg Config, clk *clock) *Registry {
 		clk = newClock()
 	}
 	cfg.Now = clk.Now
+	if cfg.AbortTxn == nil {
+		cfg.AbortTxn = fakeAbortTxn
+	}
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -52,6 +55,24 @@ func mustRegistry(t testing.TB, cfg Config, clk *clock) *Registry {
 		}
 	})
 	return r
+}
+
+// fakeAbortTxn stands in for txn.Manager.AbortFor, which this package
+// cannot import: it aborts an open transaction the way the transaction
+// layer does (the driver's too, when there is a driver session), so the
+// tests see what the registry asked for.
+func fakeAbortTxn(ctx context.Context, e *Entry, cause AbortCause) bool {
+	if e.Txn.State != TxnInProgress {
+		return false
+	}
+	if e.Session != nil {
+		_ = e.Session.AbortTransaction(ctx)
+	}
+	if cause == AbortLifetime {
+		e.Txn.Dangling = e.Txn.Depth
+	}
+	e.Txn.State, e.Txn.Depth = TxnAborted, 0
+	return true
 }
 
 func mustCreate(t testing.TB, r *Registry, principal string, opts Options) *Entry {

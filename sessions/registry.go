@@ -63,10 +63,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
-	// OnExpire and OnTxnExpire, if set, are called when a session expires
-	// and when an open transaction is aborted for outliving TxnLifetime
-	// (for metrics). They run under registry locks: keep them cheap.
-	OnExpire, OnTxnExpire func()
+	// OnExpire, if set, is called when a session expires (for metrics). It
+	// runs under registry locks: keep it cheap.
+	OnExpire func()
+	// AbortTxn aborts e's open transaction, never committing it, and
+	// reports whether one was open. It is the transaction layer's
+	// (txn.Manager.AbortFor), which alone changes e.Txn. The registry calls
+	// it holding e, with the cause: when the session ends, expires or is
+	// closed, and when the transaction outlives TxnLifetime. Nil means
+	// there is no transaction layer, so there is nothing to abort.
+	AbortTxn func(ctx context.Context, e *Entry, cause AbortCause) bool
 }
 
 func (c *Config) setDefaults() error {
@@ -203,9 +209,7 @@ func New(cfg Config) (*Registry, error) {
 // InstanceID is the prefix of this registry's tokens.
 func (r *Registry) InstanceID() string { return r.cfg.InstanceID }
 
-// Now reads the registry's clock; Txn.Started should come from it, so that
-// the transaction lifetime is measured on the same clock as everything
-// else.
+// Now reads the registry's clock, the one Entry.Now reads.
 func (r *Registry) Now() time.Time { return r.cfg.Now() }
 
 // Stats returns the current counters.
@@ -275,6 +279,7 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		Session:   sess,
 		Options:   opts,
 		Created:   now,
+		now:       r.cfg.Now,
 		state: entryState{
 			idle:   idle,
 			idleAt: after(n, idle),
@@ -482,7 +487,7 @@ func (r *Registry) acquire(ctx context.Context, token, principal string, touch b
 	if why := dueLocked(e, n, true); why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(ctx, e, "expired", why)
+		r.finish(ctx, e, AbortExpired, why)
 		return nil, nil, ErrExpired
 	}
 	txnDue := n >= e.state.txnAt
@@ -516,13 +521,13 @@ func (r *Registry) release(e *Entry, gen uint32, touch bool) {
 		// Close gave up waiting for this operation: end the session now.
 		r.killLocked(sh, e, closed, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, "ended at shutdown", "")
+		r.finish(context.Background(), e, AbortClosed, "")
 		return
 	}
 	if why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, "expired", why)
+		r.finish(context.Background(), e, AbortExpired, why)
 		return
 	}
 	r.handOnLocked(sh, e)
@@ -567,7 +572,7 @@ func (r *Registry) Refresh(token, principal string) (time.Time, error) {
 		e.state.held = true
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, "expired", why)
+		r.finish(context.Background(), e, AbortExpired, why)
 		return time.Time{}, ErrExpired
 	}
 	at := after(n, e.state.idle)
@@ -618,25 +623,20 @@ func (r *Registry) End(ctx context.Context, token, principal string) (abortedTxn
 	if why := dueLocked(e, n, true); why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(ctx, e, "expired", why)
+		r.finish(ctx, e, AbortExpired, why)
 		return false, ErrExpired
 	}
 	r.killLocked(sh, e, ended, n)
 	sh.mu.Unlock()
 	r.ended.Add(1)
-	return r.finish(ctx, e, "ended", ""), nil
+	return r.finish(ctx, e, AbortEnded, ""), nil
 }
 
 // finish aborts e's open transaction (never commits it) and ends its
 // driver session. e must be held and already killed, so nobody else can
 // reach it. It reports whether a transaction was open.
-func (r *Registry) finish(ctx context.Context, e *Entry, what, why string) (abortedTxn bool) {
-	if e.Txn.State == TxnInProgress {
-		abortedTxn = true
-		r.abortDriverTxn(ctx, e)
-		e.Txn.State = TxnAborted
-		e.Txn.Depth = 0
-	}
+func (r *Registry) finish(ctx context.Context, e *Entry, cause AbortCause, why string) (abortedTxn bool) {
+	abortedTxn = r.abortTxn(ctx, e, cause)
 	if e.Session != nil {
 		dctx := context.WithoutCancel(ctx)
 		if e.Txn.State == TxnUnknown {
@@ -654,37 +654,27 @@ func (r *Registry) finish(ctx context.Context, e *Entry, what, why string) (abor
 		if why != "" {
 			attrs = append(attrs, "cause", why)
 		}
-		r.log.Debug("sessions: session "+what, attrs...)
+		r.log.Debug("sessions: session ended", append(attrs, "by", cause.String())...)
 	}
 	return abortedTxn
 }
 
-// expireTxn aborts e's transaction for outliving TxnLifetime; the session
-// stays. e must be held.
+// expireTxn has e's transaction aborted if it outlived TxnLifetime; the
+// session stays. e must be held.
 func (r *Registry) expireTxn(ctx context.Context, e *Entry) {
-	if e.Txn.State != TxnInProgress {
+	if !r.abortTxn(ctx, e, AbortLifetime) {
 		return
 	}
-	r.abortDriverTxn(ctx, e)
-	e.Txn.State = TxnAborted
-	e.Txn.Dangling, e.Txn.Depth = e.Txn.Depth, 0
 	r.txnExpired.Add(1)
-	if r.cfg.OnTxnExpire != nil {
-		r.cfg.OnTxnExpire()
-	}
 	r.log.Info("sessions: transaction aborted: lifetime exceeded",
 		"session", e.Redacted(), "principal", e.Principal, "txn_number", e.Txn.Number, "lifetime", r.cfg.TxnLifetime)
 }
 
-func (r *Registry) abortDriverTxn(ctx context.Context, e *Entry) {
-	if e.Session == nil {
-		return
+func (r *Registry) abortTxn(ctx context.Context, e *Entry, cause AbortCause) bool {
+	if r.cfg.AbortTxn == nil {
+		return false
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), driverTimeout)
-	defer cancel()
-	if err := e.Session.AbortTransaction(dctx); err != nil {
-		r.log.Warn("sessions: abort transaction failed", "session", e.Redacted(), "err", err)
-	}
+	return r.cfg.AbortTxn(ctx, e, cause)
 }
 
 // closeWorkers is how many sessions Close ends at once.
@@ -774,6 +764,6 @@ func (r *Registry) endOnClose(ctx context.Context, e *Entry) error {
 	}
 	r.killLocked(sh, e, closed, r.monoNow())
 	sh.mu.Unlock()
-	r.finish(ctx, e, "ended at shutdown", "")
+	r.finish(ctx, e, AbortClosed, "")
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -869,4 +870,63 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestAbortTxnCauses: the registry never changes transaction state
+// itself; it calls Config.AbortTxn, holding the entry, with the cause.
+func TestAbortTxnCauses(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		end  func(t *testing.T, r *Registry, e *Entry, clk *clock)
+		want AbortCause
+	}{
+		{"End", func(t *testing.T, r *Registry, e *Entry, _ *clock) {
+			if _, err := r.End(ctx, e.Token, e.Principal); err != nil {
+				t.Fatal(err)
+			}
+		}, AbortEnded},
+		{"idle expiry", func(t *testing.T, r *Registry, e *Entry, clk *clock) {
+			clk.Add(time.Hour)
+			r.reapNow()
+		}, AbortExpired},
+		{"transaction lifetime", func(t *testing.T, r *Registry, e *Entry, clk *clock) {
+			clk.Add(45 * time.Second)
+			mustAcquire(t, r, e)()
+		}, AbortLifetime},
+		{"Close", func(t *testing.T, r *Registry, e *Entry, _ *clock) {
+			if err := r.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, AbortClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				mu     sync.Mutex
+				causes []AbortCause
+			)
+			clk := newClock()
+			r := mustRegistry(t, Config{IdleTimeout: time.Minute, TxnLifetime: 30 * time.Second, AbortTxn: func(ctx context.Context, e *Entry, c AbortCause) bool {
+				aborted := fakeAbortTxn(ctx, e, c)
+				if aborted {
+					mu.Lock()
+					causes = append(causes, c)
+					mu.Unlock()
+				}
+				return aborted
+			}}, clk)
+			e := mustCreate(t, r, "alice", Options{})
+			release := mustAcquire(t, r, e)
+			e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: e.Now()}
+			release()
+			tt.end(t, r, e, clk)
+			_ = r.Close(ctx) // waits for the reaper's workers
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(causes, []AbortCause{tt.want}) {
+				t.Errorf("transactions aborted for %v, want [%v]", causes, tt.want)
+			}
+		})
+	}
 }

@@ -95,6 +95,27 @@ func (f *fixture) mustEntry(t *testing.T, o sessions.Options) *sessions.Entry {
 	return &sessions.Entry{Token: "test-" + f.app, Session: s, Options: o}
 }
 
+// mustRegistered starts a driver session and registers it in reg, held by
+// the test until it ends.
+func (f *fixture) mustRegistered(t *testing.T, reg *sessions.Registry, o sessions.Options) *sessions.Entry {
+	t.Helper()
+	s, err := f.client.StartSession()
+	if err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	e, err := reg.Create("alice", "default", s, o)
+	if err != nil {
+		s.EndSession(context.Background())
+		t.Fatalf("Create: %v", err)
+	}
+	got, release, err := reg.Acquire(context.Background(), e.Token, "alice")
+	if err != nil || got != e {
+		t.Fatalf("Acquire: %v", err)
+	}
+	t.Cleanup(release)
+	return e
+}
+
 // failPoint configures failCommand for this fixture's client only and
 // turns it off at cleanup.
 func (f *fixture) failPoint(t *testing.T, mode any, data bson.D) {

@@ -30,17 +30,23 @@ type Config struct {
 	AbortTimeout time.Duration
 	// Logger receives commit retries and unknown outcomes; nil discards.
 	Logger *slog.Logger
-	// Now stamps Txn.Started; default time.Now. Deadlines and backoff use
-	// the real clock regardless.
-	Now func() time.Time
 	// OnCommitAttempt, if set, is called for every commitTransaction sent
 	// (for metrics).
 	OnCommitAttempt func()
+	// OnOutcome, if set, is called each time a transaction's state becomes
+	// TxnCommitted, TxnAborted or TxnUnknown, whoever caused it (a client,
+	// RunTransaction, the registry's expiry, EndSession or shutdown), for
+	// metrics. A transaction whose commit outcome was unknown is reported
+	// again when the outcome is learnt.
+	OnOutcome func(sessions.TxnState)
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
 // registry: it holds no per-session state of its own (that lives in
 // sessions.Entry.Txn), so one Manager serves every session concurrently.
+// It is the only writer of that state: the registry asks it to abort
+// (AbortFor) rather than changing the state itself, and times come from
+// the entry's clock (sessions.Entry.Now), the registry's.
 //
 // The state in e.Txn, not the driver session's, decides every answer: the
 // driver forgets a commit as soon as another operation runs on the session,
@@ -85,9 +91,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.MaxBackoff < cfg.InitialBackoff {
 		return nil, fmt.Errorf("txn: MaxBackoff %v below InitialBackoff %v", cfg.MaxBackoff, cfg.InitialBackoff)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -165,9 +168,19 @@ func (m *Manager) begin(e *sessions.Entry, eff sessions.TransactionOptions) erro
 		State:   sessions.TxnInProgress,
 		Depth:   1,
 		Options: eff,
-		Started: m.cfg.Now(),
+		Started: e.Now(),
 	}
 	return nil
+}
+
+// end moves e's transaction to the final (or unknown) state s, closing
+// every level, and reports the outcome.
+func (m *Manager) end(e *sessions.Entry, s sessions.TxnState) {
+	changed := e.Txn.State != s
+	e.Txn.State, e.Txn.Depth = s, 0
+	if changed && m.cfg.OnOutcome != nil {
+		m.cfg.OnOutcome(s)
+	}
 }
 
 // Commit closes one level of e's transaction; the outermost level commits
@@ -234,13 +247,13 @@ func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil 
 		err := e.Session.CommitTransaction(ctx)
 		switch classifyCommit(err) {
 		case commitDone:
-			e.Txn.State, e.Txn.Depth = sessions.TxnCommitted, 0
+			m.end(e, sessions.TxnCommitted)
 			if attempt > 1 {
 				m.log.Info("txn: commit succeeded after retries", sessionAttr(e), "txn", n, "attempts", attempt)
 			}
 			return nil
 		case commitAborted:
-			e.Txn.State, e.Txn.Depth = sessions.TxnAborted, 0
+			m.end(e, sessions.TxnAborted)
 			return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
 		case commitRetry:
 			wait := backoff/2 + rand.N(backoff/2+1)
@@ -252,7 +265,7 @@ func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil 
 				}
 			}
 		}
-		e.Txn.State, e.Txn.Depth = sessions.TxnUnknown, 0
+		m.end(e, sessions.TxnUnknown)
 		m.log.Warn("txn: commit outcome unknown", sessionAttr(e), "txn", n, "attempts", attempt, "err", err)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
 	}
@@ -344,16 +357,23 @@ func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (A
 	return res, nil
 }
 
-// AbortOpen aborts e's transaction if one is open, for the expiry, shutdown
-// and EndSession paths, and reports whether it did. It never commits, and it
-// leaves a transaction whose commit outcome is unknown alone: an abort
-// cannot undo a commit that happened, and one that did not is aborted by
-// MongoDB at its lifetime limit.
-func (m *Manager) AbortOpen(ctx context.Context, e *sessions.Entry) bool {
+// AbortFor aborts e's transaction if one is open and reports whether it
+// did: it is the registry's sessions.Config.AbortTxn, called with e held
+// when the session ends, expires or is closed, and when the transaction
+// outlives its lifetime (the levels the client opened then dangle, see
+// sessions.Txn.Dangling). It never commits, and it leaves a transaction
+// whose commit outcome is unknown alone: an abort cannot undo a commit
+// that happened, and one that did not is aborted by MongoDB at its
+// lifetime limit.
+func (m *Manager) AbortFor(ctx context.Context, e *sessions.Entry, cause sessions.AbortCause) bool {
 	if e.Txn.State != sessions.TxnInProgress {
 		return false
 	}
+	depth := e.Txn.Depth
 	m.abort(ctx, e)
+	if cause == sessions.AbortLifetime {
+		e.Txn.Dangling = depth
+	}
 	return true
 }
 
@@ -367,7 +387,7 @@ func (m *Manager) abort(ctx context.Context, e *sessions.Entry) {
 	if err := e.Session.AbortTransaction(actx); err != nil {
 		m.log.Warn("txn: driver refused abort", sessionAttr(e), "txn", e.Txn.Number, "err", err)
 	}
-	e.Txn.State, e.Txn.Depth = sessions.TxnAborted, 0
+	m.end(e, sessions.TxnAborted)
 }
 
 // Outcome reports e's current or most recent transaction, for GetSession.

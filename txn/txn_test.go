@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,7 +190,13 @@ func TestStateMachine(t *testing.T) {
 
 func TestStartOptions(t *testing.T) {
 	f := mustFixture(t)
-	m := mustManager(t, Config{Now: func() time.Time { return time.Unix(1700000000, 0) }})
+	m := mustManager(t, Config{})
+	// Started comes from the entry's clock, the registry's.
+	reg, err := sessions.New(sessions.Config{InstanceID: "test", Now: func() time.Time { return time.Unix(1700000000, 0) }, AbortTxn: m.AbortFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close(context.Background()) })
 	tests := []struct {
 		name      string
 		defaults  sessions.TransactionOptions
@@ -203,7 +210,7 @@ func TestStartOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := f.mustEntry(t, sessions.Options{DefaultTransaction: tt.defaults})
+			e := f.mustRegistered(t, reg, sessions.Options{DefaultTransaction: tt.defaults})
 			if _, _, err := m.Start(context.Background(), e, tt.explicit, false, true); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
@@ -410,8 +417,10 @@ func TestCommitUnknownThenResolved(t *testing.T) {
 			if _, err := m.Abort(ctx, e, 1); !errors.Is(err, ErrAbortAfterCommit) {
 				t.Errorf("Abort: err = %v, want ErrAbortAfterCommit", err)
 			}
-			if m.AbortOpen(ctx, e) {
-				t.Errorf("AbortOpen aborted a transaction whose commit is pending")
+			for _, c := range []sessions.AbortCause{sessions.AbortEnded, sessions.AbortExpired, sessions.AbortClosed, sessions.AbortLifetime} {
+				if m.AbortFor(ctx, e, c) {
+					t.Errorf("AbortFor(%v) aborted a transaction whose commit is pending", c)
+				}
 			}
 			wantOutcome(t, e, 1, sessions.TxnUnknown, 0)
 
@@ -497,13 +506,14 @@ func TestCommitDefiniteAbort(t *testing.T) {
 	}
 }
 
-func TestAbortOpen(t *testing.T) {
+func TestAbortFor(t *testing.T) {
 	f := mustFixture(t)
-	m := mustManager(t, Config{})
+	var outcomes []sessions.TxnState
+	m := mustManager(t, Config{OnOutcome: func(s sessions.TxnState) { outcomes = append(outcomes, s) }})
 	ctx := context.Background()
 	e := f.mustEntry(t, sessions.Options{})
-	if m.AbortOpen(ctx, e) {
-		t.Errorf("AbortOpen without a transaction reported an abort")
+	if m.AbortFor(ctx, e, sessions.AbortEnded) {
+		t.Errorf("AbortFor without a transaction reported an abort")
 	}
 	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -516,12 +526,18 @@ func TestAbortOpen(t *testing.T) {
 	// paths run on expiring contexts).
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if !m.AbortOpen(cctx, e) {
-		t.Fatalf("AbortOpen did not abort the open transaction")
+	if !m.AbortFor(cctx, e, sessions.AbortClosed) {
+		t.Fatalf("AbortFor did not abort the open transaction")
 	}
 	wantOutcome(t, e, 1, sessions.TxnAborted, 0)
-	if m.AbortOpen(ctx, e) {
-		t.Errorf("second AbortOpen reported an abort")
+	if e.Txn.Dangling != 0 {
+		t.Errorf("Dangling = %d after a shutdown abort, want 0", e.Txn.Dangling)
+	}
+	if m.AbortFor(ctx, e, sessions.AbortClosed) {
+		t.Errorf("second AbortFor reported an abort")
+	}
+	if !slices.Equal(outcomes, []sessions.TxnState{sessions.TxnAborted}) {
+		t.Errorf("OnOutcome saw %v, want one abort", outcomes)
 	}
 	wantCount(t, f, "x", 0)
 	// The aborted transaction released its write: another writer can

@@ -82,11 +82,16 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 		_ = mc.Disconnect(ctx)
 		_ = down.Disconnect(ctx)
 	})
+	tm, err := txn.New(txn.Config{CommitRetryLimit: cfg.commitRetryLimit, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
 	reg, err := sessions.New(sessions.Config{
 		InstanceID:  "test",
 		IdleTimeout: cfg.idleTimeout,
 		MaxSessions: cfg.maxSessions,
 		Logger:      quiet,
+		AbortTxn:    tm.AbortFor,
 	})
 	if err != nil {
 		return nil, err
@@ -96,10 +101,6 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 		defer cancel()
 		_ = reg.Close(ctx)
 	})
-	tm, err := txn.New(txn.Config{CommitRetryLimit: cfg.commitRetryLimit, Logger: quiet})
-	if err != nil {
-		return nil, err
-	}
 	srv, err := server.New(server.Config{
 		Backends: []*server.Backend{
 			{Name: server.DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true},

@@ -95,6 +95,19 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if instance == "" {
 		instance = randomInstanceID()
 	}
+	// The transaction layer is the only writer of transaction state: the
+	// registry asks it to abort on expiry, EndSession and shutdown, and it
+	// reports every outcome, whoever caused it.
+	manager, err := txn.New(txn.Config{
+		CommitRetryLimit: cfg.commitRetry,
+		RunTimeout:       cfg.runTimeout,
+		Logger:           log.With("component", "txn"),
+		OnCommitAttempt:  metrics.CommitAttempt,
+		OnOutcome:        metrics.TransactionFinished,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.registry, err = sessions.New(sessions.Config{
 		InstanceID:      instance,
 		IdleTimeout:     cfg.idleTimeout,
@@ -106,21 +119,12 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		MaxPerPrincipal: cfg.maxPerPrin,
 		Logger:          log.With("component", "sessions"),
 		OnExpire:        metrics.SessionExpired,
-		OnTxnExpire:     func() { metrics.TransactionFinished(sessions.TxnAborted) },
+		AbortTxn:        manager.AbortFor,
 	})
 	if err != nil {
 		return nil, err
 	}
 	metrics.SetActiveSessions(func() int { return int(a.registry.Stats().Active) })
-	manager, err := txn.New(txn.Config{
-		CommitRetryLimit: cfg.commitRetry,
-		RunTimeout:       cfg.runTimeout,
-		Logger:           log.With("component", "txn"),
-		OnCommitAttempt:  metrics.CommitAttempt,
-	})
-	if err != nil {
-		return nil, err
-	}
 	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log})
 	if err != nil {
 		return nil, err

@@ -70,22 +70,22 @@ func startGate(t testing.TB, uri string) *gate {
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	metrics := server.NewMetrics()
+	manager, err := txn.New(txn.Config{Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt, OnOutcome: metrics.TransactionFinished})
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg, err := sessions.New(sessions.Config{
 		InstanceID:      "bench",
 		MaxSessions:     maxSessions,
 		MaxPerPrincipal: maxSessions,
 		Logger:          log.With("component", "sessions"),
 		OnExpire:        metrics.SessionExpired,
-		OnTxnExpire:     func() { metrics.TransactionFinished(sessions.TxnAborted) },
+		AbortTxn:        manager.AbortFor,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics.SetActiveSessions(func() int { return int(reg.Stats().Active) })
-	manager, err := txn.New(txn.Config{Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv, err := server.New(server.Config{
 		Backends: []*server.Backend{{Name: server.DefaultBackend, Client: backend, Transactions: true, CausalConsistency: true}},
 		Sessions: reg,
