@@ -56,7 +56,8 @@ type TransportConfig struct {
 //  1. logging: one slog line per finished call with method, code, ErrorInfo
 //     reason, MongoDB code, duration and principal, never message text,
 //     tokens or documents;
-//  2. metrics: mongogate_rpcs_total and mongogate_rpc_duration_seconds;
+//  2. metrics: grpc_server_handled_total, grpc_server_handling_seconds and
+//     the other RPC metrics of go-grpc-middleware's Prometheus provider;
 //  3. recovery: a panic becomes INTERNAL and is logged with its stack;
 //  4. authentication, skipped for grpc.health.v1.Health and reflection;
 //  5. a guard that passes any error a handler returned unmapped through

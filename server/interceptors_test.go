@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -231,19 +232,23 @@ func TestInterceptorsMapErrors(t *testing.T) {
 	if _, err := client.GetSession(ctx, &pb.GetSessionRequest{}); err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
-	samples := mustParseExposition(t, m.Registry())
+	fams := promtest.Serve(t, m)
+	getSession := []string{"grpc_service", "mongogate.v1.SessionService", "grpc_method", "GetSession"}
+	find := []string{"grpc_service", "mongogate.v1.DocumentService", "grpc_method", "Find", "grpc_type", "server_stream"}
 	for _, want := range []struct {
-		key   string
-		value float64
+		name   string
+		labels []string
+		value  float64
 	}{
-		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="Internal"}`, 2},
-		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="NotFound"}`, 1},
-		{`mongogate_rpcs_total{method="mongogate.v1.SessionService/GetSession",code="OK"}`, 1},
-		{`mongogate_rpcs_total{method="mongogate.v1.DocumentService/Find",code="Internal"}`, 1},
-		{`mongogate_rpc_duration_seconds_count{method="mongogate.v1.SessionService/GetSession"}`, 4},
+		{"grpc_server_handled_total", append(getSession, "grpc_code", "Internal"), 2},
+		{"grpc_server_handled_total", append(getSession, "grpc_code", "NotFound"), 1},
+		{"grpc_server_handled_total", append(getSession, "grpc_code", "OK"), 1},
+		{"grpc_server_handled_total", append(find, "grpc_code", "Internal"), 1},
+		{"grpc_server_handled_total", append(find, "grpc_code", "NotFound"), 1},
+		{"grpc_server_handling_seconds", getSession, 4},
 	} {
-		if got := samples[want.key]; got != want.value {
-			t.Errorf("%s = %v, want %v", want.key, got, want.value)
+		if got, _ := fams.Value(want.name, want.labels...); got != want.value {
+			t.Errorf("%s%v = %v, want %v", want.name, want.labels, got, want.value)
 		}
 	}
 

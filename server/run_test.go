@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/promtest"
 )
 
 func insertOp(ns *pb.Namespace, doc *pb.Document) *pb.Operation {
@@ -20,7 +21,8 @@ func insertOp(ns *pb.Namespace, doc *pb.Document) *pb.Operation {
 // transactionsTotal reads mongogate_transactions_total{outcome}.
 func (g *gate) transactionsTotal(t *testing.T, outcome string) float64 {
 	t.Helper()
-	return mustParseExposition(t, g.metrics.Registry())[`mongogate_transactions_total{outcome="`+outcome+`"}`]
+	v, _ := promtest.Serve(t, g.metrics).Value("mongogate_transactions_total", "outcome", outcome)
+	return v
 }
 
 // TestRunTransaction runs every operation kind in one transaction, with

@@ -155,6 +155,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 	a.grpc = grpc.NewServer(opts...)
 	srv.Register(a.grpc)
+	metrics.InitializeRPCs(a.grpc)
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpc, a.health)
 	if err := registerReflection(a.grpc); err != nil {
@@ -186,6 +187,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 			}
 		}()
 		log.Info("mongogate: metrics", "addr", mln.Addr().String())
+		fmt.Fprintf(stdout, "mongogate metrics on http://%s/metrics\n", mln.Addr())
 	}
 	log.Info("mongogate: serving", "addr", ln.Addr().String(), "instance", instance, "backends", len(a.backends))
 	fmt.Fprintf(stdout, "mongogate listening on %s\n", ln.Addr())

@@ -49,7 +49,10 @@ func runTests(m *testing.M) int {
 // serverProc is one running mongogate process and the clients of its
 // services.
 type serverProc struct {
-	addr     string
+	addr string
+	// metricsURL is the /metrics URL when the server was started with
+	// --metrics-listen.
+	metricsURL string
 	cmd      *exec.Cmd
 	stderr   *lockedBuffer
 	exited   chan struct{} // closed once the process has exited
@@ -94,6 +97,7 @@ func mustStartServer(t *testing.T, b *backend, args ...string) *serverProc {
 
 	select {
 	case s.addr = <-out.addr:
+		s.metricsURL = out.metricsURL()
 	case <-s.exited:
 		t.Fatalf("server exited before listening: %v", s.waitErr)
 	case <-time.After(30 * time.Second):
@@ -205,7 +209,8 @@ func serverEnv() []string {
 }
 
 // listenWatcher is the server's stdout: it finds the line
-// "mongogate listening on ADDR" and sends ADDR once.
+// "mongogate listening on ADDR" and sends ADDR once. The server prints
+// "mongogate metrics on URL" before it, with --metrics-listen.
 type listenWatcher struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -230,6 +235,18 @@ func (w *listenWatcher) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// metricsURL is the URL of the "mongogate metrics on" line, or "".
+func (w *listenWatcher) metricsURL() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for line := range strings.Lines(w.buf.String()) {
+		if url, ok := strings.CutPrefix(strings.TrimSpace(line), "mongogate metrics on "); ok {
+			return url
+		}
+	}
+	return ""
 }
 
 // lockedBuffer collects a process's output safely for concurrent use.
