@@ -92,8 +92,8 @@ func runAuthCases(t *testing.T, cfg TransportConfig, cases []authCase, dialOpts 
 					return
 				}
 				d := mustDetails(t, err)
-				if d.code != tt.code || d.info.GetReason() != reasonUnauthenticated {
-					t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, reasonUnauthenticated)
+				if d.code != tt.code || d.info.GetReason() != pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED.Wire() {
+					t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED.Wire())
 				}
 			})
 		}

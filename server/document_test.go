@@ -234,14 +234,14 @@ func decodeValue(t *testing.T, v *pb.Value) bson.RawValue {
 
 // wantCode asserts err's code and ErrorInfo reason, and, when field is
 // not empty, that BadRequest names field.
-func wantCode(t *testing.T, err error, code codes.Code, reason, field string) statusDetails {
+func wantCode(t *testing.T, err error, code codes.Code, reason pb.ErrorReason, field string) statusDetails {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("got success, want %v %s", code, reason)
+		t.Fatalf("got success, want %v %s", code, reason.Wire())
 	}
 	d := mustDetails(t, err)
-	if d.code != code || d.info.GetReason() != reason {
-		t.Fatalf("got %v %s (%v), want %v %s", d.code, d.info.GetReason(), err, code, reason)
+	if d.code != code || d.info.GetReason() != reason.Wire() {
+		t.Fatalf("got %v %s (%v), want %v %s", d.code, d.info.GetReason(), err, code, reason.Wire())
 	}
 	if field != "" {
 		var fields []string
@@ -716,7 +716,7 @@ func TestDocumentInTransaction(t *testing.T) {
 	}
 	_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: jsonDoc(`{"_id": 3}`),
 		WriteConcern: &pb.WriteConcern{W: &pb.WriteConcern_WTag{WTag: "majority"}}})
-	wantCode(t, err, codes.InvalidArgument, reasonInvalidArgument, "write_concern")
+	wantCode(t, err, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "write_concern")
 }
 
 // TestDocumentClientMismatch checks that a session is bound to its
@@ -729,7 +729,7 @@ func TestDocumentClientMismatch(t *testing.T) {
 
 	_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Client: DefaultBackend, Namespace: ns,
 		Document: jsonDoc(`{"_id": 1}`)})
-	d := wantCode(t, err, codes.FailedPrecondition, reasonSessionClientMismatch, "")
+	d := wantCode(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, "")
 	if md := d.info.GetMetadata(); md[metaClient] != DefaultBackend || md[metaBoundClient] != "other" {
 		t.Errorf("metadata %v", md)
 	}
@@ -737,7 +737,7 @@ func TestDocumentClientMismatch(t *testing.T) {
 	if err == nil {
 		_, err = stream.Recv()
 	}
-	wantCode(t, err, codes.FailedPrecondition, reasonSessionClientMismatch, "")
+	wantCode(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, "")
 	if c := contents(t, coll); len(c) != 0 {
 		t.Fatalf("collection after refused writes: %v", c)
 	}
@@ -767,51 +767,51 @@ func TestDocumentBadInput(t *testing.T) {
 		name   string
 		call   func(ctx context.Context) error
 		code   codes.Code
-		reason string
+		reason pb.ErrorReason
 		field  string
 	}{
 		{"invalid extended json", func(ctx context.Context) error {
 			_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{Namespace: ns, Document: jsonDoc(`{"a": {"$numberInt": "x"}}`)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "document"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "document"},
 		{"json syntax", func(ctx context.Context) error {
 			_, err := g.docs.InsertMany(ctx, &pb.InsertManyRequest{Namespace: ns, Documents: []*pb.Document{jsonDoc(`{}`), jsonDoc(`{}`), jsonDoc(`{"a":`)}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "documents[2]"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "documents[2]"},
 		{"bad bson", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: &pb.Document{Value: &pb.Document_Bson{Bson: []byte{9, 0, 0, 0, 0}}}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "filter"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "filter"},
 		{"empty document", func(ctx context.Context) error {
 			_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{Namespace: ns, Document: &pb.Document{}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "document"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "document"},
 		{"missing namespace", func(ctx context.Context) error {
 			_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{Document: jsonDoc(`{}`)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "namespace"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "namespace"},
 		{"missing collection", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: &pb.Namespace{Database: ns.GetDatabase()}, Filter: jsonDoc(`{}`)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "namespace.collection"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "namespace.collection"},
 		{"missing filter", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "filter"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "filter"},
 		{"update without operators", func(ctx context.Context) error {
 			_, err := g.docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: ns, Filter: jsonDoc(`{}`), UpdateSpec: upd(`{"n": 5}`)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "update"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "update"},
 		{"negative limit", func(ctx context.Context) error {
 			_, err := g.docs.CountDocuments(ctx, &pb.CountDocumentsRequest{Namespace: ns, Options: &pb.CountDocumentsOptions{Limit: -1}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "options.limit"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "options.limit"},
 		{"unknown return document", func(ctx context.Context) error {
 			_, err := g.docs.FindOneAndUpdate(ctx, &pb.FindOneAndUpdateRequest{Namespace: ns, Filter: jsonDoc(`{}`),
 				UpdateSpec: &pb.FindOneAndUpdateRequest_Update{Update: jsonDoc(`{"$set": {"n": 0}}`)},
 				Options:    &pb.FindOneAndUpdateOptions{ReturnDocument: 7}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "options.return_document"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "options.return_document"},
 		{"bad bulk model", func(ctx context.Context) error {
 			_, err := g.docs.BulkWrite(ctx, &pb.BulkWriteRequest{Namespace: ns, Models: []*pb.WriteModel{
 				{Model: &pb.WriteModel_InsertOne{InsertOne: &pb.InsertOneModel{Document: jsonDoc(`{}`)}}},
@@ -819,25 +819,25 @@ func TestDocumentBadInput(t *testing.T) {
 					UpdateSpec: &pb.UpdateOneModel_Update{Update: jsonDoc(`{"n": 0}`)}}}},
 			}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "models[1].update_one.update"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "models[1].update_one.update"},
 		{"unknown response format", func(ctx context.Context) error {
 			_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{Namespace: ns, Document: jsonDoc(`{}`), ResponseFormat: 9})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "response_format"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "response_format"},
 		{"unknown client", func(ctx context.Context) error {
 			_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{Client: "nope", Namespace: ns, Document: jsonDoc(`{}`)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "client"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "client"},
 		{"$where", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: jsonDoc(`{"$where": "true"}`)})
 			return err
-		}, codes.InvalidArgument, reasonForbiddenOperator, "filter"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, "filter"},
 		{"$function in update pipeline", func(ctx context.Context) error {
 			_, err := g.docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: ns, Filter: jsonDoc(`{}`),
 				UpdateSpec: &pb.UpdateManyRequest_UpdatePipeline{UpdatePipeline: &pb.Pipeline{Stages: []*pb.Document{
 					jsonDoc(`{"$set": {"n": {"$function": {"body": "function() { return 1 }", "args": [], "lang": "js"}}}}`)}}}})
 			return err
-		}, codes.InvalidArgument, reasonForbiddenOperator, "update_pipeline.stages[0]"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, "update_pipeline.stages[0]"},
 		{"$accumulator in aggregate", func(ctx context.Context) error {
 			stream, err := g.docs.Aggregate(ctx, &pb.AggregateRequest{Namespace: ns, Pipeline: []*pb.Document{
 				jsonDoc(`{"$match": {}}`),
@@ -847,21 +847,21 @@ func TestDocumentBadInput(t *testing.T) {
 				_, err = stream.Recv()
 			}
 			return err
-		}, codes.InvalidArgument, reasonForbiddenOperator, "pipeline[1]"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, "pipeline[1]"},
 		{"w:0 with a session", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{SessionToken: token, Namespace: ns, Filter: jsonDoc(`{}`), WriteConcern: w0})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "write_concern"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "write_concern"},
 		{"w:0 with journal", func(ctx context.Context) error {
 			j := true
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: jsonDoc(`{}`),
 				WriteConcern: &pb.WriteConcern{W: &pb.WriteConcern_WNodes{WNodes: 0}, Journal: &j}})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "write_concern"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "write_concern"},
 		{"unknown token", func(ctx context.Context) error {
 			_, err := g.docs.DeleteMany(ctx, &pb.DeleteManyRequest{SessionToken: "test-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Namespace: ns, Filter: jsonDoc(`{}`)})
 			return err
-		}, codes.NotFound, reasonSessionNotFound, ""},
+		}, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, ""},
 		{"unknown token on a stream", func(ctx context.Context) error {
 			stream, err := g.docs.Aggregate(ctx, &pb.AggregateRequest{SessionToken: "nope", Namespace: ns,
 				Pipeline: []*pb.Document{jsonDoc(`{"$out": "c"}`)}})
@@ -869,11 +869,11 @@ func TestDocumentBadInput(t *testing.T) {
 				_, err = stream.Recv()
 			}
 			return err
-		}, codes.NotFound, reasonSessionNotFound, ""},
+		}, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, ""},
 		{"oversize document", func(ctx context.Context) error {
 			_, err := g.docs.ReplaceOne(ctx, &pb.ReplaceOneRequest{Namespace: ns, Filter: jsonDoc(`{"_id": 1}`), Replacement: jsonDoc(huge)})
 			return err
-		}, codes.InvalidArgument, reasonInvalidArgument, "replacement"},
+		}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "replacement"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -194,23 +194,23 @@ func TestInterceptorsMapErrors(t *testing.T) {
 		name   string
 		call   func() error
 		code   codes.Code
-		reason string
+		reason pb.ErrorReason
 	}{
 		{"unary panic", func() error {
 			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "panic"})
 			return err
-		}, codes.Internal, reasonInternal},
+		}, codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL},
 		{"unary unmapped error", func() error {
 			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "unmapped"})
 			return err
-		}, codes.Internal, reasonInternal},
+		}, codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL},
 		{"unary domain error", func() error {
 			_, err := client.GetSession(ctx, &pb.GetSessionRequest{SessionToken: "domain"})
 			return err
-		}, codes.NotFound, reasonSessionExpired},
+		}, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED},
 		{"stream domain error", func() error {
 			return callFind(ctx, conn)
-		}, codes.NotFound, reasonSessionNotFound},
+		}, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND},
 		{"stream panic", func() error {
 			stream, err := pb.NewDocumentServiceClient(conn).Find(ctx, &pb.FindRequest{SessionToken: "panic"})
 			if err != nil {
@@ -218,13 +218,13 @@ func TestInterceptorsMapErrors(t *testing.T) {
 			}
 			_, err = stream.Recv()
 			return err
-		}, codes.Internal, reasonInternal},
+		}, codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustDetails(t, tt.call())
-			if d.code != tt.code || d.info.GetReason() != tt.reason {
-				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason)
+			if d.code != tt.code || d.info.GetReason() != tt.reason.Wire() {
+				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason.Wire())
 			}
 		})
 	}

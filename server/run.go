@@ -119,7 +119,7 @@ func operationFromProto(o *pb.Operation) (txnOp, error) {
 			return &pb.OperationResult{Result: &pb.OperationResult_Distinct{Distinct: p}}
 		})
 	}
-	e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: "invalid operation: none is set"}
+	e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: "invalid operation: none is set"}
 	e.badField("", "required: one of insert_one, insert_many, update_one, update_many, replace_one, delete_one, "+
 		"delete_many, bulk_write, find_one, find_one_and_update, find_one_and_replace, find_one_and_delete, "+
 		"count_documents, distinct")

@@ -231,45 +231,45 @@ func TestRunTransactionRefused(t *testing.T) {
 		name   string
 		req    *pb.RunTransactionRequest
 		code   codes.Code
-		reason string
+		reason pb.ErrorReason
 		field  string
 		index  string // want ErrorInfo operation_index; "" for none
 	}{
 		{"no operations", &pb.RunTransactionRequest{},
-			codes.InvalidArgument, reasonInvalidArgument, "operations", ""},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations", ""},
 		{"operation not set", &pb.RunTransactionRequest{Operations: []*pb.Operation{good, {}}},
-			codes.InvalidArgument, reasonInvalidArgument, "operations[1]", "1"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[1]", "1"},
 		{"bad document", &pb.RunTransactionRequest{Operations: []*pb.Operation{good, good,
 			insertOp(ns, jsonDoc(`{"a": {"$oid": "nope"}}`))}},
-			codes.InvalidArgument, reasonInvalidArgument, "operations[2].insert_one.document", "2"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[2].insert_one.document", "2"},
 		{"missing namespace", &pb.RunTransactionRequest{Operations: []*pb.Operation{
 			{Operation: &pb.Operation_UpdateOne{UpdateOne: &pb.UpdateOneOperation{Filter: jsonDoc(`{}`),
 				UpdateSpec: &pb.UpdateOneOperation_Update{Update: jsonDoc(`{"$set": {"a": 1}}`)}}}}, good}},
-			codes.InvalidArgument, reasonInvalidArgument, "operations[0].update_one.namespace", "0"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[0].update_one.namespace", "0"},
 		{"bad option", &pb.RunTransactionRequest{Operations: []*pb.Operation{good,
 			{Operation: &pb.Operation_CountDocuments{CountDocuments: &pb.CountDocumentsOperation{Namespace: ns,
 				Options: &pb.CountDocumentsOptions{Skip: -1}}}}}},
-			codes.InvalidArgument, reasonInvalidArgument, "operations[1].count_documents.options.skip", "1"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[1].count_documents.options.skip", "1"},
 		{"bad bulk model", &pb.RunTransactionRequest{Operations: []*pb.Operation{
 			{Operation: &pb.Operation_BulkWrite{BulkWrite: &pb.BulkWriteOperation{Namespace: ns, Models: []*pb.WriteModel{{}}}}}}},
-			codes.InvalidArgument, reasonInvalidArgument, "operations[0].bulk_write.models[0]", "0"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[0].bulk_write.models[0]", "0"},
 		{"forbidden operator", &pb.RunTransactionRequest{Operations: []*pb.Operation{good,
 			{Operation: &pb.Operation_DeleteMany{DeleteMany: &pb.DeleteManyOperation{Namespace: ns,
 				Filter: jsonDoc(`{"$where": "sleep(100)"}`)}}}}},
-			codes.InvalidArgument, reasonForbiddenOperator, "operations[1].delete_many.filter", "1"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, "operations[1].delete_many.filter", "1"},
 		{"bad timeout", &pb.RunTransactionRequest{Operations: []*pb.Operation{good}, Timeout: durationpb.New(-time.Second)},
-			codes.InvalidArgument, reasonInvalidArgument, "timeout", ""},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "timeout", ""},
 		{"w:0 transaction", &pb.RunTransactionRequest{Operations: []*pb.Operation{good},
 			Options: &pb.TransactionOptions{WriteConcern: &pb.WriteConcern{W: &pb.WriteConcern_WNodes{WNodes: 0}}}},
-			codes.InvalidArgument, reasonInvalidArgument, "options.write_concern.w_nodes", ""},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "options.write_concern.w_nodes", ""},
 		{"no transaction support", &pb.RunTransactionRequest{Client: "standalone", Operations: []*pb.Operation{good}},
-			codes.FailedPrecondition, reasonTransactionsNotSupported, "", ""},
+			codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED, "", ""},
 		{"transaction open on the session", &pb.RunTransactionRequest{SessionToken: busy, Operations: []*pb.Operation{good}},
-			codes.FailedPrecondition, reasonTransactionInProgress, "", ""},
+			codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, "", ""},
 		{"unknown session", &pb.RunTransactionRequest{SessionToken: "test-nope", Operations: []*pb.Operation{good}},
-			codes.NotFound, reasonSessionNotFound, "", ""},
+			codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, "", ""},
 		{"duplicate key", &pb.RunTransactionRequest{Operations: []*pb.Operation{good, insertOp(ns, jsonDoc(`{"_id": 0}`))}},
-			codes.AlreadyExists, reasonDuplicateKey, "", "1"},
+			codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, "", "1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,38 +22,15 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mongogate/mongogate/crud"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
 
 // errorDomain is the google.rpc.ErrorInfo domain of every mongogate error.
+// Its reasons are the pb.ErrorReason values of common.proto, sent by their
+// Wire names.
 const errorDomain = "mongogate.dev"
-
-// ErrorInfo reasons. With the status code they are the stable part of an
-// error: clients branch on code + reason (see common.proto), so a reason is
-// never renamed or reused for another meaning.
-const (
-	reasonInvalidArgument          = "INVALID_ARGUMENT"           // INVALID_ARGUMENT (+BadRequest)
-	reasonForbiddenOperator        = "FORBIDDEN_OPERATOR"         // INVALID_ARGUMENT (+BadRequest when the field is known)
-	reasonSessionNotFound          = "SESSION_NOT_FOUND"          // NOT_FOUND
-	reasonSessionExpired           = "SESSION_EXPIRED"            // NOT_FOUND
-	reasonSessionClientMismatch    = "SESSION_CLIENT_MISMATCH"    // FAILED_PRECONDITION
-	reasonTransactionInProgress    = "TRANSACTION_IN_PROGRESS"    // FAILED_PRECONDITION
-	reasonNoTransaction            = "NO_TRANSACTION"             // FAILED_PRECONDITION
-	reasonTransactionsNotSupported = "TRANSACTIONS_NOT_SUPPORTED" // FAILED_PRECONDITION
-	reasonTransactionAborted       = "TRANSACTION_ABORTED"        // ABORTED
-	reasonUnknownCommitResult      = "UNKNOWN_COMMIT_RESULT"      // UNAVAILABLE (+RetryInfo)
-	reasonDuplicateKey             = "DUPLICATE_KEY"              // ALREADY_EXISTS
-	reasonSessionLimit             = "SESSION_LIMIT"              // RESOURCE_EXHAUSTED (+RetryInfo)
-	reasonUnauthenticated          = "UNAUTHENTICATED"            // UNAUTHENTICATED
-	reasonNamespaceForbidden       = "NAMESPACE_FORBIDDEN"        // PERMISSION_DENIED
-	reasonBackendUnavailable       = "BACKEND_UNAVAILABLE"        // UNAVAILABLE (+RetryInfo)
-	reasonShuttingDown             = "SHUTTING_DOWN"              // UNAVAILABLE (+RetryInfo)
-	reasonDeadlineExceeded         = "DEADLINE_EXCEEDED"          // DEADLINE_EXCEEDED
-	reasonMongoError               = "MONGO_ERROR"                // code chosen from the MongoDB error code
-	reasonCanceled                 = "CANCELED"                   // CANCELED
-	reasonInternal                 = "INTERNAL"                   // INTERNAL
-)
 
 // ErrorInfo metadata keys.
 const (
@@ -141,7 +118,7 @@ var (
 // exactly one ErrorInfo, and RetryInfo and BadRequest where they apply.
 type apiError struct {
 	code       codes.Code
-	reason     string
+	reason     pb.ErrorReason
 	msg        string
 	meta       map[string]string
 	retryAfter time.Duration
@@ -163,7 +140,7 @@ func (e *apiError) badField(field, description string) {
 
 // err builds the gRPC status error.
 func (e *apiError) err() error {
-	details := []proto.Message{&errdetails.ErrorInfo{Reason: e.reason, Domain: errorDomain, Metadata: e.meta}}
+	details := []proto.Message{&errdetails.ErrorInfo{Reason: e.reason.Wire(), Domain: errorDomain, Metadata: e.meta}}
 	if e.retryAfter > 0 {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.retryAfter)})
 	}
@@ -195,7 +172,7 @@ func clean(s string) string {
 
 // toStatus turns any error a handler meets into the gRPC status the client
 // receives. It is the only place where domain and MongoDB errors become
-// codes and reasons (see the table in common.proto); handlers end with
+// codes and reasons (see ErrorReason in common.proto); handlers end with
 // `return nil, toStatus(err)`. A gRPC status anywhere in err's chain (a
 // forwarded call's, or one of the err* constructors below) passes through
 // unchanged. Errors it does not know become INTERNAL with a generic
@@ -210,9 +187,9 @@ func toStatus(err error) error {
 	}
 	e := classify(err)
 	switch e.reason {
-	case reasonInternal:
+	case pb.ErrorReason_ERROR_REASON_INTERNAL:
 		slog.Error("unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
-	case reasonBackendUnavailable:
+	case pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:
 		slog.Warn("MongoDB backend unavailable", "error", err.Error())
 	}
 	return e.err()
@@ -248,49 +225,49 @@ func classifyDomain(err error) *apiError {
 	)
 	switch {
 	case errors.As(err, &argErr):
-		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
 		e.badField(argErr.Field, argErr.Reason)
 		return e
 	case errors.As(err, &forbiddenErr):
-		e := &apiError{code: codes.InvalidArgument, reason: reasonForbiddenOperator, msg: err.Error()}
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, msg: err.Error()}
 		e.set(metaOperator, forbiddenErr.Operator)
 		if forbiddenErr.Field != "" {
 			e.badField(forbiddenErr.Field, forbiddenErr.Operator+" (server-side JavaScript) is not allowed")
 		}
 		return e
 	case errors.Is(err, crud.ErrForbiddenOperator):
-		return &apiError{code: codes.InvalidArgument, reason: reasonForbiddenOperator, msg: err.Error()}
+		return &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, msg: err.Error()}
 	case errors.Is(err, crud.ErrUnacknowledgedInSession):
-		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
 		e.badField("write_concern", "w:0 (unacknowledged) cannot be used with a session or in a transaction")
 		return e
 	case errors.Is(err, txn.ErrOptionsMismatch):
 		// common.proto: joining with different options is INVALID_ARGUMENT.
-		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
 		e.badField("options", "must be unset or equal to the open transaction's options when joining it")
 		return e
 
 	case errors.Is(err, sessions.ErrNotFound):
-		return &apiError{code: codes.NotFound, reason: reasonSessionNotFound, msg: domainMessage(err, sessions.ErrNotFound)}
+		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, msg: domainMessage(err, sessions.ErrNotFound)}
 	case errors.Is(err, sessions.ErrExpired):
-		return &apiError{code: codes.NotFound, reason: reasonSessionExpired, msg: domainMessage(err, sessions.ErrExpired)}
+		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, msg: domainMessage(err, sessions.ErrExpired)}
 	case errors.Is(err, sessions.ErrLimit):
-		return &apiError{code: codes.ResourceExhausted, reason: reasonSessionLimit,
+		return &apiError{code: codes.ResourceExhausted, reason: pb.ErrorReason_ERROR_REASON_SESSION_LIMIT,
 			msg: domainMessage(err, sessions.ErrLimit), retryAfter: retrySessionSlot}
 	case errors.Is(err, sessions.ErrClosed):
-		return &apiError{code: codes.Unavailable, reason: reasonShuttingDown,
+		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN,
 			msg: domainMessage(err, sessions.ErrClosed), retryAfter: retryUnavailable}
 
 	case errors.Is(err, txn.ErrInProgress):
-		return &apiError{code: codes.FailedPrecondition, reason: reasonTransactionInProgress, msg: domainMessage(err, txn.ErrInProgress)}
+		return &apiError{code: codes.FailedPrecondition, reason: pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, msg: domainMessage(err, txn.ErrInProgress)}
 	case errors.Is(err, txn.ErrNoTransaction):
-		return &apiError{code: codes.FailedPrecondition, reason: reasonNoTransaction, msg: domainMessage(err, txn.ErrNoTransaction)}
+		return &apiError{code: codes.FailedPrecondition, reason: pb.ErrorReason_ERROR_REASON_NO_TRANSACTION, msg: domainMessage(err, txn.ErrNoTransaction)}
 	case errors.Is(err, txn.ErrNotSupported):
-		return &apiError{code: codes.FailedPrecondition, reason: reasonTransactionsNotSupported, msg: domainMessage(err, txn.ErrNotSupported)}
+		return &apiError{code: codes.FailedPrecondition, reason: pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED, msg: domainMessage(err, txn.ErrNotSupported)}
 	case errors.Is(err, txn.ErrAborted):
-		return &apiError{code: codes.Aborted, reason: reasonTransactionAborted, msg: domainMessage(err, txn.ErrAborted)}
+		return &apiError{code: codes.Aborted, reason: pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, msg: domainMessage(err, txn.ErrAborted)}
 	case errors.Is(err, txn.ErrUnknownCommitResult):
-		return &apiError{code: codes.Unavailable, reason: reasonUnknownCommitResult,
+		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT,
 			msg: domainMessage(err, txn.ErrUnknownCommitResult), retryAfter: retryUnavailable}
 	}
 	return nil
@@ -309,34 +286,34 @@ func classifyMongo(err error) *apiError {
 	mi, _ := mongoInfoOf(err)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &apiError{code: codes.Canceled, reason: reasonCanceled, msg: "the request was canceled"}
+		return &apiError{code: codes.Canceled, reason: pb.ErrorReason_ERROR_REASON_CANCELED, msg: "the request was canceled"}
 	case mongo.IsDuplicateKeyError(err):
-		return &apiError{code: codes.AlreadyExists, reason: reasonDuplicateKey, msg: "duplicate key: " + mi.message}
+		return &apiError{code: codes.AlreadyExists, reason: pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, msg: "duplicate key: " + mi.message}
 	case hasLabel(err, labelUnknownCommitResult):
-		return &apiError{code: codes.Unavailable, reason: reasonUnknownCommitResult, retryAfter: retryUnavailable,
+		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, retryAfter: retryUnavailable,
 			msg: "the transaction's commit outcome is unknown; committing it again is safe"}
 	case hasLabel(err, labelTransientTransaction) || hasCode(err, txnAbortedCodes...):
-		return &apiError{code: codes.Aborted, reason: reasonTransactionAborted,
+		return &apiError{code: codes.Aborted, reason: pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED,
 			msg: "the transaction was aborted by MongoDB and can be retried from its start: " + mi.describe()}
 	case isSelectionFailure(err):
 		return backendUnavailable()
 	case errors.Is(err, context.DeadlineExceeded) || hasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
-		return &apiError{code: codes.DeadlineExceeded, reason: reasonDeadlineExceeded,
+		return &apiError{code: codes.DeadlineExceeded, reason: pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED,
 			msg: "the operation did not finish in time (RPC deadline or max_time)"}
 	case isConnectionFailure(err) || hasCode(err, backendCodes...):
 		return backendUnavailable()
 	case isDriverArgument(err):
-		e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument, msg: err.Error()}
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
 		e.badField("", err.Error())
 		return e
 	case mi.code != 0:
-		return &apiError{code: mongoCodeToGRPC(mi.code), reason: reasonMongoError, msg: "MongoDB error: " + mi.describe()}
+		return &apiError{code: mongoCodeToGRPC(mi.code), reason: pb.ErrorReason_ERROR_REASON_MONGO_ERROR, msg: "MongoDB error: " + mi.describe()}
 	}
-	return &apiError{code: codes.Internal, reason: reasonInternal, msg: "internal error"}
+	return &apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}
 }
 
 func backendUnavailable() *apiError {
-	return &apiError{code: codes.Unavailable, reason: reasonBackendUnavailable, retryAfter: retryUnavailable,
+	return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, retryAfter: retryUnavailable,
 		msg: "the MongoDB backend is unreachable or has no primary"}
 }
 
@@ -469,7 +446,7 @@ func isDriverArgument(err error) bool {
 // errInvalidArgument: a request field is missing or wrong. field is the
 // proto field path, e.g. "namespace.collection" or "operations[2].filter".
 func errInvalidArgument(field, description string) error {
-	e := &apiError{code: codes.InvalidArgument, reason: reasonInvalidArgument,
+	e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 		msg: "invalid " + field + ": " + description}
 	e.badField(field, description)
 	return e.err()
@@ -478,7 +455,7 @@ func errInvalidArgument(field, description string) error {
 // errClientMismatch: the request names backend requested but the session
 // is bound to backend bound.
 func errClientMismatch(requested, bound string) error {
-	e := &apiError{code: codes.FailedPrecondition, reason: reasonSessionClientMismatch,
+	e := &apiError{code: codes.FailedPrecondition, reason: pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH,
 		msg: fmt.Sprintf("the session is bound to client %q, the request names client %q", bound, requested)}
 	e.set(metaClient, requested)
 	e.set(metaBoundClient, bound)
@@ -487,7 +464,7 @@ func errClientMismatch(requested, bound string) error {
 
 // errNamespaceForbidden: the principal may not use database.collection.
 func errNamespaceForbidden(database, collection string) error {
-	e := &apiError{code: codes.PermissionDenied, reason: reasonNamespaceForbidden,
+	e := &apiError{code: codes.PermissionDenied, reason: pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
 		msg: fmt.Sprintf("namespace %s.%s is not allowed for this principal", database, collection)}
 	e.set(metaDatabase, database)
 	e.set(metaCollection, collection)
@@ -496,19 +473,19 @@ func errNamespaceForbidden(database, collection string) error {
 
 // errUnauthenticated: no credentials, or credentials that do not verify.
 func errUnauthenticated(msg string) error {
-	return (&apiError{code: codes.Unauthenticated, reason: reasonUnauthenticated, msg: msg}).err()
+	return (&apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg}).err()
 }
 
 // errShuttingDown: the server is draining and takes no new work.
 func errShuttingDown() error {
-	return (&apiError{code: codes.Unavailable, reason: reasonShuttingDown, retryAfter: retryUnavailable,
+	return (&apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
 		msg: "the server is shutting down; retry on another instance"}).err()
 }
 
 // errInternal: a bug, already logged by the caller; the client learns
 // nothing about it.
 func errInternal() error {
-	return (&apiError{code: codes.Internal, reason: reasonInternal, msg: "internal error"}).err()
+	return (&apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}).err()
 }
 
 // withOperationIndex maps err and marks it as the failure of RunTransaction

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mongogate/mongogate/crud"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
@@ -78,94 +79,94 @@ func TestToStatus(t *testing.T) {
 		name       string
 		err        error
 		code       codes.Code
-		reason     string
+		reason     pb.ErrorReason
 		meta       map[string]string // subset expected in ErrorInfo metadata
 		retry      bool
 		badRequest string // expected field of the first violation; "-" for none
 	}{
 		// sessions
-		{"session not found", fmt.Errorf("sessions: get inst1.abcd…: %w", sessions.ErrNotFound), codes.NotFound, reasonSessionNotFound, nil, false, "-"},
-		{"session expired", sessions.ErrExpired, codes.NotFound, reasonSessionExpired, nil, false, "-"},
-		{"session limit", fmt.Errorf("start: %w", sessions.ErrLimit), codes.ResourceExhausted, reasonSessionLimit, nil, true, "-"},
-		{"registry closed", sessions.ErrClosed, codes.Unavailable, reasonShuttingDown, nil, true, "-"},
+		{"session not found", fmt.Errorf("sessions: get inst1.abcd…: %w", sessions.ErrNotFound), codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, nil, false, "-"},
+		{"session expired", sessions.ErrExpired, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, nil, false, "-"},
+		{"session limit", fmt.Errorf("start: %w", sessions.ErrLimit), codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_SESSION_LIMIT, nil, true, "-"},
+		{"registry closed", sessions.ErrClosed, codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},
 		// txn
-		{"in progress", txn.ErrInProgress, codes.FailedPrecondition, reasonTransactionInProgress, nil, false, "-"},
-		{"no transaction", fmt.Errorf("commit: %w", txn.ErrNoTransaction), codes.FailedPrecondition, reasonNoTransaction, nil, false, "-"},
-		{"not supported", txn.ErrNotSupported, codes.FailedPrecondition, reasonTransactionsNotSupported, nil, false, "-"},
-		{"aborted", txn.ErrAborted, codes.Aborted, reasonTransactionAborted, nil, false, "-"},
-		{"aborted wrapping write conflict", fmt.Errorf("%w: %w", txn.ErrAborted, writeConflict), codes.Aborted, reasonTransactionAborted,
+		{"in progress", txn.ErrInProgress, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, nil, false, "-"},
+		{"no transaction", fmt.Errorf("commit: %w", txn.ErrNoTransaction), codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_TRANSACTION, nil, false, "-"},
+		{"not supported", txn.ErrNotSupported, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED, nil, false, "-"},
+		{"aborted", txn.ErrAborted, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, nil, false, "-"},
+		{"aborted wrapping write conflict", fmt.Errorf("%w: %w", txn.ErrAborted, writeConflict), codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED,
 			map[string]string{metaMongoCode: "112", metaMongoCodeName: "WriteConflict", metaLabels: "TransientTransactionError"}, false, "-"},
-		{"unknown commit result", txn.ErrUnknownCommitResult, codes.Unavailable, reasonUnknownCommitResult, nil, true, "-"},
+		{"unknown commit result", txn.ErrUnknownCommitResult, codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, nil, true, "-"},
 		{"unknown commit result wrapping network error", fmt.Errorf("%w: %w", txn.ErrUnknownCommitResult, networkErr),
-			codes.Unavailable, reasonUnknownCommitResult, map[string]string{metaLabels: "NetworkError"}, true, "-"},
-		{"options mismatch", txn.ErrOptionsMismatch, codes.InvalidArgument, reasonInvalidArgument, nil, false, "options"},
-		{"commit pending", fmt.Errorf("txn: start: transaction 3: %w", txn.ErrCommitPending), codes.FailedPrecondition, reasonTransactionInProgress, nil, false, "-"},
-		{"abort after commit", txn.ErrAbortAfterCommit, codes.FailedPrecondition, reasonNoTransaction, nil, false, "-"},
-		{"snapshot session", txn.ErrSnapshotSession, codes.FailedPrecondition, reasonTransactionsNotSupported, nil, false, "-"},
-		{"unacknowledged transaction", txn.ErrUnacknowledged, codes.InvalidArgument, reasonInvalidArgument, nil, false, "write_concern"},
+			codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, map[string]string{metaLabels: "NetworkError"}, true, "-"},
+		{"options mismatch", txn.ErrOptionsMismatch, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "options"},
+		{"commit pending", fmt.Errorf("txn: start: transaction 3: %w", txn.ErrCommitPending), codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, nil, false, "-"},
+		{"abort after commit", txn.ErrAbortAfterCommit, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_TRANSACTION, nil, false, "-"},
+		{"snapshot session", txn.ErrSnapshotSession, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED, nil, false, "-"},
+		{"unacknowledged transaction", txn.ErrUnacknowledged, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "write_concern"},
 		// crud
 		{"forbidden operator", fmt.Errorf("find: %w", &crud.ForbiddenError{Operator: "$where", Field: "filter"}),
-			codes.InvalidArgument, reasonForbiddenOperator, map[string]string{metaOperator: "$where"}, false, "filter"},
-		{"forbidden operator sentinel", crud.ErrForbiddenOperator, codes.InvalidArgument, reasonForbiddenOperator, nil, false, "-"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, map[string]string{metaOperator: "$where"}, false, "filter"},
+		{"forbidden operator sentinel", crud.ErrForbiddenOperator, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, nil, false, "-"},
 		{"arg error", fmt.Errorf("insert: %w", &crud.ArgError{Field: "documents[2]", Reason: "json: bad"}),
-			codes.InvalidArgument, reasonInvalidArgument, nil, false, "documents[2]"},
-		{"unacknowledged in session", crud.ErrUnacknowledgedInSession, codes.InvalidArgument, reasonInvalidArgument, nil, false, "write_concern"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "documents[2]"},
+		{"unacknowledged in session", crud.ErrUnacknowledgedInSession, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "write_concern"},
 		// MongoDB
-		{"duplicate key write exception", dupWrite, codes.AlreadyExists, reasonDuplicateKey,
+		{"duplicate key write exception", dupWrite, codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY,
 			map[string]string{metaMongoCode: "11000", metaMongoCodeName: "DuplicateKey"}, false, "-"},
-		{"duplicate key wrapped", fmt.Errorf("crud: insert: %w", dupWrite), codes.AlreadyExists, reasonDuplicateKey, nil, false, "-"},
+		{"duplicate key wrapped", fmt.Errorf("crud: insert: %w", dupWrite), codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, nil, false, "-"},
 		{"duplicate key bulk", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Index: 3, Code: 11000, Message: "E11000"}}}},
-			codes.AlreadyExists, reasonDuplicateKey, map[string]string{metaMongoCode: "11000"}, false, "-"},
-		{"duplicate key command error", mongo.CommandError{Code: 11000, Name: "DuplicateKey"}, codes.AlreadyExists, reasonDuplicateKey, nil, false, "-"},
+			codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, map[string]string{metaMongoCode: "11000"}, false, "-"},
+		{"duplicate key command error", mongo.CommandError{Code: 11000, Name: "DuplicateKey"}, codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, nil, false, "-"},
 		{"transient label", mongo.CommandError{Code: 24, Name: "LockTimeout", Labels: []string{"TransientTransactionError"}},
-			codes.Aborted, reasonTransactionAborted, map[string]string{metaMongoCode: "24", metaLabels: "TransientTransactionError"}, false, "-"},
-		{"write conflict", mongo.CommandError{Code: 112, Name: "WriteConflict"}, codes.Aborted, reasonTransactionAborted, nil, false, "-"},
+			codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, map[string]string{metaMongoCode: "24", metaLabels: "TransientTransactionError"}, false, "-"},
+		{"write conflict", mongo.CommandError{Code: 112, Name: "WriteConflict"}, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, nil, false, "-"},
 		{"write conflict in write exception", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 112}}},
-			codes.Aborted, reasonTransactionAborted, map[string]string{metaMongoCodeName: "WriteConflict"}, false, "-"},
-		{"no such transaction", mongo.CommandError{Code: 251, Name: "NoSuchTransaction"}, codes.Aborted, reasonTransactionAborted, nil, false, "-"},
-		{"transaction aborted code", mongo.CommandError{Code: 244}, codes.Aborted, reasonTransactionAborted, nil, false, "-"},
+			codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, map[string]string{metaMongoCodeName: "WriteConflict"}, false, "-"},
+		{"no such transaction", mongo.CommandError{Code: 251, Name: "NoSuchTransaction"}, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, nil, false, "-"},
+		{"transaction aborted code", mongo.CommandError{Code: 244}, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, nil, false, "-"},
 		{"unknown commit label", mongo.CommandError{Code: 50, Name: "MaxTimeMSExpired", Labels: []string{"UnknownTransactionCommitResult"}},
-			codes.Unavailable, reasonUnknownCommitResult, map[string]string{metaLabels: "UnknownTransactionCommitResult"}, true, "-"},
-		{"max time expired", mongo.CommandError{Code: 50, Name: "MaxTimeMSExpired"}, codes.DeadlineExceeded, reasonDeadlineExceeded,
+			codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, map[string]string{metaLabels: "UnknownTransactionCommitResult"}, true, "-"},
+		{"max time expired", mongo.CommandError{Code: 50, Name: "MaxTimeMSExpired"}, codes.DeadlineExceeded, pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED,
 			map[string]string{metaMongoCode: "50", metaMongoCodeName: "MaxTimeMSExpired"}, false, "-"},
-		{"context deadline", context.DeadlineExceeded, codes.DeadlineExceeded, reasonDeadlineExceeded, nil, false, "-"},
-		{"wrapped context deadline", fmt.Errorf("crud: find: %w", context.DeadlineExceeded), codes.DeadlineExceeded, reasonDeadlineExceeded, nil, false, "-"},
-		{"context canceled", fmt.Errorf("crud: find: %w", context.Canceled), codes.Canceled, reasonCanceled, nil, false, "-"},
-		{"network error", networkErr, codes.Unavailable, reasonBackendUnavailable, map[string]string{metaLabels: "NetworkError"}, true, "-"},
-		{"connection error", fmt.Errorf("x: %w", topology.ConnectionError{ConnectionID: "c", Wrapped: io.EOF}), codes.Unavailable, reasonBackendUnavailable, nil, true, "-"},
-		{"server selection timeout", topology.ServerSelectionError{Wrapped: context.DeadlineExceeded}, codes.Unavailable, reasonBackendUnavailable, nil, true, "-"},
-		{"client disconnected", mongo.ErrClientDisconnected, codes.Unavailable, reasonBackendUnavailable, nil, true, "-"},
-		{"not writable primary", mongo.CommandError{Code: 10107, Name: "NotWritablePrimary"}, codes.Unavailable, reasonBackendUnavailable, nil, true, "-"},
-		{"bad value", mongo.CommandError{Code: 2, Name: "BadValue", Message: "unknown operator: $foo"}, codes.InvalidArgument, reasonMongoError,
+		{"context deadline", context.DeadlineExceeded, codes.DeadlineExceeded, pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, nil, false, "-"},
+		{"wrapped context deadline", fmt.Errorf("crud: find: %w", context.DeadlineExceeded), codes.DeadlineExceeded, pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, nil, false, "-"},
+		{"context canceled", fmt.Errorf("crud: find: %w", context.Canceled), codes.Canceled, pb.ErrorReason_ERROR_REASON_CANCELED, nil, false, "-"},
+		{"network error", networkErr, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, map[string]string{metaLabels: "NetworkError"}, true, "-"},
+		{"connection error", fmt.Errorf("x: %w", topology.ConnectionError{ConnectionID: "c", Wrapped: io.EOF}), codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, nil, true, "-"},
+		{"server selection timeout", topology.ServerSelectionError{Wrapped: context.DeadlineExceeded}, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, nil, true, "-"},
+		{"client disconnected", mongo.ErrClientDisconnected, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, nil, true, "-"},
+		{"not writable primary", mongo.CommandError{Code: 10107, Name: "NotWritablePrimary"}, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, nil, true, "-"},
+		{"bad value", mongo.CommandError{Code: 2, Name: "BadValue", Message: "unknown operator: $foo"}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_MONGO_ERROR,
 			map[string]string{metaMongoCode: "2", metaMongoCodeName: "BadValue"}, false, "-"},
-		{"failed to parse", mongo.CommandError{Code: 9, Name: "FailedToParse"}, codes.InvalidArgument, reasonMongoError, nil, false, "-"},
-		{"type mismatch", mongo.CommandError{Code: 14}, codes.InvalidArgument, reasonMongoError, map[string]string{metaMongoCodeName: "TypeMismatch"}, false, "-"},
-		{"invalid options", mongo.CommandError{Code: 72, Name: "InvalidOptions"}, codes.InvalidArgument, reasonMongoError, nil, false, "-"},
-		{"location code", mongo.CommandError{Code: 40324, Message: "Unrecognized pipeline stage name"}, codes.InvalidArgument, reasonMongoError, nil, false, "-"},
+		{"failed to parse", mongo.CommandError{Code: 9, Name: "FailedToParse"}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
+		{"type mismatch", mongo.CommandError{Code: 14}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, map[string]string{metaMongoCodeName: "TypeMismatch"}, false, "-"},
+		{"invalid options", mongo.CommandError{Code: 72, Name: "InvalidOptions"}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
+		{"location code", mongo.CommandError{Code: 40324, Message: "Unrecognized pipeline stage name"}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
 		{"document validation", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 121, Message: "Document failed validation"}}},
-			codes.FailedPrecondition, reasonMongoError, map[string]string{metaMongoCode: "121"}, false, "-"},
-		{"unauthorized", mongo.CommandError{Code: 13, Name: "Unauthorized"}, codes.PermissionDenied, reasonMongoError, nil, false, "-"},
-		{"command not found", mongo.CommandError{Code: 59, Name: "CommandNotFound"}, codes.Unimplemented, reasonMongoError, nil, false, "-"},
-		{"memory limit", mongo.CommandError{Code: 292}, codes.ResourceExhausted, reasonMongoError, nil, false, "-"},
-		{"driver argument", fmt.Errorf("crud: %w", mongo.ErrNilDocument), codes.InvalidArgument, reasonInvalidArgument, nil, false, ""},
+			codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, map[string]string{metaMongoCode: "121"}, false, "-"},
+		{"unauthorized", mongo.CommandError{Code: 13, Name: "Unauthorized"}, codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
+		{"command not found", mongo.CommandError{Code: 59, Name: "CommandNotFound"}, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
+		{"memory limit", mongo.CommandError{Code: 292}, codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, nil, false, "-"},
+		{"driver argument", fmt.Errorf("crud: %w", mongo.ErrNilDocument), codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, ""},
 		// server-originated
-		{"client mismatch", fmt.Errorf("wrapped: %w", errClientMismatch("reports", "default")), codes.FailedPrecondition, reasonSessionClientMismatch,
+		{"client mismatch", fmt.Errorf("wrapped: %w", errClientMismatch("reports", "default")), codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH,
 			map[string]string{metaClient: "reports", metaBoundClient: "default"}, false, "-"},
-		{"namespace forbidden", errNamespaceForbidden("db", "c"), codes.PermissionDenied, reasonNamespaceForbidden,
+		{"namespace forbidden", errNamespaceForbidden("db", "c"), codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
 			map[string]string{metaDatabase: "db", metaCollection: "c"}, false, "-"},
-		{"unauthenticated", errUnauthenticated("no key"), codes.Unauthenticated, reasonUnauthenticated, nil, false, "-"},
-		{"invalid argument", errInvalidArgument("namespace.database", "required"), codes.InvalidArgument, reasonInvalidArgument, nil, false, "namespace.database"},
-		{"shutting down", errShuttingDown(), codes.Unavailable, reasonShuttingDown, nil, true, "-"},
-		{"internal", errInternal(), codes.Internal, reasonInternal, nil, false, "-"},
+		{"unauthenticated", errUnauthenticated("no key"), codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, nil, false, "-"},
+		{"invalid argument", errInvalidArgument("namespace.database", "required"), codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "namespace.database"},
+		{"shutting down", errShuttingDown(), codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},
+		{"internal", errInternal(), codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL, nil, false, "-"},
 		// unknown
-		{"unknown error", errors.New("boom"), codes.Internal, reasonInternal, nil, false, "-"},
-		{"OK status as an error", fmt.Errorf("x: %w", okStatusError{}), codes.Internal, reasonInternal, nil, false, "-"},
+		{"unknown error", errors.New("boom"), codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL, nil, false, "-"},
+		{"OK status as an error", fmt.Errorf("x: %w", okStatusError{}), codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL, nil, false, "-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustDetails(t, toStatus(tt.err))
-			if d.code != tt.code || d.info.GetReason() != tt.reason {
-				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason)
+			if d.code != tt.code || d.info.GetReason() != tt.reason.Wire() {
+				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason.Wire())
 			}
 			for k, v := range tt.meta {
 				if got := d.info.GetMetadata()[k]; got != v {
@@ -186,10 +187,24 @@ func TestToStatus(t *testing.T) {
 			case tt.badRequest != "-" && d.badRequest.GetFieldViolations()[0].GetField() != tt.badRequest:
 				t.Errorf("BadRequest field = %q, want %q", d.badRequest.GetFieldViolations()[0].GetField(), tt.badRequest)
 			}
-			if tt.reason == reasonInvalidArgument && d.badRequest == nil {
+			if tt.reason == pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT && d.badRequest == nil {
 				t.Errorf("INVALID_ARGUMENT without BadRequest")
 			}
 		})
+	}
+
+	// Every reason of the contract is produced by some error above, so a
+	// reason added to common.proto needs a mapping here (and a case).
+	covered := make(map[pb.ErrorReason]bool)
+	for _, tt := range tests {
+		covered[tt.reason] = true
+	}
+	values := pb.ErrorReason(0).Descriptor().Values()
+	for i := range values.Len() {
+		r := pb.ErrorReason(values.Get(i).Number())
+		if r != pb.ErrorReason_ERROR_REASON_UNSPECIFIED && !covered[r] {
+			t.Errorf("no case of TestToStatus produces %v", r)
+		}
 	}
 }
 
@@ -252,18 +267,18 @@ func TestWithOperationIndex(t *testing.T) {
 		name   string
 		err    error
 		code   codes.Code
-		reason string
+		reason pb.ErrorReason
 		field  string // "-" for no BadRequest
 	}{
-		{"arg error", &crud.ArgError{Field: "filter", Reason: "json: bad"}, codes.InvalidArgument, reasonInvalidArgument, "operations[2].filter"},
-		{"driver argument", mongo.ErrNilDocument, codes.InvalidArgument, reasonInvalidArgument, "operations[2]"},
-		{"duplicate key", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 11000}}}, codes.AlreadyExists, reasonDuplicateKey, "-"},
+		{"arg error", &crud.ArgError{Field: "filter", Reason: "json: bad"}, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[2].filter"},
+		{"driver argument", mongo.ErrNilDocument, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, "operations[2]"},
+		{"duplicate key", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 11000}}}, codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, "-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustDetails(t, withOperationIndex(tt.err, 2, ""))
-			if d.code != tt.code || d.info.GetReason() != tt.reason {
-				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason)
+			if d.code != tt.code || d.info.GetReason() != tt.reason.Wire() {
+				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason.Wire())
 			}
 			if got := d.info.GetMetadata()[metaOperationIndex]; got != "2" {
 				t.Errorf("operation_index = %q, want 2", got)

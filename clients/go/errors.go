@@ -12,6 +12,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 )
 
 // errorDomain is the ErrorInfo domain of every error a mongogate server
@@ -29,30 +31,6 @@ const (
 const (
 	LabelTransientTransactionError      = "TransientTransactionError"
 	LabelUnknownTransactionCommitResult = "UnknownTransactionCommitResult"
-)
-
-// ErrorInfo reasons of the wire contract.
-const (
-	reasonInvalidArgument          = "INVALID_ARGUMENT"
-	reasonForbiddenOperator        = "FORBIDDEN_OPERATOR"
-	reasonSessionNotFound          = "SESSION_NOT_FOUND"
-	reasonSessionExpired           = "SESSION_EXPIRED"
-	reasonSessionClientMismatch    = "SESSION_CLIENT_MISMATCH"
-	reasonTransactionInProgress    = "TRANSACTION_IN_PROGRESS"
-	reasonNoTransaction            = "NO_TRANSACTION"
-	reasonTransactionsNotSupported = "TRANSACTIONS_NOT_SUPPORTED"
-	reasonTransactionAborted       = "TRANSACTION_ABORTED"
-	reasonUnknownCommitResult      = "UNKNOWN_COMMIT_RESULT"
-	reasonDuplicateKey             = "DUPLICATE_KEY"
-	reasonSessionLimit             = "SESSION_LIMIT"
-	reasonUnauthenticated          = "UNAUTHENTICATED"
-	reasonNamespaceForbidden       = "NAMESPACE_FORBIDDEN"
-	reasonBackendUnavailable       = "BACKEND_UNAVAILABLE"
-	reasonShuttingDown             = "SHUTTING_DOWN"
-	reasonDeadlineExceeded         = "DEADLINE_EXCEEDED"
-	reasonMongoError               = "MONGO_ERROR"
-	reasonCanceled                 = "CANCELED"
-	reasonInternal                 = "INTERNAL"
 )
 
 // Sentinel errors, one per ErrorInfo reason of the wire contract. A server
@@ -130,27 +108,29 @@ var (
 	ErrNilDocument = errors.New("mongogate: document is nil")
 )
 
-var sentinelByReason = map[string]error{
-	reasonInvalidArgument:          ErrInvalidArgument,
-	reasonForbiddenOperator:        ErrForbiddenOperator,
-	reasonSessionNotFound:          ErrSessionNotFound,
-	reasonSessionExpired:           ErrSessionExpired,
-	reasonSessionClientMismatch:    ErrSessionClientMismatch,
-	reasonTransactionInProgress:    ErrTransactionInProgress,
-	reasonNoTransaction:            ErrNoTransaction,
-	reasonTransactionsNotSupported: ErrTransactionsNotSupported,
-	reasonTransactionAborted:       ErrTransactionAborted,
-	reasonUnknownCommitResult:      ErrUnknownCommitResult,
-	reasonDuplicateKey:             ErrDuplicateKey,
-	reasonSessionLimit:             ErrSessionLimit,
-	reasonUnauthenticated:          ErrUnauthenticated,
-	reasonNamespaceForbidden:       ErrNamespaceForbidden,
-	reasonBackendUnavailable:       ErrBackendUnavailable,
-	reasonShuttingDown:             ErrShuttingDown,
-	reasonDeadlineExceeded:         ErrDeadlineExceeded,
-	reasonCanceled:                 ErrCanceled,
-	reasonMongoError:               ErrMongo,
-	reasonInternal:                 ErrInternal,
+// sentinelByReason gives each reason of the contract its sentinel; the
+// client's tests fail for an ErrorReason that has none.
+var sentinelByReason = map[pb.ErrorReason]error{
+	pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT:           ErrInvalidArgument,
+	pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR:         ErrForbiddenOperator,
+	pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND:          ErrSessionNotFound,
+	pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED:            ErrSessionExpired,
+	pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH:    ErrSessionClientMismatch,
+	pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS:    ErrTransactionInProgress,
+	pb.ErrorReason_ERROR_REASON_NO_TRANSACTION:             ErrNoTransaction,
+	pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED: ErrTransactionsNotSupported,
+	pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED:        ErrTransactionAborted,
+	pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT:      ErrUnknownCommitResult,
+	pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY:              ErrDuplicateKey,
+	pb.ErrorReason_ERROR_REASON_SESSION_LIMIT:              ErrSessionLimit,
+	pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED:            ErrUnauthenticated,
+	pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN:        ErrNamespaceForbidden,
+	pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:        ErrBackendUnavailable,
+	pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN:              ErrShuttingDown,
+	pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED:          ErrDeadlineExceeded,
+	pb.ErrorReason_ERROR_REASON_CANCELED:                   ErrCanceled,
+	pb.ErrorReason_ERROR_REASON_MONGO_ERROR:                ErrMongo,
+	pb.ErrorReason_ERROR_REASON_INTERNAL:                   ErrInternal,
 }
 
 // sentinelByCode stands in for the reason of a status without an
@@ -168,10 +148,11 @@ var sentinelByCode = map[codes.Code]error{
 type Error struct {
 	// Code is the gRPC status code.
 	Code codes.Code
-	// Reason is the ErrorInfo reason, e.g. "SESSION_NOT_FOUND"; empty when
-	// the status has no ErrorInfo of domain mongogate.dev (an error made
-	// by gRPC itself, such as a client-side deadline or an unreachable
-	// server).
+	// Reason is the ErrorInfo reason: the name of an ErrorReason value of
+	// common.proto without its ERROR_REASON_ prefix, e.g. SESSION_NOT_FOUND.
+	// It is empty when the status has no ErrorInfo of domain mongogate.dev
+	// (an error made by gRPC itself, such as a client-side deadline or an
+	// unreachable server).
 	Reason string
 	// Message is the status message, for people; never branch on it.
 	Message string
@@ -236,8 +217,8 @@ func (e *Error) Is(target error) bool {
 	case context.Canceled:
 		return e.Code == codes.Canceled
 	}
-	if s, ok := sentinelByReason[e.Reason]; ok {
-		return s == target
+	if r, ok := pb.ErrorReasonFromWire(e.Reason); ok {
+		return sentinelByReason[r] == target
 	}
 	if e.Reason == "" {
 		if s, ok := sentinelByCode[e.Code]; ok {
@@ -266,7 +247,7 @@ func transientTxnError(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	return (e.Code == codes.Aborted && e.Reason == reasonTransactionAborted) ||
+	return (e.Code == codes.Aborted && e.Reason == pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED.Wire()) ||
 		e.HasErrorLabel(LabelTransientTransactionError)
 }
 
@@ -282,7 +263,7 @@ func unknownCommitResult(err error) bool {
 	if e.HasErrorLabel(LabelUnknownTransactionCommitResult) {
 		return true
 	}
-	return e.Code == codes.Unavailable && (e.Reason == reasonUnknownCommitResult || e.Reason == "")
+	return e.Code == codes.Unavailable && (e.Reason == pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT.Wire() || e.Reason == "")
 }
 
 // fromStatus converts an RPC error into an *Error. Errors that are not

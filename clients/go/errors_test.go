@@ -4,45 +4,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 )
 
 // sentinels are every exported sentinel a server reason maps to, with the
-// reason and code the wire contract gives it (common.proto).
-var sentinels = []struct {
+// reason and code the wire contract gives it (ErrorReason in common.proto).
+var sentinels = []reasonSentinel{
+	{mongogate.ErrInvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, codes.InvalidArgument},
+	{mongogate.ErrForbiddenOperator, pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR, codes.InvalidArgument},
+	{mongogate.ErrSessionNotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, codes.NotFound},
+	{mongogate.ErrSessionExpired, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, codes.NotFound},
+	{mongogate.ErrSessionClientMismatch, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, codes.FailedPrecondition},
+	{mongogate.ErrTransactionInProgress, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, codes.FailedPrecondition},
+	{mongogate.ErrNoTransaction, pb.ErrorReason_ERROR_REASON_NO_TRANSACTION, codes.FailedPrecondition},
+	{mongogate.ErrTransactionsNotSupported, pb.ErrorReason_ERROR_REASON_TRANSACTIONS_NOT_SUPPORTED, codes.FailedPrecondition},
+	{mongogate.ErrTransactionAborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED, codes.Aborted},
+	{mongogate.ErrUnknownCommitResult, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, codes.Unavailable},
+	{mongogate.ErrDuplicateKey, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, codes.AlreadyExists},
+	{mongogate.ErrSessionLimit, pb.ErrorReason_ERROR_REASON_SESSION_LIMIT, codes.ResourceExhausted},
+	{mongogate.ErrUnauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, codes.Unauthenticated},
+	{mongogate.ErrNamespaceForbidden, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN, codes.PermissionDenied},
+	{mongogate.ErrBackendUnavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, codes.Unavailable},
+	{mongogate.ErrShuttingDown, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, codes.Unavailable},
+	{mongogate.ErrDeadlineExceeded, pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, codes.DeadlineExceeded},
+	{mongogate.ErrCanceled, pb.ErrorReason_ERROR_REASON_CANCELED, codes.Canceled},
+	{mongogate.ErrMongo, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, codes.FailedPrecondition},
+	{mongogate.ErrInternal, pb.ErrorReason_ERROR_REASON_INTERNAL, codes.Internal},
+}
+
+// reasonSentinel is the sentinel of a reason and the code it comes with.
+type reasonSentinel struct {
 	err    error
-	reason string
+	reason pb.ErrorReason
 	code   codes.Code
-}{
-	{mongogate.ErrInvalidArgument, "INVALID_ARGUMENT", codes.InvalidArgument},
-	{mongogate.ErrForbiddenOperator, "FORBIDDEN_OPERATOR", codes.InvalidArgument},
-	{mongogate.ErrSessionNotFound, "SESSION_NOT_FOUND", codes.NotFound},
-	{mongogate.ErrSessionExpired, "SESSION_EXPIRED", codes.NotFound},
-	{mongogate.ErrSessionClientMismatch, "SESSION_CLIENT_MISMATCH", codes.FailedPrecondition},
-	{mongogate.ErrTransactionInProgress, "TRANSACTION_IN_PROGRESS", codes.FailedPrecondition},
-	{mongogate.ErrNoTransaction, "NO_TRANSACTION", codes.FailedPrecondition},
-	{mongogate.ErrTransactionsNotSupported, "TRANSACTIONS_NOT_SUPPORTED", codes.FailedPrecondition},
-	{mongogate.ErrTransactionAborted, "TRANSACTION_ABORTED", codes.Aborted},
-	{mongogate.ErrUnknownCommitResult, "UNKNOWN_COMMIT_RESULT", codes.Unavailable},
-	{mongogate.ErrDuplicateKey, "DUPLICATE_KEY", codes.AlreadyExists},
-	{mongogate.ErrSessionLimit, "SESSION_LIMIT", codes.ResourceExhausted},
-	{mongogate.ErrUnauthenticated, "UNAUTHENTICATED", codes.Unauthenticated},
-	{mongogate.ErrNamespaceForbidden, "NAMESPACE_FORBIDDEN", codes.PermissionDenied},
-	{mongogate.ErrBackendUnavailable, "BACKEND_UNAVAILABLE", codes.Unavailable},
-	{mongogate.ErrShuttingDown, "SHUTTING_DOWN", codes.Unavailable},
-	{mongogate.ErrDeadlineExceeded, "DEADLINE_EXCEEDED", codes.DeadlineExceeded},
-	{mongogate.ErrCanceled, "CANCELED", codes.Canceled},
-	{mongogate.ErrMongo, "MONGO_ERROR", codes.FailedPrecondition},
-	{mongogate.ErrInternal, "INTERNAL", codes.Internal},
 }
 
 // clientSentinels never come from the server: no status may match them.
@@ -67,8 +74,8 @@ func statusErr(t *testing.T, code codes.Code, reason string, meta map[string]str
 
 func TestErrorIsSentinel(t *testing.T) {
 	for _, tt := range sentinels {
-		t.Run(tt.reason, func(t *testing.T) {
-			err := mongogate.FromStatus(statusErr(t, tt.code, tt.reason, nil))
+		t.Run(tt.reason.Wire(), func(t *testing.T) {
+			err := mongogate.FromStatus(statusErr(t, tt.code, tt.reason.Wire(), nil))
 			for _, other := range sentinels {
 				if got, want := errors.Is(err, other.err), other.err == tt.err; got != want {
 					t.Errorf("errors.Is(%s error, %v) = %v, want %v", tt.reason, other.err, got, want)
@@ -84,7 +91,7 @@ func TestErrorIsSentinel(t *testing.T) {
 				t.Errorf("wrapped error does not match %v", tt.err)
 			}
 			var e *mongogate.Error
-			if !errors.As(err, &e) || e.Code != tt.code || e.Reason != tt.reason {
+			if !errors.As(err, &e) || e.Code != tt.code || e.Reason != tt.reason.Wire() {
 				t.Fatalf("errors.As: %#v, want code %v reason %s", e, tt.code, tt.reason)
 			}
 			// It unwraps to the gRPC status.
@@ -99,7 +106,7 @@ func TestErrorIsSentinel(t *testing.T) {
 }
 
 func TestErrorDetails(t *testing.T) {
-	err := mongogate.FromStatus(statusErr(t, codes.Aborted, "TRANSACTION_ABORTED",
+	err := mongogate.FromStatus(statusErr(t, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED.Wire(),
 		map[string]string{"mongo_code": "112", "mongo_code_name": "WriteConflict", "labels": "TransientTransactionError,Other"},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)}))
 	var e *mongogate.Error
@@ -123,7 +130,7 @@ func TestErrorDetails(t *testing.T) {
 	}
 
 	st, _ := status.New(codes.InvalidArgument, "bad").WithDetails(
-		&errdetails.ErrorInfo{Reason: "INVALID_ARGUMENT", Domain: "mongogate.dev"},
+		&errdetails.ErrorInfo{Reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.Wire(), Domain: "mongogate.dev"},
 		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "filter", Description: "not BSON"}}})
 	if !errors.As(mongogate.FromStatus(st.Err()), &e) || len(e.Violations) != 1 || e.Violations[0].Field != "filter" {
 		t.Errorf("Violations = %+v", e.Violations)
@@ -159,7 +166,7 @@ func TestErrorWithoutReason(t *testing.T) {
 		})
 	}
 	// An ErrorInfo of another domain is not a mongogate reason.
-	st, _ := status.New(codes.NotFound, "x").WithDetails(&errdetails.ErrorInfo{Reason: "SESSION_NOT_FOUND", Domain: "example.com"})
+	st, _ := status.New(codes.NotFound, "x").WithDetails(&errdetails.ErrorInfo{Reason: pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND.Wire(), Domain: "example.com"})
 	if err := mongogate.FromStatus(st.Err()); errors.Is(err, mongogate.ErrSessionNotFound) {
 		t.Errorf("foreign-domain ErrorInfo matched ErrSessionNotFound")
 	}
@@ -210,4 +217,80 @@ func TestBackoffCeiling(t *testing.T) {
 			t.Errorf("backoffCeiling(%d) = %v, want %v", tt.attempt, got, tt.want)
 		}
 	}
+}
+
+// Every ErrorReason of the contract, sent by a server, reaches the caller
+// as an *Error that matches its sentinel (TestErrorIsSentinel checks it
+// matches no other); a value added to common.proto without a sentinel
+// fails here.
+func TestEveryReasonHasSentinel(t *testing.T) {
+	fake := &fakeSessionService{}
+	c := mustFakeClient(t, fake)
+	values := pb.ErrorReason(0).Descriptor().Values()
+	for i := range values.Len() {
+		reason := pb.ErrorReason(values.Get(i).Number())
+		if reason == pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			continue
+		}
+		t.Run(reason.Wire(), func(t *testing.T) {
+			j := slices.IndexFunc(sentinels, func(s reasonSentinel) bool { return s.reason == reason })
+			if j < 0 {
+				t.Fatalf("%v has no sentinel: add one to errors.go and to sentinels", reason)
+			}
+			want := sentinels[j]
+			fake.startSession = func(context.Context, *pb.StartSessionRequest) (*pb.StartSessionResponse, error) {
+				return nil, statusErr(t, want.code, reason.Wire(), nil)
+			}
+			_, err := c.StartSession(testCtx(t))
+			if !errors.Is(err, want.err) {
+				t.Errorf("errors.Is(%v, %v) = false", err, want.err)
+			}
+			var e *mongogate.Error
+			if !errors.As(err, &e) || e.Code != want.code || e.Reason != reason.Wire() {
+				t.Errorf("errors.As: %#v, want code %v reason %s", e, want.code, reason.Wire())
+			}
+		})
+	}
+}
+
+// fakeSessionService is a SessionService whose StartSession does what the
+// test sets.
+type fakeSessionService struct {
+	pb.UnimplementedSessionServiceServer
+	startSession func(context.Context, *pb.StartSessionRequest) (*pb.StartSessionResponse, error)
+}
+
+func (f *fakeSessionService) StartSession(ctx context.Context, req *pb.StartSessionRequest) (*pb.StartSessionResponse, error) {
+	return f.startSession(ctx, req)
+}
+
+// mustFakeClient serves sessions over bufconn and returns a Client of it;
+// both stop at cleanup.
+func mustFakeClient(t *testing.T, sessions pb.SessionServiceServer) *mongogate.Client {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	g := grpc.NewServer()
+	pb.RegisterSessionServiceServer(g, sessions)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = g.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		g.Stop()
+		<-served
+	})
+	c, err := mongogate.New("passthrough:///bufconn", mongogate.WithInsecure(),
+		mongogate.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return lis.DialContext(ctx)
+		})))
+	if err != nil {
+		t.Fatalf("mongogate.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
 }

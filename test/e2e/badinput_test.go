@@ -58,18 +58,18 @@ func TestBadInput(t *testing.T) {
 		name   string
 		call   func() error
 		code   codes.Code
-		reason string
+		reason pb.ErrorReason
 		field  string // the BadRequest field, for INVALID_ARGUMENT
 	}{
 		{
 			name: "malformed JSON",
 			call: insert(&pb.InsertOneRequest{Document: jsonDoc(`{"_id": "bad", "n": }`)}),
-			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", field: "document",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "document",
 		},
 		{
 			name: "bad Extended JSON value",
 			call: insert(&pb.InsertOneRequest{Document: jsonDoc(`{"_id": {"$oid": "not-an-object-id"}}`)}),
-			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", field: "document",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "document",
 		},
 		{
 			name: "missing namespace",
@@ -77,7 +77,7 @@ func TestBadInput(t *testing.T) {
 				_, err := s.docs.InsertOne(ctx, &pb.InsertOneRequest{Document: jsonDoc(`{"_id": "nowhere"}`)})
 				return err
 			},
-			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", field: "namespace",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "namespace",
 		},
 		{
 			name: "$where",
@@ -85,7 +85,7 @@ func TestBadInput(t *testing.T) {
 				_, err := s.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: jsonDoc(`{"$where": "true"}`)})
 				return err
 			},
-			code: codes.InvalidArgument, reason: "FORBIDDEN_OPERATOR",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR,
 		},
 		{
 			name: "$function",
@@ -95,7 +95,7 @@ func TestBadInput(t *testing.T) {
 					UpdateSpec: &pb.UpdateManyRequest_Update{Update: jsonDoc(`{"$set": {"js": true}}`)}})
 				return err
 			},
-			code: codes.InvalidArgument, reason: "FORBIDDEN_OPERATOR",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR,
 		},
 		{
 			name: "$accumulator",
@@ -115,33 +115,33 @@ func TestBadInput(t *testing.T) {
 					}
 				}
 			},
-			code: codes.InvalidArgument, reason: "FORBIDDEN_OPERATOR",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR,
 		},
 		{
 			name: "w:0 with a session",
 			call: insert(&pb.InsertOneRequest{SessionToken: token, Document: jsonDoc(`{"_id": "unacknowledged"}`),
 				WriteConcern: &pb.WriteConcern{W: &pb.WriteConcern_WNodes{WNodes: 0}}}),
-			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", field: "write_concern",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "write_concern",
 		},
 		{
 			name: "session of another backend",
 			call: insert(&pb.InsertOneRequest{SessionToken: token, Client: "other", Document: jsonDoc(`{"_id": "elsewhere"}`)}),
-			code: codes.FailedPrecondition, reason: "SESSION_CLIENT_MISMATCH",
+			code: codes.FailedPrecondition, reason: pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH,
 		},
 		{
 			name: "document over 16 MiB",
 			call: insert(&pb.InsertOneRequest{Document: jsonDoc(oversize)}),
-			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", field: "document",
+			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "document",
 		},
 		{
 			name: "unknown token",
 			call: insert(&pb.InsertOneRequest{SessionToken: unknownToken, Document: jsonDoc(`{"_id": "stranger"}`)}),
-			code: codes.NotFound, reason: "SESSION_NOT_FOUND",
+			code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND,
 		},
 		{
 			name: "ended session's token",
 			call: insert(&pb.InsertOneRequest{SessionToken: endedToken, Document: jsonDoc(`{"_id": "late"}`)}),
-			code: codes.NotFound, reason: "SESSION_NOT_FOUND",
+			code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND,
 		},
 	}
 	for _, tt := range tests {

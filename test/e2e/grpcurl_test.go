@@ -3,12 +3,15 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 )
 
 // grpcurl lists the services through reflection and reaches health.
@@ -34,6 +37,18 @@ func TestGrpcurl(t *testing.T) {
 	// Reflection serves the contract's documentation comments.
 	if out := runGrpcurl(t, grpcurl, "-plaintext", s.addr, "describe", "mongogate.v1.SessionService"); !strings.Contains(out, "// ") {
 		t.Errorf("grpcurl describe shows no comments:\n%s", out)
+	}
+	// Every error reason is there too, each value under its comment.
+	reasons := strings.Split(runGrpcurl(t, grpcurl, "-plaintext", s.addr, "describe", "mongogate.v1.ErrorReason"), "\n")
+	values := pb.ErrorReason(0).Descriptor().Values()
+	for i := range values.Len() {
+		v := values.Get(i)
+		at := slices.IndexFunc(reasons, func(l string) bool {
+			return strings.HasPrefix(strings.TrimSpace(l), fmt.Sprintf("%s = %d;", v.Name(), v.Number()))
+		})
+		if at < 1 || !strings.HasPrefix(strings.TrimSpace(reasons[at-1]), "// ") {
+			t.Errorf("grpcurl describe mongogate.v1.ErrorReason shows no commented %s:\n%s", v.Name(), strings.Join(reasons, "\n"))
+		}
 	}
 
 	var health struct{ Status string }

@@ -31,14 +31,14 @@ func withKey(ctx context.Context, key string) context.Context {
 // wantError checks that err is a mongogate error with code and reason:
 // exactly one ErrorInfo, in mongogate's domain. It returns the status for
 // further checks.
-func wantError(t *testing.T, err error, code codes.Code, reason string) *status.Status {
+func wantError(t *testing.T, err error, code codes.Code, reason pb.ErrorReason) *status.Status {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("call succeeded, want %v %s", code, reason)
+		t.Fatalf("call succeeded, want %v %s", code, reason.Wire())
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		t.Fatalf("not a gRPC status: %v; want %v %s", err, code, reason)
+		t.Fatalf("not a gRPC status: %v; want %v %s", err, code, reason.Wire())
 	}
 	var infos []*errdetails.ErrorInfo
 	for _, d := range st.Details() {
@@ -47,10 +47,10 @@ func wantError(t *testing.T, err error, code codes.Code, reason string) *status.
 		}
 	}
 	if len(infos) != 1 {
-		t.Fatalf("got %v with %d ErrorInfo details (message %q), want %v %s with exactly one", st.Code(), len(infos), st.Message(), code, reason)
+		t.Fatalf("got %v with %d ErrorInfo details (message %q), want %v %s with exactly one", st.Code(), len(infos), st.Message(), code, reason.Wire())
 	}
-	if st.Code() != code || infos[0].GetReason() != reason || infos[0].GetDomain() != errorDomain {
-		t.Fatalf("got %v %s (domain %q, message %q), want %v %s", st.Code(), infos[0].GetReason(), infos[0].GetDomain(), st.Message(), code, reason)
+	if st.Code() != code || infos[0].GetReason() != reason.Wire() || infos[0].GetDomain() != errorDomain {
+		t.Fatalf("got %v %s (domain %q, message %q), want %v %s", st.Code(), infos[0].GetReason(), infos[0].GetDomain(), st.Message(), code, reason.Wire())
 	}
 	return st
 }

@@ -42,22 +42,22 @@ func TestSessionOwnedByPrincipal(t *testing.T) {
 
 	t.Run("other principal", func(t *testing.T) {
 		_, err := s.docs.FindOne(bob, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-		wantError(t, err, codes.NotFound, "SESSION_NOT_FOUND")
+		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 		_, err = s.sessions.GetSession(bob, &pb.GetSessionRequest{SessionToken: token})
-		wantError(t, err, codes.NotFound, "SESSION_NOT_FOUND")
+		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 		_, err = s.txns.CommitTransaction(bob, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-		wantError(t, err, codes.NotFound, "SESSION_NOT_FOUND")
+		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 		// Bob's key is good: his own session works.
 		s.mustStartSession(bob, t)
 	})
 
 	t.Run("no or bad key", func(t *testing.T) {
 		_, err := s.sessions.StartSession(ctx, &pb.StartSessionRequest{})
-		wantError(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
 		_, err = s.docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-		wantError(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
 		_, err = s.sessions.StartSession(withKey(ctx, randomHex(16)), &pb.StartSessionRequest{})
-		wantError(t, err, codes.Unauthenticated, "UNAUTHENTICATED")
+		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
 	})
 
 	t.Run("health needs no key", func(t *testing.T) {
@@ -95,9 +95,9 @@ func TestIdleSessionExpires(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 
 	_, err := s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-	wantError(t, err, codes.NotFound, "SESSION_EXPIRED")
+	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
 	_, err = s.docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-	wantError(t, err, codes.NotFound, "SESSION_EXPIRED")
+	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
 
 	if n := b.count(t, db, "items", nil); n != 0 {
 		t.Fatalf("MongoDB has %d documents of the expired transaction, want 0", n)

@@ -126,7 +126,7 @@ func TestCommitUnknownResultThenRetry(t *testing.T) {
 	})
 
 	_, err := s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-	st := wantError(t, err, codes.Unavailable, "UNKNOWN_COMMIT_RESULT")
+	st := wantError(t, err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT)
 	if ri := retryInfo(st); ri == nil || ri.GetRetryDelay().AsDuration() <= 0 {
 		t.Fatalf("UNKNOWN_COMMIT_RESULT without a positive RetryInfo: %v", st.Details())
 	}
@@ -251,9 +251,9 @@ func TestJoinExisting(t *testing.T) {
 		// must not run outside the transaction they were meant for.
 		_, err = s.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
 			Document: &pb.Document{Value: &pb.Document_Json{Json: `{"_id": "outer-after-abort"}`}}})
-		wantError(t, err, codes.Aborted, "TRANSACTION_ABORTED")
+		wantError(t, err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
 		_, err = s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-		wantError(t, err, codes.Aborted, "TRANSACTION_ABORTED")
+		wantError(t, err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
 		if n := b.count(t, db, "items", bson.D{{Key: "_id", Value: "outer-after-abort"}}); n != 0 {
 			t.Fatalf("a write after the inner abort reached MongoDB outside the transaction")
 		}
