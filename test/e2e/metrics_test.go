@@ -32,7 +32,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("EndSession: %v", err)
 	}
 	_, err := s.sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
-	wantError(t, err, codes.NotFound, "SESSION_NOT_FOUND")
+	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 
 	fams := promtest.Scrape(t, s.metricsURL)
 	for _, want := range []struct {
