@@ -53,11 +53,11 @@ type serverProc struct {
 	// metricsURL is the /metrics URL when the server was started with
 	// --metrics-listen.
 	metricsURL string
-	cmd      *exec.Cmd
-	stderr   *lockedBuffer
-	exited   chan struct{} // closed once the process has exited
-	waitErr  error         // cmd.Wait's result, set before exited closes
-	stopOnce sync.Once
+	cmd        *exec.Cmd
+	stderr     *lockedBuffer
+	exited     chan struct{} // closed once the process has exited
+	waitErr    error         // cmd.Wait's result, set before exited closes
+	stopOnce   sync.Once
 
 	conn     *grpc.ClientConn
 	sessions pb.SessionServiceClient
