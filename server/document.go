@@ -48,7 +48,7 @@ func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, pwc *p
 	if err != nil {
 		return zero, toStatus(err)
 	}
-	c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
+	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
 		return zero, toStatus(err)
 	}
@@ -228,7 +228,7 @@ func streamCursor(ctx context.Context, s *Server, req sessionRequest, pwc *pb.Wr
 	if err != nil {
 		return toStatus(err)
 	}
-	c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
+	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
 		return toStatus(err)
 	}

@@ -10,6 +10,11 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -47,6 +52,20 @@ type TransportConfig struct {
 	// MaxMessageSize bounds each received and sent message in bytes;
 	// 0 means DefaultMaxMessageSize.
 	MaxMessageSize int
+	// TracerProvider, when set, traces every RPC but health checks with
+	// otelgrpc's stats handler: a server span per call, a child of the
+	// caller's span when the request carries trace context. Nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context from the request
+	// metadata; nil means DefaultPropagator.
+	Propagator propagation.TextMapPropagator
+}
+
+// DefaultPropagator is W3C Trace Context with W3C Baggage, what
+// OpenTelemetry SDKs send by default.
+func DefaultPropagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
 // ServerOptions are the grpc.NewServer options of a mongogate server:
@@ -107,6 +126,19 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 			cfg.Auth.StreamServerInterceptor(),
 			streamStatusGuard,
 		),
+	}
+	if cfg.TracerProvider != nil {
+		prop := cfg.Propagator
+		if prop == nil {
+			prop = DefaultPropagator()
+		}
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(cfg.TracerProvider),
+			otelgrpc.WithPropagators(prop),
+			// RPC metrics are Prometheus's (Metrics); otelgrpc's own are off.
+			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
+			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())),
+		)))
 	}
 	if cfg.TLS != nil {
 		tc := cfg.TLS.Clone()

@@ -170,7 +170,7 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	c, err := h.s.begin(ctx, req.GetSessionToken(), req.GetClient())
+	ctx, c, err := h.s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -101,16 +101,22 @@ func principal(ctx context.Context) (string, error) {
 }
 
 // acquire takes the caller's session for one operation; it waits behind
-// operations already queued on the same session, bounded by ctx.
-func (s *Server) acquire(ctx context.Context, token string) (*sessions.Entry, func(), error) {
+// operations already queued on the same session, bounded by ctx. The
+// context it returns carries the entry (sessions.NewContext) for the
+// operation's observers.
+func (s *Server) acquire(ctx context.Context, token string) (context.Context, *sessions.Entry, func(), error) {
 	if token == "" {
-		return nil, nil, errInvalidArgument("session_token", "a session token is required")
+		return ctx, nil, nil, errInvalidArgument("session_token", "a session token is required")
 	}
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
 	}
-	return s.reg.Acquire(ctx, token, p)
+	e, release, err := s.reg.Acquire(ctx, token, p)
+	if err != nil {
+		return ctx, nil, nil, err
+	}
+	return sessions.NewContext(ctx, e), e, release, nil
 }
 
 // call is the context of one data operation: the backend it runs on and,
@@ -134,36 +140,37 @@ func (c *call) done() {
 	}
 }
 
-// begin resolves the backend and session of a data request. A session is
-// bound to the backend it was started on: naming another one fails rather
-// than silently running outside the session.
-func (s *Server) begin(ctx context.Context, token, client string) (*call, error) {
+// begin resolves the backend and session of a data request, and returns
+// the context to run it under (see acquire). A session is bound to the
+// backend it was started on: naming another one fails rather than
+// silently running outside the session.
+func (s *Server) begin(ctx context.Context, token, client string) (context.Context, *call, error) {
 	if token == "" {
 		if _, err := principal(ctx); err != nil {
-			return nil, err
+			return ctx, nil, err
 		}
 		b, err := s.backend(client)
 		if err != nil {
-			return nil, err
+			return ctx, nil, err
 		}
-		return &call{backend: b}, nil
+		return ctx, &call{backend: b}, nil
 	}
-	e, release, err := s.acquire(ctx, token)
+	ctx, e, release, err := s.acquire(ctx, token)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
 	if client != "" && client != e.Backend {
 		release()
-		return nil, errClientMismatch(client, e.Backend)
+		return ctx, nil, errClientMismatch(client, e.Backend)
 	}
 	if err := txn.CheckOperation(e); err != nil {
 		release()
-		return nil, err
+		return ctx, nil, err
 	}
 	b := s.backends[e.Backend]
 	if b == nil {
 		release()
-		return nil, errInternal()
+		return ctx, nil, errInternal()
 	}
-	return &call{backend: b, entry: e, release: release}, nil
+	return ctx, &call{backend: b, entry: e, release: release}, nil
 }

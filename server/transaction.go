@@ -18,7 +18,7 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	e, release, err := h.s.acquire(ctx, req.GetSessionToken())
+	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -38,7 +38,7 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 // result until it is known or the retry limit passes) or closes one nested
 // level. Committing an already committed transaction again succeeds.
 func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.CommitTransactionRequest) (*pb.CommitTransactionResponse, error) {
-	e, release, err := h.s.acquire(ctx, req.GetSessionToken())
+	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -53,7 +53,7 @@ func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.Comm
 // AbortTransaction aborts the whole transaction whatever the depth; an
 // abort of an already aborted transaction succeeds with aborted=false.
 func (h *transactionService) AbortTransaction(ctx context.Context, req *pb.AbortTransactionRequest) (*pb.AbortTransactionResponse, error) {
-	e, release, err := h.s.acquire(ctx, req.GetSessionToken())
+	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}

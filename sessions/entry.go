@@ -8,6 +8,7 @@
 package sessions
 
 import (
+	"context"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -149,3 +150,20 @@ func (c AbortCause) String() string {
 // Redacted is the token as it may appear in logs: the instance prefix and
 // the first characters of the secret part only.
 func (e *Entry) Redacted() string { return Redact(e.Token) }
+
+type entryKey struct{}
+
+// NewContext returns ctx carrying e, the session the operation under ctx
+// runs on, for observers of that operation such as the tracer of MongoDB
+// commands. It is set by the holder of e.
+func NewContext(ctx context.Context, e *Entry) context.Context {
+	return context.WithValue(ctx, entryKey{}, e)
+}
+
+// FromContext returns the entry NewContext put in ctx, or nil. Its Txn may
+// be read only on the holder's goroutine, as the driver's command monitor
+// runs: synchronously, inside the operation.
+func FromContext(ctx context.Context) *Entry {
+	e, _ := ctx.Value(entryKey{}).(*Entry)
+	return e
+}

@@ -10,6 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -56,7 +61,21 @@ type config struct {
 	dialOpts  []grpc.DialOption
 	timeout   time.Duration
 	keepAlive time.Duration
+	tracer    trace.TracerProvider
+	prop      propagation.TextMapPropagator
 }
+
+// WithTracerProvider traces every call as an OpenTelemetry client span
+// (otelgrpc) created with tp, and sends the span's context to the server,
+// which continues the trace down to each MongoDB command. Without it the
+// client records no spans, but still sends along the trace context of the
+// caller's own spans if WithPropagator is given.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tracer = tp } }
+
+// WithPropagator sets how trace context travels in request metadata; the
+// default, with WithTracerProvider, is W3C Trace Context with W3C Baggage,
+// what the server reads.
+func WithPropagator(p propagation.TextMapPropagator) Option { return func(c *config) { c.prop = p } }
 
 // WithTLS connects over TLS with cfg (its RootCAs, and Certificates for
 // servers that authenticate clients by certificate).
@@ -120,6 +139,20 @@ func New(target string, opts ...Option) (*Client, error) {
 	}
 	if cfg.apiKey != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer(cfg.apiKey)))
+	}
+	if cfg.tracer != nil || cfg.prop != nil {
+		tp, prop := cfg.tracer, cfg.prop
+		if tp == nil {
+			tp = nooptrace.NewTracerProvider()
+		}
+		if prop == nil {
+			prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		}
+		dial = append(dial, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(tp),
+			otelgrpc.WithPropagators(prop),
+			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
+		)))
 	}
 	dial = append(dial, cfg.dialOpts...)
 	conn, err := grpc.NewClient(target, dial...)

@@ -13,12 +13,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	driveroptions "go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
+	"github.com/mongogate/mongogate/internal/mongotrace"
 	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
@@ -41,6 +43,8 @@ type gateConfig struct {
 	commitRetryLimit time.Duration // txn.Config.CommitRetryLimit
 	maxSessions      int           // sessions.Config.MaxSessions
 	apiKeysFile      string        // API keys instead of anonymous access
+	// tracer traces RPCs and MongoDB commands, as --otlp-endpoint does.
+	tracer trace.TracerProvider
 }
 
 // gate is an in-process mongogate wired as cmd/server wires it, serving
@@ -68,7 +72,11 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 	}()
 	quiet := slog.New(slog.DiscardHandler)
 
-	mc, err := mongo.Connect(driveroptions.Client().ApplyURI(uri))
+	mopts := driveroptions.Client().ApplyURI(uri)
+	if cfg.tracer != nil {
+		mopts.SetMonitor(mongotrace.Monitor(cfg.tracer))
+	}
+	mc, err := mongo.Connect(mopts)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +127,7 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: quiet, Auth: auth})
+	opts, err := server.ServerOptions(server.TransportConfig{Logger: quiet, Auth: auth, TracerProvider: cfg.tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -33,6 +39,7 @@ import (
 
 	"github.com/mongogate/mongogate/emulator"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/mongotrace"
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
@@ -47,6 +54,7 @@ type app struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	metrics  *http.Server
+	tracer   *sdktrace.TracerProvider // nil without --otlp-endpoint
 	serveErr chan error
 	stopOnce sync.Once
 	cancel   context.CancelFunc // stops the health probes
@@ -80,10 +88,21 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 			"emulator", a.emu.URI())
 	}
 
+	instance := cfg.instanceID
+	if instance == "" {
+		instance = randomInstanceID()
+	}
+	if cfg.otlpEndpoint != "" {
+		if a.tracer, err = newTracerProvider(ctx, cfg.otlpEndpoint, instance); err != nil {
+			return nil, err
+		}
+		log.Info("mongogate: tracing", "otlp_endpoint", cfg.otlpEndpoint)
+	}
+
 	probeCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	for _, name := range sortedNames(uris) {
-		b, err := connect(ctx, name, uris[name], cfg, log)
+		b, err := connect(ctx, name, uris[name], cfg, a.tracerProvider(), log)
 		if err != nil {
 			return nil, err
 		}
@@ -91,10 +110,6 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	}
 
 	metrics := server.NewMetrics()
-	instance := cfg.instanceID
-	if instance == "" {
-		instance = randomInstanceID()
-	}
 	// The transaction layer is the only writer of transaction state: the
 	// registry asks it to abort on expiry, EndSession and shutdown, and it
 	// reports every outcome, whoever caused it.
@@ -149,7 +164,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics, TLS: tlsCfg})
+	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics, TLS: tlsCfg, TracerProvider: a.tracerProvider()})
 	if err != nil {
 		return nil, err
 	}
@@ -197,8 +212,11 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 // connect opens a backend and learns whether it can run transactions. An
 // unreachable backend is not fatal: health stays NOT_SERVING until it
 // answers, and transactions are assumed possible meanwhile.
-func connect(ctx context.Context, name, uri string, cfg *config, log *slog.Logger) (*server.Backend, error) {
+func connect(ctx context.Context, name, uri string, cfg *config, tp trace.TracerProvider, log *slog.Logger) (*server.Backend, error) {
 	opts := options.Client().ApplyURI(uri).SetRetryWrites(cfg.backendBool(name, "retry_writes", cfg.retryWrites))
+	if tp != nil {
+		opts.SetMonitor(mongotrace.Monitor(tp))
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", name, err)
@@ -290,6 +308,11 @@ func (a *app) shutdown(ctx context.Context, timeout time.Duration) error {
 			errs = append(errs, fmt.Errorf("emulator: %w", err))
 		}
 	}
+	if a.tracer != nil {
+		if err := a.tracer.Shutdown(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -315,7 +338,39 @@ func (a *app) stopNow() {
 		if a.emu != nil {
 			_ = a.emu.Close(ctx)
 		}
+		if a.tracer != nil {
+			_ = a.tracer.Shutdown(ctx)
+		}
 	})
+}
+
+// tracerProvider is the provider RPCs and MongoDB commands are traced
+// with, or nil when tracing is off.
+func (a *app) tracerProvider() trace.TracerProvider {
+	if a.tracer == nil {
+		return nil
+	}
+	return a.tracer
+}
+
+// newTracerProvider exports spans over OTLP/gRPC to endpoint, a URL
+// (http:// for plaintext, https:// for TLS) or host:port (TLS). Sampling
+// follows the OTEL_TRACES_SAMPLER variables, by default every trace the
+// caller samples and every new one.
+func newTracerProvider(ctx context.Context, endpoint, instance string) (*sdktrace.TracerProvider, error) {
+	opt := otlptracegrpc.WithEndpoint(endpoint)
+	if strings.Contains(endpoint, "://") {
+		opt = otlptracegrpc.WithEndpointURL(endpoint)
+	}
+	exp, err := otlptracegrpc.New(ctx, opt)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	res := resource.NewSchemaless(
+		attribute.String("service.name", "mongogate"),
+		attribute.String("service.instance.id", instance),
+	)
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
 }
 
 // registerReflection serves reflection from the descriptor set that keeps

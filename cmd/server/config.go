@@ -36,6 +36,7 @@ type config struct {
 	tlsKey        string
 	tlsClientCA   string
 	metricsListen string
+	otlpEndpoint  string
 	shutdown      time.Duration
 	logLevel      string
 	logFormat     string
@@ -124,6 +125,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "address for Prometheus metrics at /metrics (empty: off)")
+	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
