@@ -32,10 +32,8 @@ type UpdateOneModel struct {
 	Filter       *Document // required; {} matches every document
 	Update       Update
 	ArrayFilters []Document
-	Collation    *Document
-	Hint         *Document
-	HintName     string
 	Upsert       bool
+	CommonOptions
 }
 
 // UpdateManyModel updates every document that matches a filter.
@@ -43,36 +41,28 @@ type UpdateManyModel struct {
 	Filter       *Document // required; {} matches every document
 	Update       Update
 	ArrayFilters []Document
-	Collation    *Document
-	Hint         *Document
-	HintName     string
 	Upsert       bool
+	CommonOptions
 }
 
 // ReplaceOneModel replaces the first document that matches a filter.
 type ReplaceOneModel struct {
 	Filter      *Document // required; {} matches every document
 	Replacement *Document // required; a whole document, no update operators
-	Collation   *Document
-	Hint        *Document
-	HintName    string
 	Upsert      bool
+	CommonOptions
 }
 
 // DeleteOneModel deletes the first document that matches a filter.
 type DeleteOneModel struct {
-	Filter    *Document // required; {} matches every document
-	Collation *Document
-	Hint      *Document
-	HintName  string
+	Filter *Document // required; {} matches every document
+	CommonOptions
 }
 
 // DeleteManyModel deletes every document that matches a filter.
 type DeleteManyModel struct {
-	Filter    *Document // required; {} matches every document
-	Collation *Document
-	Hint      *Document
-	HintName  string
+	Filter *Document // required; {} matches every document
+	CommonOptions
 }
 
 func (m InsertOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
@@ -92,76 +82,30 @@ func modelFilter(prefix string, d *Document) (bson.Raw, error) {
 	return decodeArg(prefix+"filter", d)
 }
 
-// modelCommon are the hint and collation every non-insert model has.
-type modelCommon struct {
-	hint      any
-	collation *options.Collation
-}
-
-func commonArgs(prefix string, hint *Document, hintName string, collation *Document) (c modelCommon, err error) {
-	if c.hint, err = hintArg(prefix, hint, hintName); err != nil {
-		return c, err
-	}
-	c.collation, err = collationArg(prefix+"collation", collation)
-	return c, err
-}
-
 func (m UpdateOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
-	filter, update, af, c, err := updateModelArgs(prefix, m.Filter, m.Update, m.ArrayFilters, m.Hint, m.HintName, m.Collation)
+	filter, update, err := updateModelArgs(prefix, m.Filter, m.Update)
 	if err != nil {
 		return nil, nil, err
 	}
 	w := mongo.NewUpdateOneModel().SetFilter(filter).SetUpdate(update)
-	if af != nil {
-		w.SetArrayFilters(af)
-	}
-	if c.hint != nil {
-		w.SetHint(c.hint)
-	}
-	if c.collation != nil {
-		w.SetCollation(c.collation)
-	}
-	if m.Upsert {
-		w.SetUpsert(true)
-	}
-	return w, nil, nil
+	return w, nil, applyUpdate(w, prefix, m.ArrayFilters, m.Upsert, m.CommonOptions)
 }
 
 func (m UpdateManyModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
-	filter, update, af, c, err := updateModelArgs(prefix, m.Filter, m.Update, m.ArrayFilters, m.Hint, m.HintName, m.Collation)
+	filter, update, err := updateModelArgs(prefix, m.Filter, m.Update)
 	if err != nil {
 		return nil, nil, err
 	}
 	w := mongo.NewUpdateManyModel().SetFilter(filter).SetUpdate(update)
-	if af != nil {
-		w.SetArrayFilters(af)
-	}
-	if c.hint != nil {
-		w.SetHint(c.hint)
-	}
-	if c.collation != nil {
-		w.SetCollation(c.collation)
-	}
-	if m.Upsert {
-		w.SetUpsert(true)
-	}
-	return w, nil, nil
+	return w, nil, applyUpdate(w, prefix, m.ArrayFilters, m.Upsert, m.CommonOptions)
 }
 
-func updateModelArgs(prefix string, filterDoc *Document, u Update, arrayFilters []Document,
-	hint *Document, hintName string, collation *Document,
-) (filter bson.Raw, update any, af []any, c modelCommon, err error) {
+func updateModelArgs(prefix string, filterDoc *Document, u Update) (filter bson.Raw, update any, err error) {
 	if filter, err = modelFilter(prefix, filterDoc); err != nil {
-		return
+		return nil, nil, err
 	}
-	if update, err = u.arg(prefix); err != nil {
-		return
-	}
-	if af, err = arrayFiltersArg(prefix+"array_filters", arrayFilters); err != nil {
-		return
-	}
-	c, err = commonArgs(prefix, hint, hintName, collation)
-	return
+	update, err = u.arg(prefix)
+	return filter, update, err
 }
 
 func (m ReplaceOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
@@ -173,21 +117,11 @@ func (m ReplaceOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue,
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := commonArgs(prefix, m.Hint, m.HintName, m.Collation)
-	if err != nil {
-		return nil, nil, err
-	}
 	w := mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(repl)
-	if c.hint != nil {
-		w.SetHint(c.hint)
-	}
-	if c.collation != nil {
-		w.SetCollation(c.collation)
-	}
 	if m.Upsert {
 		w.SetUpsert(true)
 	}
-	return w, nil, nil
+	return w, nil, applyCommon(w, prefix, m.CommonOptions, false)
 }
 
 func (m DeleteOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
@@ -195,18 +129,8 @@ func (m DeleteOneModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := commonArgs(prefix, m.Hint, m.HintName, m.Collation)
-	if err != nil {
-		return nil, nil, err
-	}
 	w := mongo.NewDeleteOneModel().SetFilter(filter)
-	if c.hint != nil {
-		w.SetHint(c.hint)
-	}
-	if c.collation != nil {
-		w.SetCollation(c.collation)
-	}
-	return w, nil, nil
+	return w, nil, applyCommon(w, prefix, m.CommonOptions, false)
 }
 
 func (m DeleteManyModel) model(prefix string) (mongo.WriteModel, *bson.RawValue, error) {
@@ -214,18 +138,8 @@ func (m DeleteManyModel) model(prefix string) (mongo.WriteModel, *bson.RawValue,
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := commonArgs(prefix, m.Hint, m.HintName, m.Collation)
-	if err != nil {
-		return nil, nil, err
-	}
 	w := mongo.NewDeleteManyModel().SetFilter(filter)
-	if c.hint != nil {
-		w.SetHint(c.hint)
-	}
-	if c.collation != nil {
-		w.SetCollation(c.collation)
-	}
-	return w, nil, nil
+	return w, nil, applyCommon(w, prefix, m.CommonOptions, false)
 }
 
 // modelField is the proto oneof field name of each model type.
@@ -251,10 +165,8 @@ func modelField(m WriteModel) string {
 type BulkWriteOptions struct {
 	// Ordered runs the models in order and stops at the first error; nil
 	// means true.
-	Ordered                  *bool
-	BypassDocumentValidation bool
-	Comment                  string
-	Let                      *Document
+	Ordered *bool
+	CommonOptions
 }
 
 // BulkWrite runs several inserts, updates, replaces and deletes on one
@@ -291,20 +203,7 @@ func (op BulkWrite) prepare() ([]mongo.WriteModel, []IndexedID, *options.BulkWri
 	if op.Options.Ordered != nil {
 		o.SetOrdered(*op.Options.Ordered)
 	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	let, err := decodeArg("options.let", op.Options.Let)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if let != nil {
-		o.SetLet(let)
-	}
-	return models, ids, o, nil
+	return models, ids, o, applyCommon(o, "options.", op.Options.CommonOptions, false)
 }
 
 // Validate implements Op.

@@ -95,7 +95,7 @@ func canonValue(t testing.TB, v bson.RawValue) string {
 // findAll reads a whole collection in _id order as canonical JSON.
 func (e env) findAll(t *testing.T, ns Namespace) []string {
 	t.Helper()
-	cur, err := (Find{Namespace: ns, Options: FindOptions{Sort: js(`{"_id": 1}`)}}).Do(ctxT(t), e.target())
+	cur, err := (Find{Namespace: ns, Options: FindOptions{CommonOptions: CommonOptions{Sort: js(`{"_id": 1}`)}}}).Do(ctxT(t), e.target())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestInsert(t *testing.T) {
 
 	t.Run("insertOne keeps its _id", func(t *testing.T) {
 		ns := e.ns(t)
-		res, err := (InsertOne{Namespace: ns, Document: js(`{"_id": {"$numberLong": "42"}, "a": 1}`), Options: InsertOneOptions{Comment: "hi"}}).Do(ctxT(t), e.target())
+		res, err := (InsertOne{Namespace: ns, Document: js(`{"_id": {"$numberLong": "42"}, "a": 1}`), Options: InsertOneOptions{CommonOptions: CommonOptions{Comment: "hi"}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,11 +214,11 @@ func TestFindOne(t *testing.T) {
 		want string
 	}{
 		{"by _id", FindOne{Filter: js(`{"_id": 2}`)}, `{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"20"}}`},
-		{"no filter", FindOne{Options: FindOneOptions{Sort: js(`{"_id": 1}`)}}, `{"_id":{"$numberInt":"1"},"k":"b","n":{"$numberInt":"10"}}`},
+		{"no filter", FindOne{Options: FindOneOptions{CommonOptions: CommonOptions{Sort: js(`{"_id": 1}`)}}}, `{"_id":{"$numberInt":"1"},"k":"b","n":{"$numberInt":"10"}}`},
 		{"none matches", FindOne{Filter: js(`{"_id": 99}`)}, `<nil>`},
-		{"sort skip projection", FindOne{Options: FindOneOptions{Sort: js(`{"k": 1}`), Skip: 1, Projection: js(`{"_id": 0, "k": 1}`)}}, `{"k":"b"}`},
-		{"found but empty", FindOne{Filter: js(`{"_id": 1}`), Options: FindOneOptions{Projection: js(`{"_id": 0, "missing": 1}`)}}, `{}`},
-		{"with comment and max time", FindOne{Filter: js(`{"n": {"$gt": 25}}`), Options: FindOneOptions{Comment: "c", MaxTime: 10 * time.Second}}, `{"_id":{"$numberInt":"3"},"k":"c","n":{"$numberInt":"30"}}`},
+		{"sort skip projection", FindOne{Options: FindOneOptions{Skip: 1, CommonOptions: CommonOptions{Sort: js(`{"k": 1}`), Projection: js(`{"_id": 0, "k": 1}`)}}}, `{"k":"b"}`},
+		{"found but empty", FindOne{Filter: js(`{"_id": 1}`), Options: FindOneOptions{CommonOptions: CommonOptions{Projection: js(`{"_id": 0, "missing": 1}`)}}}, `{}`},
+		{"with comment and max time", FindOne{Filter: js(`{"n": {"$gt": 25}}`), Options: FindOneOptions{CommonOptions: CommonOptions{Comment: "c", MaxTime: 10 * time.Second}}}, `{"_id":{"$numberInt":"3"},"k":"c","n":{"$numberInt":"30"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestFindOne(t *testing.T) {
 	}
 
 	t.Run("expired max time", func(t *testing.T) {
-		_, err := (FindOne{Namespace: ns, Options: FindOneOptions{MaxTime: time.Nanosecond}}).Do(ctxT(t), e.target())
+		_, err := (FindOne{Namespace: ns, Options: FindOneOptions{CommonOptions: CommonOptions{MaxTime: time.Nanosecond}}}).Do(ctxT(t), e.target())
 		if !mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("error = %v, want a timeout", err)
 		}
@@ -276,7 +276,7 @@ func TestFind(t *testing.T) {
 	e.seed(t, ns, docs...)
 
 	t.Run("batches of the requested size", func(t *testing.T) {
-		cur, err := (Find{Namespace: ns, Options: FindOptions{BatchSize: 3, Sort: js(`{"_id": 1}`), Projection: js(`{"g": 0, "s": 0}`)}}).Do(ctxT(t), e.target())
+		cur, err := (Find{Namespace: ns, Options: FindOptions{BatchSize: 3, CommonOptions: CommonOptions{Sort: js(`{"_id": 1}`), Projection: js(`{"g": 0, "s": 0}`)}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +294,9 @@ func TestFind(t *testing.T) {
 
 	t.Run("filter sort skip limit", func(t *testing.T) {
 		cur, err := (Find{Namespace: ns, Filter: js(`{"g": {"$ne": 1}}`), Options: FindOptions{
-			Sort: js(`{"s": 1}`), Skip: 1, Limit: 3, Projection: js(`{"_id": 1}`), Comment: "x", MaxTime: 10 * time.Second,
+			Skip:          1,
+			Limit:         3,
+			CommonOptions: CommonOptions{Sort: js(`{"s": 1}`), Projection: js(`{"_id": 1}`), Comment: "x", MaxTime: 10 * time.Second},
 		}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
@@ -305,7 +307,7 @@ func TestFind(t *testing.T) {
 	})
 
 	t.Run("let variables in $expr", func(t *testing.T) {
-		cur, err := (Find{Namespace: ns, Filter: js(`{"$expr": {"$eq": ["$_id", "$$want"]}}`), Options: FindOptions{Let: js(`{"want": 4}`)}}).Do(ctxT(t), e.target())
+		cur, err := (Find{Namespace: ns, Filter: js(`{"$expr": {"$eq": ["$_id", "$$want"]}}`), Options: FindOptions{CommonOptions: CommonOptions{Let: js(`{"want": 4}`)}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,7 +363,7 @@ func TestFind(t *testing.T) {
 	})
 
 	t.Run("max time spent", func(t *testing.T) {
-		cur, err := (Find{Namespace: ns, Options: FindOptions{BatchSize: 2, MaxTime: time.Nanosecond}}).Do(ctxT(t), e.target())
+		cur, err := (Find{Namespace: ns, Options: FindOptions{BatchSize: 2, CommonOptions: CommonOptions{MaxTime: time.Nanosecond}}}).Do(ctxT(t), e.target())
 		if err == nil {
 			defer cur.Close(context.Background())
 			_, err = cur.NextBatch(ctxT(t))
@@ -386,7 +388,7 @@ func TestAggregate(t *testing.T) {
 			{JSON: `{"$match": {"n": {"$gte": 2}}}`},
 			{JSON: `{"$group": {"_id": "$c", "total": {"$sum": "$n"}}}`},
 			{JSON: `{"$sort": {"_id": 1}}`},
-		}, Options: AggregateOptions{Comment: "agg", MaxTime: 10 * time.Second}}).Do(ctxT(t), e.target())
+		}, Options: AggregateOptions{CommonOptions: CommonOptions{Comment: "agg", MaxTime: 10 * time.Second}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -402,7 +404,7 @@ func TestAggregate(t *testing.T) {
 			{JSON: `{"$match": {"$expr": {"$gt": ["$n", "$$min"]}}}`},
 			{JSON: `{"$project": {"_id": 1}}`},
 			{JSON: `{"$sort": {"_id": 1}}`},
-		}, Options: AggregateOptions{BatchSize: 2, Let: js(`{"min": 1}`)}}).Do(ctxT(t), e.target())
+		}, Options: AggregateOptions{BatchSize: 2, CommonOptions: CommonOptions{Let: js(`{"min": 1}`)}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +491,7 @@ func TestUpdateReplaceDelete(t *testing.T) {
 		},
 		{
 			"updateOne upsert",
-			UpdateOne{Filter: js(`{"_id": 7}`), Update: Update{Document: js(`{"$set": {"k": "new"}}`)}, Options: UpdateOptions{Upsert: true, Let: js(`{"v": 1}`), Comment: "c"}},
+			UpdateOne{Filter: js(`{"_id": 7}`), Update: Update{Document: js(`{"$set": {"k": "new"}}`)}, Options: UpdateOptions{Upsert: true, CommonOptions: CommonOptions{Let: js(`{"v": 1}`), Comment: "c"}}},
 			&UpdateResult{Upserted: 1, UpsertedID: rawInt32(7), Acknowledged: true},
 			[]string{
 				`{"_id":{"$numberInt":"1"},"k":"a","n":{"$numberInt":"1"}}`,
@@ -521,7 +523,7 @@ func TestUpdateReplaceDelete(t *testing.T) {
 		},
 		{
 			"deleteOne",
-			DeleteOne{Filter: js(`{"k": "a"}`), Options: DeleteOptions{Comment: "bye"}},
+			DeleteOne{Filter: js(`{"k": "a"}`), Options: DeleteOptions{CommonOptions: CommonOptions{Comment: "bye"}}},
 			&DeleteResult{Deleted: 1, Acknowledged: true},
 			[]string{
 				`{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"2"}}`,
@@ -542,7 +544,7 @@ func TestUpdateReplaceDelete(t *testing.T) {
 		},
 		{
 			"deleteMany with let",
-			DeleteMany{Filter: js(`{"$expr": {"$eq": ["$n", "$$n"]}}`), Options: DeleteOptions{Let: js(`{"n": 3}`)}},
+			DeleteMany{Filter: js(`{"$expr": {"$eq": ["$n", "$$n"]}}`), Options: DeleteOptions{CommonOptions: CommonOptions{Let: js(`{"n": 3}`)}}},
 			&DeleteResult{Deleted: 1, Acknowledged: true},
 			[]string{
 				`{"_id":{"$numberInt":"1"},"k":"a","n":{"$numberInt":"1"}}`,
@@ -661,13 +663,13 @@ func TestFindOneAndModify(t *testing.T) {
 	}{
 		{
 			"update returns before",
-			FindOneAndUpdate{Filter: js(`{"k": "a"}`), Update: Update{Document: js(`{"$inc": {"n": 5}}`)}, Options: FindOneAndUpdateOptions{Sort: js(`{"n": -1}`)}},
+			FindOneAndUpdate{Filter: js(`{"k": "a"}`), Update: Update{Document: js(`{"$inc": {"n": 5}}`)}, Options: FindOneAndUpdateOptions{CommonOptions: CommonOptions{Sort: js(`{"n": -1}`)}}},
 			`{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"2"}}`,
 			[]string{`{"_id":{"$numberInt":"1"},"k":"a","n":{"$numberInt":"1"}}`, `{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"7"}}`},
 		},
 		{
 			"update returns after with projection",
-			FindOneAndUpdate{Filter: js(`{"_id": 1}`), Update: Update{Document: js(`{"$set": {"n": 100}}`)}, Options: FindOneAndUpdateOptions{ReturnDocument: ReturnAfter, Projection: js(`{"n": 1, "_id": 0}`)}},
+			FindOneAndUpdate{Filter: js(`{"_id": 1}`), Update: Update{Document: js(`{"$set": {"n": 100}}`)}, Options: FindOneAndUpdateOptions{ReturnDocument: ReturnAfter, CommonOptions: CommonOptions{Projection: js(`{"n": 1, "_id": 0}`)}}},
 			`{"n":{"$numberInt":"100"}}`,
 			[]string{`{"_id":{"$numberInt":"1"},"k":"a","n":{"$numberInt":"100"}}`, `{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"2"}}`},
 		},
@@ -703,7 +705,7 @@ func TestFindOneAndModify(t *testing.T) {
 		},
 		{
 			"delete by sort",
-			FindOneAndDelete{Filter: js(`{}`), Options: FindOneAndDeleteOptions{Sort: js(`{"n": -1}`), Comment: "c"}},
+			FindOneAndDelete{Filter: js(`{}`), Options: FindOneAndDeleteOptions{CommonOptions: CommonOptions{Sort: js(`{"n": -1}`), Comment: "c"}}},
 			`{"_id":{"$numberInt":"2"},"k":"a","n":{"$numberInt":"2"}}`,
 			[]string{`{"_id":{"$numberInt":"1"},"k":"a","n":{"$numberInt":"1"}}`},
 		},
@@ -754,7 +756,7 @@ func TestCountAndDistinct(t *testing.T) {
 		{"skip", CountDocuments{Options: CountOptions{Skip: 1}}, 3},
 		{"limit", CountDocuments{Options: CountOptions{Limit: 2}}, 2},
 		{"skip past the end", CountDocuments{Options: CountOptions{Skip: 10}}, 0},
-		{"comment and max time", CountDocuments{Filter: js(`{"c": "y"}`), Options: CountOptions{Comment: "n", MaxTime: 10 * time.Second}}, 1},
+		{"comment and max time", CountDocuments{Filter: js(`{"c": "y"}`), Options: CountOptions{CommonOptions: CommonOptions{Comment: "n", MaxTime: 10 * time.Second}}}, 1},
 	}
 	for _, tt := range counts {
 		t.Run("count "+tt.name, func(t *testing.T) {
@@ -813,7 +815,7 @@ func TestBulkWrite(t *testing.T) {
 			DeleteOneModel{Filter: js(`{"_id": 3}`)},
 			UpdateOneModel{Filter: js(`{"_id": 30}`), Update: Update{Document: js(`{"$set": {"u": 1}}`)}, Upsert: true},
 			DeleteManyModel{Filter: js(`{"_id": {"$in": [10, 99]}}`)},
-		}, Options: BulkWriteOptions{Comment: "bulk"}}).Do(ctxT(t), e.target())
+		}, Options: BulkWriteOptions{CommonOptions: CommonOptions{Comment: "bulk"}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -863,7 +865,7 @@ func TestBulkWrite(t *testing.T) {
 		e.seed(t, ns, `{"_id": 1, "n": 1}`, `{"_id": 2, "n": 2}`)
 		res, err := (BulkWrite{Namespace: ns, Models: []WriteModel{
 			DeleteManyModel{Filter: js(`{"$expr": {"$eq": ["$n", "$$gone"]}}`)},
-		}, Options: BulkWriteOptions{Let: js(`{"gone": 2}`)}}).Do(ctxT(t), e.target())
+		}, Options: BulkWriteOptions{CommonOptions: CommonOptions{Let: js(`{"gone": 2}`)}}}).Do(ctxT(t), e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1083,7 +1085,7 @@ func TestCollationAndHint(t *testing.T) {
 
 	t.Run("find with a case-insensitive collation", func(t *testing.T) {
 		emulatorGap(t, "the emulator refuses non-simple collation (NotImplemented)")
-		cur, err := (Find{Namespace: ns, Filter: js(`{"s": "apple"}`), Options: FindOptions{Collation: ci, Sort: js(`{"_id": 1}`)}}).Do(ctx, e.target())
+		cur, err := (Find{Namespace: ns, Filter: js(`{"s": "apple"}`), Options: FindOptions{CommonOptions: CommonOptions{Collation: ci, Sort: js(`{"_id": 1}`)}}}).Do(ctx, e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1094,7 +1096,7 @@ func TestCollationAndHint(t *testing.T) {
 
 	t.Run("count with a collation", func(t *testing.T) {
 		emulatorGap(t, "the emulator refuses non-simple collation (NotImplemented)")
-		res, err := (CountDocuments{Namespace: ns, Filter: js(`{"s": "APPLE"}`), Options: CountOptions{Collation: ci}}).Do(ctx, e.target())
+		res, err := (CountDocuments{Namespace: ns, Filter: js(`{"s": "APPLE"}`), Options: CountOptions{CommonOptions: CommonOptions{Collation: ci}}}).Do(ctx, e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1105,7 +1107,7 @@ func TestCollationAndHint(t *testing.T) {
 
 	t.Run("updateMany with a collation", func(t *testing.T) {
 		emulatorGap(t, "the emulator refuses non-simple collation (NotImplemented)")
-		res, err := (UpdateMany{Namespace: ns, Filter: js(`{"s": "APPLE"}`), Update: Update{Document: js(`{"$set": {"fruit": true}}`)}, Options: UpdateOptions{Collation: ci}}).Do(ctx, e.target())
+		res, err := (UpdateMany{Namespace: ns, Filter: js(`{"s": "APPLE"}`), Update: Update{Document: js(`{"$set": {"fruit": true}}`)}, Options: UpdateOptions{CommonOptions: CommonOptions{Collation: ci}}}).Do(ctx, e.target())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1115,7 +1117,7 @@ func TestCollationAndHint(t *testing.T) {
 	})
 
 	t.Run("hint by name and by key pattern", func(t *testing.T) {
-		for _, o := range []FindOneOptions{{HintName: "s_1"}, {Hint: js(`{"s": 1}`)}} {
+		for _, o := range []FindOneOptions{{CommonOptions: CommonOptions{HintName: "s_1"}}, {CommonOptions: CommonOptions{Hint: js(`{"s": 1}`)}}} {
 			o.Sort = js(`{"_id": 1}`)
 			res, err := (FindOne{Namespace: ns, Filter: js(`{"s": "banana"}`), Options: o}).Do(ctx, e.target())
 			if err != nil {
@@ -1129,10 +1131,10 @@ func TestCollationAndHint(t *testing.T) {
 
 	t.Run("hint naming no index fails", func(t *testing.T) {
 		ops := []Op{
-			FindOne{Namespace: ns, Options: FindOneOptions{HintName: "no_such_index"}},
-			CountDocuments{Namespace: ns, Options: CountOptions{Hint: js(`{"nope": 1}`)}},
-			UpdateOne{Namespace: ns, Filter: js(`{}`), Update: Update{Document: js(`{"$set": {"a": 1}}`)}, Options: UpdateOptions{HintName: "no_such_index"}},
-			DeleteOne{Namespace: ns, Filter: js(`{"_id": 3}`), Options: DeleteOptions{HintName: "no_such_index"}},
+			FindOne{Namespace: ns, Options: FindOneOptions{CommonOptions: CommonOptions{HintName: "no_such_index"}}},
+			CountDocuments{Namespace: ns, Options: CountOptions{CommonOptions: CommonOptions{Hint: js(`{"nope": 1}`)}}},
+			UpdateOne{Namespace: ns, Filter: js(`{}`), Update: Update{Document: js(`{"$set": {"a": 1}}`)}, Options: UpdateOptions{CommonOptions: CommonOptions{HintName: "no_such_index"}}},
+			DeleteOne{Namespace: ns, Filter: js(`{"_id": 3}`), Options: DeleteOptions{CommonOptions: CommonOptions{HintName: "no_such_index"}}},
 		}
 		for _, op := range ops {
 			_, err := op.Run(ctx, e.target())

@@ -113,25 +113,16 @@ func openCursor(ctx context.Context, name string, ns Namespace, maxTime time.Dur
 
 // FindOptions are the options of Find.
 type FindOptions struct {
-	Projection *Document
-	Sort       *Document
-	Skip       int64
+	Skip int64
 	// Limit caps the number of documents; 0 means no limit.
 	Limit int64
 	// BatchSize is the number of documents per batch; 0 means the
 	// server's default.
 	BatchSize int32
-	Hint      *Document
-	HintName  string
-	Comment   string
-	// MaxTime limits the time spent running the query, over all batches;
-	// 0 means none.
-	MaxTime   time.Duration
-	Let       *Document
-	Collation *Document
 	// AllowDiskUse lets blocking sorts write temporary files; nil means
 	// MongoDB's default.
 	AllowDiskUse *bool
+	CommonOptions
 }
 
 // Find returns the documents that match a filter, batch by batch.
@@ -159,9 +150,6 @@ func (op Find) prepare() (bson.Raw, *options.FindOptionsBuilder, error) {
 	if err := nonNegative("options.batch_size", int64(oo.BatchSize)); err != nil {
 		return nil, nil, err
 	}
-	if err := maxTimeArg("options.max_time", oo.MaxTime); err != nil {
-		return nil, nil, err
-	}
 	o := options.Find()
 	if oo.Skip > 0 {
 		o.SetSkip(oo.Skip)
@@ -172,38 +160,10 @@ func (op Find) prepare() (bson.Raw, *options.FindOptionsBuilder, error) {
 	if oo.BatchSize > 0 {
 		o.SetBatchSize(oo.BatchSize)
 	}
-	if oo.Comment != "" {
-		o.SetComment(oo.Comment)
-	}
 	if oo.AllowDiskUse != nil {
 		o.SetAllowDiskUse(*oo.AllowDiskUse)
 	}
-	if v, err := decodeArg("options.projection", oo.Projection); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetProjection(v)
-	}
-	if v, err := decodeArg("options.sort", oo.Sort); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetSort(v)
-	}
-	if v, err := hintArg("options.", oo.Hint, oo.HintName); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetHint(v)
-	}
-	if v, err := decodeArg("options.let", oo.Let); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetLet(v)
-	}
-	if v, err := collationArg("options.collation", oo.Collation); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetCollation(v)
-	}
-	return filter, o, nil
+	return filter, o, applyCommon(o, "options.", oo.CommonOptions, true)
 }
 
 // Validate decodes and checks the find without running it.
@@ -231,16 +191,8 @@ type AggregateOptions struct {
 	AllowDiskUse *bool
 	// BatchSize is the number of documents per batch; 0 means the
 	// server's default.
-	BatchSize                int32
-	BypassDocumentValidation bool
-	Collation                *Document
-	Comment                  string
-	Hint                     *Document
-	HintName                 string
-	Let                      *Document
-	// MaxTime limits the time spent running the pipeline, over all
-	// batches; 0 means none.
-	MaxTime time.Duration
+	BatchSize int32
+	CommonOptions
 }
 
 // Aggregate runs an aggregation pipeline and returns its output batch by
@@ -272,9 +224,6 @@ func (op Aggregate) prepare() ([]bson.Raw, *options.AggregateOptionsBuilder, err
 	if err := nonNegative("options.batch_size", int64(oo.BatchSize)); err != nil {
 		return nil, nil, err
 	}
-	if err := maxTimeArg("options.max_time", oo.MaxTime); err != nil {
-		return nil, nil, err
-	}
 	o := options.Aggregate()
 	if oo.AllowDiskUse != nil {
 		o.SetAllowDiskUse(*oo.AllowDiskUse)
@@ -282,28 +231,7 @@ func (op Aggregate) prepare() ([]bson.Raw, *options.AggregateOptionsBuilder, err
 	if oo.BatchSize > 0 {
 		o.SetBatchSize(oo.BatchSize)
 	}
-	if oo.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	if oo.Comment != "" {
-		o.SetComment(oo.Comment)
-	}
-	if v, err := collationArg("options.collation", oo.Collation); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetCollation(v)
-	}
-	if v, err := hintArg("options.", oo.Hint, oo.HintName); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetHint(v)
-	}
-	if v, err := decodeArg("options.let", oo.Let); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetLet(v)
-	}
-	return stages, o, nil
+	return stages, o, applyCommon(o, "options.", oo.CommonOptions, true)
 }
 
 // Validate decodes and checks the aggregation without running it.

@@ -35,17 +35,10 @@ func returnDocumentArg(rd ReturnDocument) (options.ReturnDocument, error) {
 
 // FindOneAndUpdateOptions are the options of FindOneAndUpdate.
 type FindOneAndUpdateOptions struct {
-	ReturnDocument           ReturnDocument
-	Projection               *Document
-	Sort                     *Document
-	Upsert                   bool
-	ArrayFilters             []Document
-	Hint                     *Document
-	HintName                 string
-	Let                      *Document
-	Comment                  string
-	Collation                *Document
-	BypassDocumentValidation bool
+	ReturnDocument ReturnDocument
+	Upsert         bool
+	ArrayFilters   []Document
+	CommonOptions
 }
 
 // FindOneAndUpdate updates the first document that matches a filter and
@@ -69,37 +62,12 @@ func (op FindOneAndUpdate) prepare() (bson.Raw, any, *options.FindOneAndUpdateOp
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o := options.FindOneAndUpdate()
 	rd, err := returnDocumentArg(op.Options.ReturnDocument)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o.SetReturnDocument(rd)
-	if op.Options.Upsert {
-		o.SetUpsert(true)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	af, err := arrayFiltersArg("options.array_filters", op.Options.ArrayFilters)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if af != nil {
-		o.SetArrayFilters(af)
-	}
-	m := modifyArgs{
-		projection: op.Options.Projection, sort: op.Options.Sort,
-		hint: op.Options.Hint, hintName: op.Options.HintName,
-		let: op.Options.Let, collation: op.Options.Collation,
-	}
-	if err := applyModify[*options.FindOneAndUpdateOptionsBuilder](m, o); err != nil {
-		return nil, nil, nil, err
-	}
-	return filter, update, o, nil
+	o := options.FindOneAndUpdate().SetReturnDocument(rd)
+	return filter, update, o, applyUpdate(o, "options.", op.Options.ArrayFilters, op.Options.Upsert, op.Options.CommonOptions)
 }
 
 // Validate implements Op.
@@ -125,16 +93,9 @@ func (op FindOneAndUpdate) Do(ctx context.Context, t Target) (*DocumentResult, e
 
 // FindOneAndReplaceOptions are the options of FindOneAndReplace.
 type FindOneAndReplaceOptions struct {
-	ReturnDocument           ReturnDocument
-	Projection               *Document
-	Sort                     *Document
-	Upsert                   bool
-	Hint                     *Document
-	HintName                 string
-	Let                      *Document
-	Comment                  string
-	Collation                *Document
-	BypassDocumentValidation bool
+	ReturnDocument ReturnDocument
+	Upsert         bool
+	CommonOptions
 }
 
 // FindOneAndReplace replaces the first document that matches a filter and
@@ -158,30 +119,15 @@ func (op FindOneAndReplace) prepare() (bson.Raw, bson.Raw, *options.FindOneAndRe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o := options.FindOneAndReplace()
 	rd, err := returnDocumentArg(op.Options.ReturnDocument)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o.SetReturnDocument(rd)
+	o := options.FindOneAndReplace().SetReturnDocument(rd)
 	if op.Options.Upsert {
 		o.SetUpsert(true)
 	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	m := modifyArgs{
-		projection: op.Options.Projection, sort: op.Options.Sort,
-		hint: op.Options.Hint, hintName: op.Options.HintName,
-		let: op.Options.Let, collation: op.Options.Collation,
-	}
-	if err := applyModify[*options.FindOneAndReplaceOptionsBuilder](m, o); err != nil {
-		return nil, nil, nil, err
-	}
-	return filter, repl, o, nil
+	return filter, repl, o, applyCommon(o, "options.", op.Options.CommonOptions, false)
 }
 
 // Validate implements Op.
@@ -207,13 +153,7 @@ func (op FindOneAndReplace) Do(ctx context.Context, t Target) (*DocumentResult, 
 
 // FindOneAndDeleteOptions are the options of FindOneAndDelete.
 type FindOneAndDeleteOptions struct {
-	Projection *Document
-	Sort       *Document
-	Hint       *Document
-	HintName   string
-	Let        *Document
-	Comment    string
-	Collation  *Document
+	CommonOptions
 }
 
 // FindOneAndDelete deletes the first document that matches a filter and
@@ -233,18 +173,7 @@ func (op FindOneAndDelete) prepare() (bson.Raw, *options.FindOneAndDeleteOptions
 		return nil, nil, err
 	}
 	o := options.FindOneAndDelete()
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	m := modifyArgs{
-		projection: op.Options.Projection, sort: op.Options.Sort,
-		hint: op.Options.Hint, hintName: op.Options.HintName,
-		let: op.Options.Let, collation: op.Options.Collation,
-	}
-	if err := applyModify[*options.FindOneAndDeleteOptionsBuilder](m, o); err != nil {
-		return nil, nil, err
-	}
-	return filter, o, nil
+	return filter, o, applyCommon(o, "options.", op.Options.CommonOptions, false)
 }
 
 // Validate implements Op.
@@ -266,60 +195,4 @@ func (op FindOneAndDelete) Do(ctx context.Context, t Target) (*DocumentResult, e
 		return nil, err
 	}
 	return singleResult("findOneAndDelete", op.Namespace, coll.FindOneAndDelete(ctx, filter, o))
-}
-
-// modifyArgs are the options the three find-and-modify builders share.
-type modifyArgs struct {
-	projection, sort, hint, let, collation *Document
-	hintName                               string
-}
-
-// modifyBuilder is what the three find-and-modify option builders have in
-// common.
-type modifyBuilder[B any] interface {
-	SetProjection(any) B
-	SetSort(any) B
-	SetHint(any) B
-	SetLet(any) B
-	SetCollation(*options.Collation) B
-}
-
-// applyModify decodes m into o.
-func applyModify[B any](m modifyArgs, o modifyBuilder[B]) error {
-	projection, err := decodeArg("options.projection", m.projection)
-	if err != nil {
-		return err
-	}
-	if projection != nil {
-		o.SetProjection(projection)
-	}
-	sort, err := decodeArg("options.sort", m.sort)
-	if err != nil {
-		return err
-	}
-	if sort != nil {
-		o.SetSort(sort)
-	}
-	hint, err := hintArg("options.", m.hint, m.hintName)
-	if err != nil {
-		return err
-	}
-	if hint != nil {
-		o.SetHint(hint)
-	}
-	let, err := decodeArg("options.let", m.let)
-	if err != nil {
-		return err
-	}
-	if let != nil {
-		o.SetLet(let)
-	}
-	collation, err := collationArg("options.collation", m.collation)
-	if err != nil {
-		return err
-	}
-	if collation != nil {
-		o.SetCollation(collation)
-	}
-	return nil
 }

@@ -20,15 +20,8 @@ func withMaxTime(ctx context.Context, d time.Duration) (context.Context, context
 
 // FindOneOptions are the options of FindOne.
 type FindOneOptions struct {
-	Projection *Document
-	Sort       *Document
-	Skip       int64
-	Hint       *Document
-	HintName   string
-	Comment    string
-	// MaxTime limits the server-side execution time; 0 means none.
-	MaxTime   time.Duration
-	Collation *Document
+	Skip int64
+	CommonOptions
 }
 
 // FindOne returns the first document that matches a filter, if any.
@@ -46,41 +39,14 @@ func (op FindOne) prepare() (bson.Raw, *options.FindOneOptionsBuilder, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := nonNegative("options.skip", op.Options.Skip); err != nil {
+		return nil, nil, err
+	}
 	o := options.FindOne()
-	oo := op.Options
-	if err := nonNegative("options.skip", oo.Skip); err != nil {
-		return nil, nil, err
+	if op.Options.Skip > 0 {
+		o.SetSkip(op.Options.Skip)
 	}
-	if oo.Skip > 0 {
-		o.SetSkip(oo.Skip)
-	}
-	if err := maxTimeArg("options.max_time", oo.MaxTime); err != nil {
-		return nil, nil, err
-	}
-	if oo.Comment != "" {
-		o.SetComment(oo.Comment)
-	}
-	if v, err := decodeArg("options.projection", oo.Projection); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetProjection(v)
-	}
-	if v, err := decodeArg("options.sort", oo.Sort); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetSort(v)
-	}
-	if v, err := hintArg("options.", oo.Hint, oo.HintName); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetHint(v)
-	}
-	if v, err := collationArg("options.collation", oo.Collation); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetCollation(v)
-	}
-	return filter, o, nil
+	return filter, o, applyCommon(o, "options.", op.Options.CommonOptions, true)
 }
 
 // Validate implements Op.
@@ -110,13 +76,8 @@ func (op FindOne) Do(ctx context.Context, t Target) (*DocumentResult, error) {
 type CountOptions struct {
 	Skip int64
 	// Limit caps the count; 0 means no limit.
-	Limit    int64
-	Hint     *Document
-	HintName string
-	Comment  string
-	// MaxTime limits the server-side execution time; 0 means none.
-	MaxTime   time.Duration
-	Collation *Document
+	Limit int64
+	CommonOptions
 }
 
 // CountDocuments counts the documents that match a filter.
@@ -134,7 +95,6 @@ func (op CountDocuments) prepare() (bson.Raw, *options.CountOptionsBuilder, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	o := options.Count()
 	oo := op.Options
 	if err := nonNegative("options.skip", oo.Skip); err != nil {
 		return nil, nil, err
@@ -142,29 +102,14 @@ func (op CountDocuments) prepare() (bson.Raw, *options.CountOptionsBuilder, erro
 	if err := nonNegative("options.limit", oo.Limit); err != nil {
 		return nil, nil, err
 	}
-	if err := maxTimeArg("options.max_time", oo.MaxTime); err != nil {
-		return nil, nil, err
-	}
+	o := options.Count()
 	if oo.Skip > 0 {
 		o.SetSkip(oo.Skip)
 	}
 	if oo.Limit > 0 {
 		o.SetLimit(oo.Limit)
 	}
-	if oo.Comment != "" {
-		o.SetComment(oo.Comment)
-	}
-	if v, err := hintArg("options.", oo.Hint, oo.HintName); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetHint(v)
-	}
-	if v, err := collationArg("options.collation", oo.Collation); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetCollation(v)
-	}
-	return filter, o, nil
+	return filter, o, applyCommon(o, "options.", oo.CommonOptions, true)
 }
 
 // Validate implements Op.
@@ -196,10 +141,7 @@ func (op CountDocuments) Do(ctx context.Context, t Target) (*CountResult, error)
 
 // DistinctOptions are the options of Distinct.
 type DistinctOptions struct {
-	Comment string
-	// MaxTime limits the server-side execution time; 0 means none.
-	MaxTime   time.Duration
-	Collation *Document
+	CommonOptions
 }
 
 // Distinct returns the distinct values of a field among the documents that
@@ -225,18 +167,7 @@ func (op Distinct) prepare() (bson.Raw, *options.DistinctOptionsBuilder, error) 
 		return nil, nil, err
 	}
 	o := options.Distinct()
-	if err := maxTimeArg("options.max_time", op.Options.MaxTime); err != nil {
-		return nil, nil, err
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if v, err := collationArg("options.collation", op.Options.Collation); err != nil {
-		return nil, nil, err
-	} else if v != nil {
-		o.SetCollation(v)
-	}
-	return filter, o, nil
+	return filter, o, applyCommon(o, "options.", op.Options.CommonOptions, true)
 }
 
 // Validate implements Op.

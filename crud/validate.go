@@ -154,6 +154,9 @@ func hintArg(prefix string, keys *Document, name string) (any, error) {
 	if name != "" {
 		return name, nil
 	}
+	if keys == nil {
+		return nil, nil
+	}
 	raw, err := decodeArg(prefix+"hint", keys)
 	if err != nil || raw == nil {
 		return nil, err

@@ -95,14 +95,14 @@ func TestForbiddenOperators(t *testing.T) {
 			"$function", "update_pipeline.stages[1]",
 		},
 		{"$where in update's filter", UpdateMany{Namespace: testNS, Filter: js(`{"$where": "1"}`), Update: Update{Document: js(`{"$set": {"a": 1}}`)}}, "$where", "filter"},
-		{"$function in projection", Find{Namespace: testNS, Options: FindOptions{Projection: js(`{"x": {"$function": {"body": "f", "args": [], "lang": "js"}}}`)}}, "$function", "options.projection"},
-		{"$where in sort", FindOne{Namespace: testNS, Options: FindOneOptions{Sort: js(`{"$where": 1}`)}}, "$where", "options.sort"},
-		{"$where in let", Find{Namespace: testNS, Options: FindOptions{Let: js(`{"v": {"$where": "1"}}`)}}, "$where", "options.let"},
+		{"$function in projection", Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Projection: js(`{"x": {"$function": {"body": "f", "args": [], "lang": "js"}}}`)}}}, "$function", "options.projection"},
+		{"$where in sort", FindOne{Namespace: testNS, Options: FindOneOptions{CommonOptions: CommonOptions{Sort: js(`{"$where": 1}`)}}}, "$where", "options.sort"},
+		{"$where in let", Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Let: js(`{"v": {"$where": "1"}}`)}}}, "$where", "options.let"},
 		{"$where in inserted document", InsertOne{Namespace: testNS, Document: js(`{"a": [{"b": {"$where": "1"}}]}`)}, "$where", "document"},
 		{"$where in insertMany", InsertMany{Namespace: testNS, Documents: []Document{{JSON: `{}`}, {JSON: `{"$where": 1}`}}}, "$where", "documents[1]"},
 		{"$where in replacement", ReplaceOne{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{"x": {"$where": 1}}`)}, "$where", "replacement"},
 		{"$function in array filter", UpdateOne{Namespace: testNS, Filter: js(`{}`), Update: Update{Document: js(`{"$set": {"a.$[e]": 1}}`)}, Options: UpdateOptions{ArrayFilters: []Document{{JSON: `{"e": {"$expr": {"$function": {}}}}`}}}}, "$function", "options.array_filters[0]"},
-		{"$where in hint", DeleteOne{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{Hint: js(`{"$where": 1}`)}}, "$where", "options.hint"},
+		{"$where in hint", DeleteOne{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{CommonOptions: CommonOptions{Hint: js(`{"$where": 1}`)}}}, "$where", "options.hint"},
 		{
 			"$accumulator in bulk update pipeline",
 			BulkWrite{Namespace: testNS, Models: []WriteModel{
@@ -112,11 +112,11 @@ func TestForbiddenOperators(t *testing.T) {
 			"$accumulator", "models[1].update_many.update_pipeline.stages[0]",
 		},
 		{"$where in bulk delete filter", BulkWrite{Namespace: testNS, Models: []WriteModel{&DeleteOneModel{Filter: js(`{"$where": "1"}`)}}}, "$where", "models[0].delete_one.filter"},
-		{"$where in findOneAndUpdate sort", FindOneAndUpdate{Namespace: testNS, Filter: js(`{}`), Update: Update{Document: js(`{"$inc": {"n": 1}}`)}, Options: FindOneAndUpdateOptions{Sort: js(`{"$where": 1}`)}}, "$where", "options.sort"},
+		{"$where in findOneAndUpdate sort", FindOneAndUpdate{Namespace: testNS, Filter: js(`{}`), Update: Update{Document: js(`{"$inc": {"n": 1}}`)}, Options: FindOneAndUpdateOptions{CommonOptions: CommonOptions{Sort: js(`{"$where": 1}`)}}}, "$where", "options.sort"},
 		{"$where in findOneAndDelete filter", FindOneAndDelete{Namespace: testNS, Filter: js(`{"a": {"$elemMatch": {"$where": "1"}}}`)}, "$where", "filter"},
-		{"$function in findOneAndReplace let", FindOneAndReplace{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{}`), Options: FindOneAndReplaceOptions{Let: js(`{"f": {"$function": {}}}`)}}, "$function", "options.let"},
+		{"$function in findOneAndReplace let", FindOneAndReplace{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{}`), Options: FindOneAndReplaceOptions{CommonOptions: CommonOptions{Let: js(`{"f": {"$function": {}}}`)}}}, "$function", "options.let"},
 		{"$where in distinct filter", Distinct{Namespace: testNS, FieldName: "a", Filter: js(`{"$where": "1"}`)}, "$where", "filter"},
-		{"$function in aggregate let", Aggregate{Namespace: testNS, Options: AggregateOptions{Let: js(`{"f": {"$function": {}}}`)}}, "$function", "options.let"},
+		{"$function in aggregate let", Aggregate{Namespace: testNS, Options: AggregateOptions{CommonOptions: CommonOptions{Let: js(`{"f": {"$function": {}}}`)}}}, "$function", "options.let"},
 		{"bson input too", FindOne{Namespace: testNS, Filter: &Document{BSON: mustRaw(t, `{"a": {"b": [{"$where": "1"}]}}`)}}, "$where", "filter"},
 	}
 	for _, tt := range tests {
@@ -149,21 +149,21 @@ func TestOptionValidation(t *testing.T) {
 		{"find negative limit", Find{Namespace: testNS, Options: FindOptions{Limit: -1}}, "options.limit"},
 		{"find negative skip", Find{Namespace: testNS, Options: FindOptions{Skip: -5}}, "options.skip"},
 		{"find negative batch size", Find{Namespace: testNS, Options: FindOptions{BatchSize: -2}}, "options.batch_size"},
-		{"find negative max time", Find{Namespace: testNS, Options: FindOptions{MaxTime: -time.Second}}, "options.max_time"},
+		{"find negative max time", Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{MaxTime: -time.Second}}}, "options.max_time"},
 		{"findOne negative skip", FindOne{Namespace: testNS, Options: FindOneOptions{Skip: -1}}, "options.skip"},
 		{"count negative limit", CountDocuments{Namespace: testNS, Options: CountOptions{Limit: -1}}, "options.limit"},
 		{"count negative skip", CountDocuments{Namespace: testNS, Options: CountOptions{Skip: -1}}, "options.skip"},
-		{"distinct negative max time", Distinct{Namespace: testNS, FieldName: "a", Options: DistinctOptions{MaxTime: -1}}, "options.max_time"},
+		{"distinct negative max time", Distinct{Namespace: testNS, FieldName: "a", Options: DistinctOptions{CommonOptions: CommonOptions{MaxTime: -1}}}, "options.max_time"},
 		{"aggregate negative batch size", Aggregate{Namespace: testNS, Options: AggregateOptions{BatchSize: -1}}, "options.batch_size"},
 		{"bad namespace", FindOne{Namespace: Namespace{"a.b", "c"}}, "namespace.database"},
 		{"missing namespace", InsertOne{Document: js(`{}`)}, "namespace.database"},
-		{"hint and hint_name", Find{Namespace: testNS, Options: FindOptions{Hint: js(`{"a": 1}`), HintName: "a_1"}}, "options.hint"},
-		{"empty hint document", DeleteMany{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{Hint: js(`{}`)}}, "options.hint"},
-		{"collation without locale", FindOne{Namespace: testNS, Options: FindOneOptions{Collation: js(`{"strength": 1}`)}}, "options.collation"},
-		{"collation bad strength", FindOne{Namespace: testNS, Options: FindOneOptions{Collation: js(`{"locale": "fr", "strength": 9}`)}}, "options.collation"},
-		{"collation unknown field", FindOne{Namespace: testNS, Options: FindOneOptions{Collation: js(`{"locale": "fr", "colour": 1}`)}}, "options.collation"},
-		{"collation wrong type", FindOne{Namespace: testNS, Options: FindOneOptions{Collation: js(`{"locale": 5}`)}}, "options.collation"},
-		{"bad json in let", Find{Namespace: testNS, Options: FindOptions{Let: js(`{"a":`)}}, "options.let"},
+		{"hint and hint_name", Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Hint: js(`{"a": 1}`), HintName: "a_1"}}}, "options.hint"},
+		{"empty hint document", DeleteMany{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{CommonOptions: CommonOptions{Hint: js(`{}`)}}}, "options.hint"},
+		{"collation without locale", FindOne{Namespace: testNS, Options: FindOneOptions{CommonOptions: CommonOptions{Collation: js(`{"strength": 1}`)}}}, "options.collation"},
+		{"collation bad strength", FindOne{Namespace: testNS, Options: FindOneOptions{CommonOptions: CommonOptions{Collation: js(`{"locale": "fr", "strength": 9}`)}}}, "options.collation"},
+		{"collation unknown field", FindOne{Namespace: testNS, Options: FindOneOptions{CommonOptions: CommonOptions{Collation: js(`{"locale": "fr", "colour": 1}`)}}}, "options.collation"},
+		{"collation wrong type", FindOne{Namespace: testNS, Options: FindOneOptions{CommonOptions: CommonOptions{Collation: js(`{"locale": 5}`)}}}, "options.collation"},
+		{"bad json in let", Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Let: js(`{"a":`)}}}, "options.let"},
 		{"unset document", FindOne{Namespace: testNS, Filter: &Document{}}, "filter"},
 		{"insert without document", InsertOne{Namespace: testNS}, "document"},
 		{"insertMany without documents", InsertMany{Namespace: testNS, Options: InsertManyOptions{Ordered: &no}}, "documents"},
@@ -189,9 +189,9 @@ func TestOptionValidation(t *testing.T) {
 		{"bulk update without filter", BulkWrite{Namespace: testNS, Models: []WriteModel{UpdateOneModel{Update: Update{Document: js(`{"$set": {"a": 1}}`)}}}}, "models[0].update_one.filter"},
 		{"bulk update without operators", BulkWrite{Namespace: testNS, Models: []WriteModel{UpdateManyModel{Filter: js(`{}`), Update: Update{Document: js(`{"a": 1}`)}}}}, "models[0].update_many.update"},
 		{"bulk replace with operators", BulkWrite{Namespace: testNS, Models: []WriteModel{ReplaceOneModel{Filter: js(`{}`), Replacement: js(`{"$set": {}}`)}}}, "models[0].replace_one.replacement"},
-		{"bulk delete bad collation", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteManyModel{Filter: js(`{}`), Collation: js(`{}`)}}}, "models[0].delete_many.collation"},
-		{"bulk hint and name", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteOneModel{Filter: js(`{}`), Hint: js(`{"a": 1}`), HintName: "a_1"}}}, "models[0].delete_one.hint"},
-		{"bulk bad let", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteOneModel{Filter: js(`{}`)}}, Options: BulkWriteOptions{Let: js(`[]`)}}, "options.let"},
+		{"bulk delete bad collation", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteManyModel{Filter: js(`{}`), CommonOptions: CommonOptions{Collation: js(`{}`)}}}}, "models[0].delete_many.collation"},
+		{"bulk hint and name", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteOneModel{Filter: js(`{}`), CommonOptions: CommonOptions{Hint: js(`{"a": 1}`), HintName: "a_1"}}}}, "models[0].delete_one.hint"},
+		{"bulk bad let", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteOneModel{Filter: js(`{}`)}}, Options: BulkWriteOptions{CommonOptions: CommonOptions{Let: js(`[]`)}}}, "options.let"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,9 +203,11 @@ func TestOptionValidation(t *testing.T) {
 		yes := true
 		ok := []interface{ Validate() error }{
 			Find{Namespace: testNS, Options: FindOptions{
-				Projection: js(`{"a": 1}`), Sort: js(`{"a": -1}`), Skip: 1, Limit: 2, BatchSize: 3,
-				HintName: "a_1", Comment: "c", MaxTime: time.Second, Let: js(`{"v": 1}`),
-				Collation: js(`{"locale": "fr", "strength": 1.0, "caseLevel": true, "numericOrdering": false}`), AllowDiskUse: &yes,
+				Skip:          1,
+				Limit:         2,
+				BatchSize:     3,
+				AllowDiskUse:  &yes,
+				CommonOptions: CommonOptions{Projection: js(`{"a": 1}`), Sort: js(`{"a": -1}`), HintName: "a_1", Comment: "c", MaxTime: time.Second, Let: js(`{"v": 1}`), Collation: js(`{"locale": "fr", "strength": 1.0, "caseLevel": true, "numericOrdering": false}`)},
 			}},
 			UpdateOne{Namespace: testNS, Filter: js(`{}`), Update: Update{Pipeline: []Document{{JSON: `{"$set": {"a": 1}}`}}}},
 			ReplaceOne{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{}`)},
@@ -223,4 +225,25 @@ func TestOptionValidation(t *testing.T) {
 var _ = []Op{
 	InsertOne{}, InsertMany{}, UpdateOne{}, UpdateMany{}, ReplaceOne{}, DeleteOne{}, DeleteMany{},
 	FindOne{}, FindOneAndUpdate{}, FindOneAndReplace{}, FindOneAndDelete{}, CountDocuments{}, Distinct{}, BulkWrite{},
+}
+
+// An operation refuses a common option its command does not take, rather
+// than dropping it.
+func TestCommonOptionNotTaken(t *testing.T) {
+	tests := []struct {
+		name  string
+		op    interface{ Validate() error }
+		field string
+	}{
+		{"insertOne hint", InsertOne{Namespace: testNS, Document: js(`{}`), Options: InsertOneOptions{CommonOptions: CommonOptions{HintName: "a_1"}}}, "options.hint"},
+		{"updateOne max time", UpdateOne{Namespace: testNS, Filter: js(`{}`), Update: Update{Document: js(`{"$set": {"a": 1}}`)}, Options: UpdateOptions{CommonOptions: CommonOptions{MaxTime: time.Second}}}, "options.max_time"},
+		{"count let", CountDocuments{Namespace: testNS, Options: CountOptions{CommonOptions: CommonOptions{Let: js(`{"v": 1}`)}}}, "options.let"},
+		{"findOneAndDelete bypass", FindOneAndDelete{Namespace: testNS, Filter: js(`{}`), Options: FindOneAndDeleteOptions{CommonOptions: CommonOptions{BypassDocumentValidation: true}}}, "options.bypass_document_validation"},
+		{"bulk model comment", BulkWrite{Namespace: testNS, Models: []WriteModel{DeleteOneModel{Filter: js(`{}`), CommonOptions: CommonOptions{Comment: "c"}}}}, "models[0].delete_one.comment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantArgError(t, tt.op.Validate(), tt.field)
+		})
+	}
 }

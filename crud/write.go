@@ -38,8 +38,7 @@ func upsertedID(id any) (*bson.RawValue, error) {
 
 // InsertOneOptions are the options of InsertOne.
 type InsertOneOptions struct {
-	BypassDocumentValidation bool
-	Comment                  string
+	CommonOptions
 }
 
 // InsertOne inserts one document, adding an ObjectId _id if it has none.
@@ -49,20 +48,24 @@ type InsertOne struct {
 	Options   InsertOneOptions
 }
 
-func (op InsertOne) prepare() (bson.Raw, bson.RawValue, error) {
+func (op InsertOne) prepare() (bson.Raw, bson.RawValue, *options.InsertOneOptionsBuilder, error) {
 	if err := op.Namespace.Validate(); err != nil {
-		return nil, bson.RawValue{}, err
+		return nil, bson.RawValue{}, nil, err
 	}
 	doc, err := requiredArg("document", op.Document)
 	if err != nil {
-		return nil, bson.RawValue{}, err
+		return nil, bson.RawValue{}, nil, err
+	}
+	o := options.InsertOne()
+	if err := applyCommon(o, "options.", op.Options.CommonOptions, false); err != nil {
+		return nil, bson.RawValue{}, nil, err
 	}
 	doc, id := ensureID(doc)
-	return doc, id, nil
+	return doc, id, o, nil
 }
 
 // Validate implements Op.
-func (op InsertOne) Validate() error { _, _, err := op.prepare(); return err }
+func (op InsertOne) Validate() error { _, _, _, err := op.prepare(); return err }
 
 // Run implements Op.
 func (op InsertOne) Run(ctx context.Context, t Target) (Result, error) {
@@ -71,20 +74,13 @@ func (op InsertOne) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the insert.
 func (op InsertOne) Do(ctx context.Context, t Target) (*InsertOneResult, error) {
-	doc, id, err := op.prepare()
+	doc, id, o, err := op.prepare()
 	if err != nil {
 		return nil, err
 	}
 	ctx, coll, err := t.open(ctx, op.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	o := options.InsertOne()
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
 	}
 	res, err := coll.InsertOne(ctx, doc, o)
 	if err != nil {
@@ -97,9 +93,8 @@ func (op InsertOne) Do(ctx context.Context, t Target) (*InsertOneResult, error) 
 type InsertManyOptions struct {
 	// Ordered inserts in order and stops at the first error; nil means
 	// true.
-	Ordered                  *bool
-	BypassDocumentValidation bool
-	Comment                  string
+	Ordered *bool
+	CommonOptions
 }
 
 // InsertMany inserts documents, adding an ObjectId _id to each that has
@@ -110,26 +105,33 @@ type InsertMany struct {
 	Options   InsertManyOptions
 }
 
-func (op InsertMany) prepare() ([]bson.Raw, []bson.RawValue, error) {
+func (op InsertMany) prepare() ([]bson.Raw, []bson.RawValue, *options.InsertManyOptionsBuilder, error) {
 	if err := op.Namespace.Validate(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(op.Documents) == 0 {
-		return nil, nil, &ArgError{Field: "documents", Reason: "at least one document is required"}
+		return nil, nil, nil, &ArgError{Field: "documents", Reason: "at least one document is required"}
 	}
 	docs, err := listArg("documents", op.Documents)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	o := options.InsertMany()
+	if op.Options.Ordered != nil {
+		o.SetOrdered(*op.Options.Ordered)
+	}
+	if err := applyCommon(o, "options.", op.Options.CommonOptions, false); err != nil {
+		return nil, nil, nil, err
 	}
 	ids := make([]bson.RawValue, len(docs))
 	for i := range docs {
 		docs[i], ids[i] = ensureID(docs[i])
 	}
-	return docs, ids, nil
+	return docs, ids, o, nil
 }
 
 // Validate implements Op.
-func (op InsertMany) Validate() error { _, _, err := op.prepare(); return err }
+func (op InsertMany) Validate() error { _, _, _, err := op.prepare(); return err }
 
 // Run implements Op.
 func (op InsertMany) Run(ctx context.Context, t Target) (Result, error) {
@@ -138,23 +140,13 @@ func (op InsertMany) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the insert.
 func (op InsertMany) Do(ctx context.Context, t Target) (*InsertManyResult, error) {
-	docs, ids, err := op.prepare()
+	docs, ids, o, err := op.prepare()
 	if err != nil {
 		return nil, err
 	}
 	ctx, coll, err := t.open(ctx, op.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	o := options.InsertMany()
-	if op.Options.Ordered != nil {
-		o.SetOrdered(*op.Options.Ordered)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
 	}
 	res, err := coll.InsertMany(ctx, docs, o)
 	if err != nil {
@@ -168,59 +160,7 @@ type UpdateOptions struct {
 	Upsert bool
 	// ArrayFilters choose which array elements "$[name]" updates.
 	ArrayFilters []Document
-	// Hint is the index to use by key pattern; HintName by name. At most
-	// one is set.
-	Hint                     *Document
-	HintName                 string
-	Let                      *Document
-	Comment                  string
-	Collation                *Document
-	BypassDocumentValidation bool
-}
-
-// updateArgs are an update's decoded arguments.
-type updateArgs struct {
-	filter       bson.Raw
-	update       any
-	arrayFilters []any
-	hint         any
-	let          bson.Raw
-	collation    *options.Collation
-}
-
-func prepareUpdate(ns Namespace, filter *Document, u Update, o UpdateOptions) (a updateArgs, err error) {
-	if err = ns.Validate(); err != nil {
-		return a, err
-	}
-	if a.filter, err = filterArg(filter, true); err != nil {
-		return a, err
-	}
-	if a.update, err = u.arg(""); err != nil {
-		return a, err
-	}
-	if a.arrayFilters, err = arrayFiltersArg("options.array_filters", o.ArrayFilters); err != nil {
-		return a, err
-	}
-	if a.hint, err = hintArg("options.", o.Hint, o.HintName); err != nil {
-		return a, err
-	}
-	if a.let, err = decodeArg("options.let", o.Let); err != nil {
-		return a, err
-	}
-	a.collation, err = collationArg("options.collation", o.Collation)
-	return a, err
-}
-
-func arrayFiltersArg(field string, ds []Document) ([]any, error) {
-	raws, err := listArg(field, ds)
-	if err != nil || raws == nil {
-		return nil, err
-	}
-	out := make([]any, len(raws))
-	for i, r := range raws {
-		out[i] = r
-	}
-	return out, nil
+	CommonOptions
 }
 
 // UpdateOne applies an update to the first document that matches a filter.
@@ -231,9 +171,64 @@ type UpdateOne struct {
 	Options   UpdateOptions
 }
 
+// UpdateMany applies an update to every document that matches a filter.
+type UpdateMany struct {
+	Namespace Namespace
+	Filter    *Document // required; {} matches every document
+	Update    Update
+	Options   UpdateOptions
+}
+
+// updateOp is UpdateOne and UpdateMany, which convert to it.
+type updateOp struct {
+	Namespace Namespace
+	Filter    *Document
+	Update    Update
+	Options   UpdateOptions
+}
+
+// updateBuilder is the driver's options builder of UpdateOne or UpdateMany.
+type updateBuilder[O, B any] interface {
+	updateSetter[B]
+	options.Lister[O]
+}
+
+// prepareUpdate checks and decodes the update, setting its options on o.
+func prepareUpdate[B updateSetter[B]](op updateOp, o B) (filter bson.Raw, upd any, err error) {
+	if err = op.Namespace.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if filter, err = filterArg(op.Filter, true); err != nil {
+		return nil, nil, err
+	}
+	if upd, err = op.Update.arg(""); err != nil {
+		return nil, nil, err
+	}
+	return filter, upd, applyUpdate(o, "options.", op.Options.ArrayFilters, op.Options.Upsert, op.Options.CommonOptions)
+}
+
+// runUpdate runs op with the driver's options builder o and method call.
+func runUpdate[O any, B updateBuilder[O, B]](ctx context.Context, t Target, name string, op updateOp, o B,
+	call func(*mongo.Collection, context.Context, any, any, ...options.Lister[O]) (*mongo.UpdateResult, error),
+) (*UpdateResult, error) {
+	filter, upd, err := prepareUpdate(op, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, coll, err := t.open(ctx, op.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	res, err := call(coll, ctx, filter, upd, o)
+	if err != nil {
+		return nil, opError(name, op.Namespace, err)
+	}
+	return updateResult(res)
+}
+
 // Validate implements Op.
 func (op UpdateOne) Validate() error {
-	_, err := prepareUpdate(op.Namespace, op.Filter, op.Update, op.Options)
+	_, _, err := prepareUpdate(updateOp(op), options.UpdateOne())
 	return err
 }
 
@@ -244,51 +239,12 @@ func (op UpdateOne) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the update.
 func (op UpdateOne) Do(ctx context.Context, t Target) (*UpdateResult, error) {
-	a, err := prepareUpdate(op.Namespace, op.Filter, op.Update, op.Options)
-	if err != nil {
-		return nil, err
-	}
-	ctx, coll, err := t.open(ctx, op.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	o := options.UpdateOne()
-	if op.Options.Upsert {
-		o.SetUpsert(true)
-	}
-	if a.arrayFilters != nil {
-		o.SetArrayFilters(a.arrayFilters)
-	}
-	if a.hint != nil {
-		o.SetHint(a.hint)
-	}
-	if a.let != nil {
-		o.SetLet(a.let)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if a.collation != nil {
-		o.SetCollation(a.collation)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	res, err := coll.UpdateOne(ctx, a.filter, a.update, o)
-	return updateResult("updateOne", op.Namespace, res, err)
-}
-
-// UpdateMany applies an update to every document that matches a filter.
-type UpdateMany struct {
-	Namespace Namespace
-	Filter    *Document // required; {} matches every document
-	Update    Update
-	Options   UpdateOptions
+	return runUpdate(ctx, t, "updateOne", updateOp(op), options.UpdateOne(), (*mongo.Collection).UpdateOne)
 }
 
 // Validate implements Op.
 func (op UpdateMany) Validate() error {
-	_, err := prepareUpdate(op.Namespace, op.Filter, op.Update, op.Options)
+	_, _, err := prepareUpdate(updateOp(op), options.UpdateMany())
 	return err
 }
 
@@ -299,44 +255,10 @@ func (op UpdateMany) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the update.
 func (op UpdateMany) Do(ctx context.Context, t Target) (*UpdateResult, error) {
-	a, err := prepareUpdate(op.Namespace, op.Filter, op.Update, op.Options)
-	if err != nil {
-		return nil, err
-	}
-	ctx, coll, err := t.open(ctx, op.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	o := options.UpdateMany()
-	if op.Options.Upsert {
-		o.SetUpsert(true)
-	}
-	if a.arrayFilters != nil {
-		o.SetArrayFilters(a.arrayFilters)
-	}
-	if a.hint != nil {
-		o.SetHint(a.hint)
-	}
-	if a.let != nil {
-		o.SetLet(a.let)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if a.collation != nil {
-		o.SetCollation(a.collation)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	res, err := coll.UpdateMany(ctx, a.filter, a.update, o)
-	return updateResult("updateMany", op.Namespace, res, err)
+	return runUpdate(ctx, t, "updateMany", updateOp(op), options.UpdateMany(), (*mongo.Collection).UpdateMany)
 }
 
-func updateResult(name string, ns Namespace, res *mongo.UpdateResult, err error) (*UpdateResult, error) {
-	if err != nil {
-		return nil, opError(name, ns, err)
-	}
+func updateResult(res *mongo.UpdateResult) (*UpdateResult, error) {
 	id, err := upsertedID(res.UpsertedID)
 	if err != nil {
 		return nil, err
@@ -352,13 +274,8 @@ func updateResult(name string, ns Namespace, res *mongo.UpdateResult, err error)
 
 // ReplaceOptions are the options of ReplaceOne.
 type ReplaceOptions struct {
-	Upsert                   bool
-	Hint                     *Document
-	HintName                 string
-	Let                      *Document
-	Comment                  string
-	Collation                *Document
-	BypassDocumentValidation bool
+	Upsert bool
+	CommonOptions
 }
 
 // ReplaceOne replaces the first document that matches a filter.
@@ -369,30 +286,21 @@ type ReplaceOne struct {
 	Options     ReplaceOptions
 }
 
-type replaceArgs struct {
-	filter, replacement, let bson.Raw
-	hint                     any
-	collation                *options.Collation
-}
-
-func (op ReplaceOne) prepare() (a replaceArgs, err error) {
+func (op ReplaceOne) prepare() (filter, replacement bson.Raw, o *options.ReplaceOptionsBuilder, err error) {
 	if err = op.Namespace.Validate(); err != nil {
-		return a, err
+		return nil, nil, nil, err
 	}
-	if a.filter, err = filterArg(op.Filter, true); err != nil {
-		return a, err
+	if filter, err = filterArg(op.Filter, true); err != nil {
+		return nil, nil, nil, err
 	}
-	if a.replacement, err = replacementArg("replacement", op.Replacement); err != nil {
-		return a, err
+	if replacement, err = replacementArg("replacement", op.Replacement); err != nil {
+		return nil, nil, nil, err
 	}
-	if a.hint, err = hintArg("options.", op.Options.Hint, op.Options.HintName); err != nil {
-		return a, err
+	o = options.Replace()
+	if op.Options.Upsert {
+		o.SetUpsert(true)
 	}
-	if a.let, err = decodeArg("options.let", op.Options.Let); err != nil {
-		return a, err
-	}
-	a.collation, err = collationArg("options.collation", op.Options.Collation)
-	return a, err
+	return filter, replacement, o, applyCommon(o, "options.", op.Options.CommonOptions, false)
 }
 
 func replacementArg(field string, d *Document) (bson.Raw, error) {
@@ -404,7 +312,7 @@ func replacementArg(field string, d *Document) (bson.Raw, error) {
 }
 
 // Validate implements Op.
-func (op ReplaceOne) Validate() error { _, err := op.prepare(); return err }
+func (op ReplaceOne) Validate() error { _, _, _, err := op.prepare(); return err }
 
 // Run implements Op.
 func (op ReplaceOne) Run(ctx context.Context, t Target) (Result, error) {
@@ -413,7 +321,7 @@ func (op ReplaceOne) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the replacement.
 func (op ReplaceOne) Do(ctx context.Context, t Target) (*UpdateResult, error) {
-	a, err := op.prepare()
+	filter, replacement, o, err := op.prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -421,59 +329,16 @@ func (op ReplaceOne) Do(ctx context.Context, t Target) (*UpdateResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := options.Replace()
-	if op.Options.Upsert {
-		o.SetUpsert(true)
+	res, err := coll.ReplaceOne(ctx, filter, replacement, o)
+	if err != nil {
+		return nil, opError("replaceOne", op.Namespace, err)
 	}
-	if a.hint != nil {
-		o.SetHint(a.hint)
-	}
-	if a.let != nil {
-		o.SetLet(a.let)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if a.collation != nil {
-		o.SetCollation(a.collation)
-	}
-	if op.Options.BypassDocumentValidation {
-		o.SetBypassDocumentValidation(true)
-	}
-	res, err := coll.ReplaceOne(ctx, a.filter, a.replacement, o)
-	return updateResult("replaceOne", op.Namespace, res, err)
+	return updateResult(res)
 }
 
 // DeleteOptions are the options of DeleteOne and DeleteMany.
 type DeleteOptions struct {
-	Hint      *Document
-	HintName  string
-	Let       *Document
-	Comment   string
-	Collation *Document
-}
-
-type deleteArgs struct {
-	filter, let bson.Raw
-	hint        any
-	collation   *options.Collation
-}
-
-func prepareDelete(ns Namespace, filter *Document, o DeleteOptions) (a deleteArgs, err error) {
-	if err = ns.Validate(); err != nil {
-		return a, err
-	}
-	if a.filter, err = filterArg(filter, true); err != nil {
-		return a, err
-	}
-	if a.hint, err = hintArg("options.", o.Hint, o.HintName); err != nil {
-		return a, err
-	}
-	if a.let, err = decodeArg("options.let", o.Let); err != nil {
-		return a, err
-	}
-	a.collation, err = collationArg("options.collation", o.Collation)
-	return a, err
+	CommonOptions
 }
 
 // DeleteOne deletes the first document that matches a filter.
@@ -483,9 +348,54 @@ type DeleteOne struct {
 	Options   DeleteOptions
 }
 
+// DeleteMany deletes every document that matches a filter.
+type DeleteMany struct {
+	Namespace Namespace
+	Filter    *Document // required; {} matches (deletes) every document
+	Options   DeleteOptions
+}
+
+// deleteOp is DeleteOne and DeleteMany, which convert to it.
+type deleteOp struct {
+	Namespace Namespace
+	Filter    *Document
+	Options   DeleteOptions
+}
+
+// prepareDelete checks and decodes the delete, setting its options on o.
+func prepareDelete[B any](op deleteOp, o B) (bson.Raw, error) {
+	if err := op.Namespace.Validate(); err != nil {
+		return nil, err
+	}
+	filter, err := filterArg(op.Filter, true)
+	if err != nil {
+		return nil, err
+	}
+	return filter, applyCommon(o, "options.", op.Options.CommonOptions, false)
+}
+
+// runDelete runs op with the driver's options builder o and method call.
+func runDelete[O any, B options.Lister[O]](ctx context.Context, t Target, name string, op deleteOp, o B,
+	call func(*mongo.Collection, context.Context, any, ...options.Lister[O]) (*mongo.DeleteResult, error),
+) (*DeleteResult, error) {
+	filter, err := prepareDelete(op, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, coll, err := t.open(ctx, op.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	res, err := call(coll, ctx, filter, o)
+	if err != nil {
+		return nil, opError(name, op.Namespace, err)
+	}
+	return &DeleteResult{Deleted: res.DeletedCount, Acknowledged: res.Acknowledged}, nil
+}
+
 // Validate implements Op.
 func (op DeleteOne) Validate() error {
-	_, err := prepareDelete(op.Namespace, op.Filter, op.Options)
+	_, err := prepareDelete(deleteOp(op), options.DeleteOne())
 	return err
 }
 
@@ -496,44 +406,12 @@ func (op DeleteOne) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the delete.
 func (op DeleteOne) Do(ctx context.Context, t Target) (*DeleteResult, error) {
-	a, err := prepareDelete(op.Namespace, op.Filter, op.Options)
-	if err != nil {
-		return nil, err
-	}
-	ctx, coll, err := t.open(ctx, op.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	o := options.DeleteOne()
-	if a.hint != nil {
-		o.SetHint(a.hint)
-	}
-	if a.let != nil {
-		o.SetLet(a.let)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if a.collation != nil {
-		o.SetCollation(a.collation)
-	}
-	res, err := coll.DeleteOne(ctx, a.filter, o)
-	if err != nil {
-		return nil, opError("deleteOne", op.Namespace, err)
-	}
-	return &DeleteResult{Deleted: res.DeletedCount, Acknowledged: res.Acknowledged}, nil
-}
-
-// DeleteMany deletes every document that matches a filter.
-type DeleteMany struct {
-	Namespace Namespace
-	Filter    *Document // required; {} matches (deletes) every document
-	Options   DeleteOptions
+	return runDelete(ctx, t, "deleteOne", deleteOp(op), options.DeleteOne(), (*mongo.Collection).DeleteOne)
 }
 
 // Validate implements Op.
 func (op DeleteMany) Validate() error {
-	_, err := prepareDelete(op.Namespace, op.Filter, op.Options)
+	_, err := prepareDelete(deleteOp(op), options.DeleteMany())
 	return err
 }
 
@@ -544,32 +422,7 @@ func (op DeleteMany) Run(ctx context.Context, t Target) (Result, error) {
 
 // Do runs the delete.
 func (op DeleteMany) Do(ctx context.Context, t Target) (*DeleteResult, error) {
-	a, err := prepareDelete(op.Namespace, op.Filter, op.Options)
-	if err != nil {
-		return nil, err
-	}
-	ctx, coll, err := t.open(ctx, op.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	o := options.DeleteMany()
-	if a.hint != nil {
-		o.SetHint(a.hint)
-	}
-	if a.let != nil {
-		o.SetLet(a.let)
-	}
-	if op.Options.Comment != "" {
-		o.SetComment(op.Options.Comment)
-	}
-	if a.collation != nil {
-		o.SetCollation(a.collation)
-	}
-	res, err := coll.DeleteMany(ctx, a.filter, o)
-	if err != nil {
-		return nil, opError("deleteMany", op.Namespace, err)
-	}
-	return &DeleteResult{Deleted: res.DeletedCount, Acknowledged: res.Acknowledged}, nil
+	return runDelete(ctx, t, "deleteMany", deleteOp(op), options.DeleteMany(), (*mongo.Collection).DeleteMany)
 }
 
 // result turns a typed result into a Result without making a nil pointer

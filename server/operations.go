@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -51,6 +53,61 @@ func optionalBool(b *bool) *bool {
 	return &v
 }
 
+// commonOptionsFromProto converts crud.CommonOptions from m, an
+// operation's options or a bulk write model, which may be nil. Every
+// message that has one of these options names it alike, so each is
+// taken from whichever messages have its getter; those m lacks stay
+// unset.
+func commonOptionsFromProto(m proto.Message) (crud.CommonOptions, error) {
+	var c crud.CommonOptions
+	if o, ok := m.(interface{ GetMaxTime() *durationpb.Duration }); ok {
+		d, err := durationFromProto("options.max_time", o.GetMaxTime())
+		if err != nil {
+			return crud.CommonOptions{}, err
+		}
+		c.MaxTime = d
+	}
+	if o, ok := m.(interface{ GetProjection() *pb.Document }); ok {
+		c.Projection = documentFromProto(o.GetProjection())
+	}
+	if o, ok := m.(interface{ GetSort() *pb.Document }); ok {
+		c.Sort = documentFromProto(o.GetSort())
+	}
+	if o, ok := m.(interface {
+		GetHint() *pb.Document
+		GetHintName() string
+	}); ok {
+		c.Hint, c.HintName = documentFromProto(o.GetHint()), o.GetHintName()
+	}
+	if o, ok := m.(interface{ GetLet() *pb.Document }); ok {
+		c.Let = documentFromProto(o.GetLet())
+	}
+	if o, ok := m.(interface{ GetCollation() *pb.Document }); ok {
+		c.Collation = documentFromProto(o.GetCollation())
+	}
+	if o, ok := m.(interface{ GetComment() string }); ok {
+		c.Comment = o.GetComment()
+	}
+	if o, ok := m.(interface{ GetBypassDocumentValidation() bool }); ok {
+		c.BypassDocumentValidation = o.GetBypassDocumentValidation()
+	}
+	return c, nil
+}
+
+// argsFromProto converts what every operation has: a namespace, and
+// options with a common part.
+func argsFromProto(ns *pb.Namespace, o proto.Message) (crud.Namespace, crud.CommonOptions, error) {
+	n, err := namespaceFromProto(ns)
+	if err != nil {
+		return crud.Namespace{}, crud.CommonOptions{}, err
+	}
+	c, err := commonOptionsFromProto(o)
+	if err != nil {
+		return crud.Namespace{}, crud.CommonOptions{}, err
+	}
+	return n, c, nil
+}
+
 type insertOneMsg interface {
 	GetNamespace() *pb.Namespace
 	GetDocument() *pb.Document
@@ -58,18 +115,14 @@ type insertOneMsg interface {
 }
 
 func insertOneFromProto(m insertOneMsg) (crud.InsertOne, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	ns, c, err := argsFromProto(m.GetNamespace(), m.GetOptions())
 	if err != nil {
 		return crud.InsertOne{}, err
 	}
-	o := m.GetOptions()
 	return crud.InsertOne{
 		Namespace: ns,
 		Document:  documentFromProto(m.GetDocument()),
-		Options: crud.InsertOneOptions{
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-			Comment:                  o.GetComment(),
-		},
+		Options:   crud.InsertOneOptions{CommonOptions: c},
 	}, nil
 }
 
@@ -80,17 +133,15 @@ type insertManyMsg interface {
 }
 
 func insertManyFromProto(m insertManyMsg) (crud.InsertMany, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.InsertMany{}, err
 	}
-	op := crud.InsertMany{Namespace: ns, Documents: documentsFromProto(m.GetDocuments())}
-	if o := m.GetOptions(); o != nil {
-		op.Options = crud.InsertManyOptions{
-			Ordered:                  optionalBool(o.Ordered),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-			Comment:                  o.GetComment(),
-		}
+	op := crud.InsertMany{Namespace: ns, Documents: documentsFromProto(m.GetDocuments()),
+		Options: crud.InsertManyOptions{CommonOptions: c}}
+	if o != nil {
+		op.Options.Ordered = optionalBool(o.Ordered)
 	}
 	return op, nil
 }
@@ -102,40 +153,23 @@ type findOneMsg interface {
 }
 
 func findOneFromProto(m findOneMsg) (crud.FindOne, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
-	if err != nil {
-		return crud.FindOne{}, err
-	}
 	o := m.GetOptions()
-	maxTime, err := durationFromProto("options.max_time", o.GetMaxTime())
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.FindOne{}, err
 	}
 	return crud.FindOne{
 		Namespace: ns,
 		Filter:    documentFromProto(m.GetFilter()),
-		Options: crud.FindOneOptions{
-			Projection: documentFromProto(o.GetProjection()),
-			Sort:       documentFromProto(o.GetSort()),
-			Skip:       o.GetSkip(),
-			Hint:       documentFromProto(o.GetHint()),
-			HintName:   o.GetHintName(),
-			Comment:    o.GetComment(),
-			MaxTime:    maxTime,
-			Collation:  documentFromProto(o.GetCollation()),
-		},
+		Options:   crud.FindOneOptions{Skip: o.GetSkip(), CommonOptions: c},
 	}, nil
 }
 
 // findFromProto converts a Find request (Find has no RunTransaction
 // operation: it streams).
 func findFromProto(req *pb.FindRequest) (crud.Find, error) {
-	ns, err := namespaceFromProto(req.GetNamespace())
-	if err != nil {
-		return crud.Find{}, err
-	}
 	o := req.GetOptions()
-	maxTime, err := durationFromProto("options.max_time", o.GetMaxTime())
+	ns, c, err := argsFromProto(req.GetNamespace(), o)
 	if err != nil {
 		return crud.Find{}, err
 	}
@@ -143,17 +177,10 @@ func findFromProto(req *pb.FindRequest) (crud.Find, error) {
 		Namespace: ns,
 		Filter:    documentFromProto(req.GetFilter()),
 		Options: crud.FindOptions{
-			Projection: documentFromProto(o.GetProjection()),
-			Sort:       documentFromProto(o.GetSort()),
-			Skip:       o.GetSkip(),
-			Limit:      o.GetLimit(),
-			BatchSize:  o.GetBatchSize(),
-			Hint:       documentFromProto(o.GetHint()),
-			HintName:   o.GetHintName(),
-			Comment:    o.GetComment(),
-			MaxTime:    maxTime,
-			Let:        documentFromProto(o.GetLet()),
-			Collation:  documentFromProto(o.GetCollation()),
+			Skip:          o.GetSkip(),
+			Limit:         o.GetLimit(),
+			BatchSize:     o.GetBatchSize(),
+			CommonOptions: c,
 		},
 	}
 	if o != nil {
@@ -171,20 +198,15 @@ type updateMsg interface {
 
 // updateArgsFromProto converts what UpdateOne and UpdateMany share.
 func updateArgsFromProto(m updateMsg) (crud.Namespace, crud.UpdateOptions, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.Namespace{}, crud.UpdateOptions{}, err
 	}
-	o := m.GetOptions()
 	return ns, crud.UpdateOptions{
-		Upsert:                   o.GetUpsert(),
-		ArrayFilters:             documentsFromProto(o.GetArrayFilters()),
-		Hint:                     documentFromProto(o.GetHint()),
-		HintName:                 o.GetHintName(),
-		Let:                      documentFromProto(o.GetLet()),
-		Comment:                  o.GetComment(),
-		Collation:                documentFromProto(o.GetCollation()),
-		BypassDocumentValidation: o.GetBypassDocumentValidation(),
+		Upsert:        o.GetUpsert(),
+		ArrayFilters:  documentsFromProto(o.GetArrayFilters()),
+		CommonOptions: c,
 	}, nil
 }
 
@@ -212,24 +234,16 @@ type replaceOneMsg interface {
 }
 
 func replaceOneFromProto(m replaceOneMsg) (crud.ReplaceOne, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.ReplaceOne{}, err
 	}
-	o := m.GetOptions()
 	return crud.ReplaceOne{
 		Namespace:   ns,
 		Filter:      documentFromProto(m.GetFilter()),
 		Replacement: documentFromProto(m.GetReplacement()),
-		Options: crud.ReplaceOptions{
-			Upsert:                   o.GetUpsert(),
-			Hint:                     documentFromProto(o.GetHint()),
-			HintName:                 o.GetHintName(),
-			Let:                      documentFromProto(o.GetLet()),
-			Comment:                  o.GetComment(),
-			Collation:                documentFromProto(o.GetCollation()),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-		},
+		Options:     crud.ReplaceOptions{Upsert: o.GetUpsert(), CommonOptions: c},
 	}, nil
 }
 
@@ -239,35 +253,20 @@ type deleteMsg interface {
 	GetOptions() *pb.DeleteOptions
 }
 
-func deleteArgsFromProto(m deleteMsg) (crud.Namespace, crud.DeleteOptions, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
-	if err != nil {
-		return crud.Namespace{}, crud.DeleteOptions{}, err
-	}
-	o := m.GetOptions()
-	return ns, crud.DeleteOptions{
-		Hint:      documentFromProto(o.GetHint()),
-		HintName:  o.GetHintName(),
-		Let:       documentFromProto(o.GetLet()),
-		Comment:   o.GetComment(),
-		Collation: documentFromProto(o.GetCollation()),
-	}, nil
-}
-
 func deleteOneFromProto(m deleteMsg) (crud.DeleteOne, error) {
-	ns, o, err := deleteArgsFromProto(m)
+	ns, c, err := argsFromProto(m.GetNamespace(), m.GetOptions())
 	if err != nil {
 		return crud.DeleteOne{}, err
 	}
-	return crud.DeleteOne{Namespace: ns, Filter: documentFromProto(m.GetFilter()), Options: o}, nil
+	return crud.DeleteOne{Namespace: ns, Filter: documentFromProto(m.GetFilter()), Options: crud.DeleteOptions{CommonOptions: c}}, nil
 }
 
 func deleteManyFromProto(m deleteMsg) (crud.DeleteMany, error) {
-	ns, o, err := deleteArgsFromProto(m)
+	ns, c, err := argsFromProto(m.GetNamespace(), m.GetOptions())
 	if err != nil {
 		return crud.DeleteMany{}, err
 	}
-	return crud.DeleteMany{Namespace: ns, Filter: documentFromProto(m.GetFilter()), Options: o}, nil
+	return crud.DeleteMany{Namespace: ns, Filter: documentFromProto(m.GetFilter()), Options: crud.DeleteOptions{CommonOptions: c}}, nil
 }
 
 type findOneAndUpdateMsg interface {
@@ -278,11 +277,11 @@ type findOneAndUpdateMsg interface {
 }
 
 func findOneAndUpdateFromProto(m findOneAndUpdateMsg) (crud.FindOneAndUpdate, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.FindOneAndUpdate{}, err
 	}
-	o := m.GetOptions()
 	rd, err := returnDocumentFromProto(o.GetReturnDocument())
 	if err != nil {
 		return crud.FindOneAndUpdate{}, err
@@ -292,17 +291,10 @@ func findOneAndUpdateFromProto(m findOneAndUpdateMsg) (crud.FindOneAndUpdate, er
 		Filter:    documentFromProto(m.GetFilter()),
 		Update:    updateFromProto(m),
 		Options: crud.FindOneAndUpdateOptions{
-			ReturnDocument:           rd,
-			Projection:               documentFromProto(o.GetProjection()),
-			Sort:                     documentFromProto(o.GetSort()),
-			Upsert:                   o.GetUpsert(),
-			ArrayFilters:             documentsFromProto(o.GetArrayFilters()),
-			Hint:                     documentFromProto(o.GetHint()),
-			HintName:                 o.GetHintName(),
-			Let:                      documentFromProto(o.GetLet()),
-			Comment:                  o.GetComment(),
-			Collation:                documentFromProto(o.GetCollation()),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
+			ReturnDocument: rd,
+			Upsert:         o.GetUpsert(),
+			ArrayFilters:   documentsFromProto(o.GetArrayFilters()),
+			CommonOptions:  c,
 		},
 	}, nil
 }
@@ -315,11 +307,11 @@ type findOneAndReplaceMsg interface {
 }
 
 func findOneAndReplaceFromProto(m findOneAndReplaceMsg) (crud.FindOneAndReplace, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.FindOneAndReplace{}, err
 	}
-	o := m.GetOptions()
 	rd, err := returnDocumentFromProto(o.GetReturnDocument())
 	if err != nil {
 		return crud.FindOneAndReplace{}, err
@@ -328,18 +320,7 @@ func findOneAndReplaceFromProto(m findOneAndReplaceMsg) (crud.FindOneAndReplace,
 		Namespace:   ns,
 		Filter:      documentFromProto(m.GetFilter()),
 		Replacement: documentFromProto(m.GetReplacement()),
-		Options: crud.FindOneAndReplaceOptions{
-			ReturnDocument:           rd,
-			Projection:               documentFromProto(o.GetProjection()),
-			Sort:                     documentFromProto(o.GetSort()),
-			Upsert:                   o.GetUpsert(),
-			Hint:                     documentFromProto(o.GetHint()),
-			HintName:                 o.GetHintName(),
-			Let:                      documentFromProto(o.GetLet()),
-			Comment:                  o.GetComment(),
-			Collation:                documentFromProto(o.GetCollation()),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-		},
+		Options:     crud.FindOneAndReplaceOptions{ReturnDocument: rd, Upsert: o.GetUpsert(), CommonOptions: c},
 	}, nil
 }
 
@@ -350,23 +331,14 @@ type findOneAndDeleteMsg interface {
 }
 
 func findOneAndDeleteFromProto(m findOneAndDeleteMsg) (crud.FindOneAndDelete, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	ns, c, err := argsFromProto(m.GetNamespace(), m.GetOptions())
 	if err != nil {
 		return crud.FindOneAndDelete{}, err
 	}
-	o := m.GetOptions()
 	return crud.FindOneAndDelete{
 		Namespace: ns,
 		Filter:    documentFromProto(m.GetFilter()),
-		Options: crud.FindOneAndDeleteOptions{
-			Projection: documentFromProto(o.GetProjection()),
-			Sort:       documentFromProto(o.GetSort()),
-			Hint:       documentFromProto(o.GetHint()),
-			HintName:   o.GetHintName(),
-			Let:        documentFromProto(o.GetLet()),
-			Comment:    o.GetComment(),
-			Collation:  documentFromProto(o.GetCollation()),
-		},
+		Options:   crud.FindOneAndDeleteOptions{CommonOptions: c},
 	}, nil
 }
 
@@ -377,27 +349,15 @@ type countDocumentsMsg interface {
 }
 
 func countDocumentsFromProto(m countDocumentsMsg) (crud.CountDocuments, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
-	if err != nil {
-		return crud.CountDocuments{}, err
-	}
 	o := m.GetOptions()
-	maxTime, err := durationFromProto("options.max_time", o.GetMaxTime())
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.CountDocuments{}, err
 	}
 	return crud.CountDocuments{
 		Namespace: ns,
 		Filter:    documentFromProto(m.GetFilter()),
-		Options: crud.CountOptions{
-			Skip:      o.GetSkip(),
-			Limit:     o.GetLimit(),
-			Hint:      documentFromProto(o.GetHint()),
-			HintName:  o.GetHintName(),
-			Comment:   o.GetComment(),
-			MaxTime:   maxTime,
-			Collation: documentFromProto(o.GetCollation()),
-		},
+		Options:   crud.CountOptions{Skip: o.GetSkip(), Limit: o.GetLimit(), CommonOptions: c},
 	}, nil
 }
 
@@ -409,12 +369,7 @@ type distinctMsg interface {
 }
 
 func distinctFromProto(m distinctMsg) (crud.Distinct, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
-	if err != nil {
-		return crud.Distinct{}, err
-	}
-	o := m.GetOptions()
-	maxTime, err := durationFromProto("options.max_time", o.GetMaxTime())
+	ns, c, err := argsFromProto(m.GetNamespace(), m.GetOptions())
 	if err != nil {
 		return crud.Distinct{}, err
 	}
@@ -422,39 +377,22 @@ func distinctFromProto(m distinctMsg) (crud.Distinct, error) {
 		Namespace: ns,
 		FieldName: m.GetFieldName(),
 		Filter:    documentFromProto(m.GetFilter()),
-		Options: crud.DistinctOptions{
-			Comment:   o.GetComment(),
-			MaxTime:   maxTime,
-			Collation: documentFromProto(o.GetCollation()),
-		},
+		Options:   crud.DistinctOptions{CommonOptions: c},
 	}, nil
 }
 
 // aggregateFromProto converts an Aggregate request (Aggregate has no
 // RunTransaction operation: it streams).
 func aggregateFromProto(req *pb.AggregateRequest) (crud.Aggregate, error) {
-	ns, err := namespaceFromProto(req.GetNamespace())
-	if err != nil {
-		return crud.Aggregate{}, err
-	}
 	o := req.GetOptions()
-	maxTime, err := durationFromProto("options.max_time", o.GetMaxTime())
+	ns, c, err := argsFromProto(req.GetNamespace(), o)
 	if err != nil {
 		return crud.Aggregate{}, err
 	}
 	op := crud.Aggregate{
 		Namespace: ns,
 		Pipeline:  documentsFromProto(req.GetPipeline()),
-		Options: crud.AggregateOptions{
-			BatchSize:                o.GetBatchSize(),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-			Collation:                documentFromProto(o.GetCollation()),
-			Comment:                  o.GetComment(),
-			Hint:                     documentFromProto(o.GetHint()),
-			HintName:                 o.GetHintName(),
-			Let:                      documentFromProto(o.GetLet()),
-			MaxTime:                  maxTime,
-		},
+		Options:   crud.AggregateOptions{BatchSize: o.GetBatchSize(), CommonOptions: c},
 	}
 	if o != nil {
 		op.Options.AllowDiskUse = optionalBool(o.AllowDiskUse)
@@ -469,66 +407,61 @@ type bulkWriteMsg interface {
 }
 
 func bulkWriteFromProto(m bulkWriteMsg) (crud.BulkWrite, error) {
-	ns, err := namespaceFromProto(m.GetNamespace())
+	o := m.GetOptions()
+	ns, c, err := argsFromProto(m.GetNamespace(), o)
 	if err != nil {
 		return crud.BulkWrite{}, err
 	}
-	op := crud.BulkWrite{Namespace: ns, Models: make([]crud.WriteModel, len(m.GetModels()))}
+	op := crud.BulkWrite{Namespace: ns, Models: make([]crud.WriteModel, len(m.GetModels())),
+		Options: crud.BulkWriteOptions{CommonOptions: c}}
 	for i, wm := range m.GetModels() {
-		op.Models[i] = writeModelFromProto(wm)
-	}
-	if o := m.GetOptions(); o != nil {
-		op.Options = crud.BulkWriteOptions{
-			Ordered:                  optionalBool(o.Ordered),
-			BypassDocumentValidation: o.GetBypassDocumentValidation(),
-			Comment:                  o.GetComment(),
-			Let:                      documentFromProto(o.GetLet()),
+		if op.Models[i], err = writeModelFromProto(wm); err != nil {
+			return crud.BulkWrite{}, err
 		}
+	}
+	if o != nil {
+		op.Options.Ordered = optionalBool(o.Ordered)
 	}
 	return op, nil
 }
 
 // writeModelFromProto converts one bulk write model; a model with no
 // write set is nil, which crud reports as models[i].
-func writeModelFromProto(wm *pb.WriteModel) crud.WriteModel {
+func writeModelFromProto(wm *pb.WriteModel) (crud.WriteModel, error) {
 	switch m := wm.GetModel().(type) {
 	case *pb.WriteModel_InsertOne:
-		return crud.InsertOneModel{Document: documentFromProto(m.InsertOne.GetDocument())}
+		return crud.InsertOneModel{Document: documentFromProto(m.InsertOne.GetDocument())}, nil
 	case *pb.WriteModel_UpdateOne:
 		u := m.UpdateOne
+		c, err := commonOptionsFromProto(u)
 		return crud.UpdateOneModel{
 			Filter: documentFromProto(u.GetFilter()), Update: updateFromProto(u),
-			ArrayFilters: documentsFromProto(u.GetArrayFilters()), Collation: documentFromProto(u.GetCollation()),
-			Hint: documentFromProto(u.GetHint()), HintName: u.GetHintName(), Upsert: u.GetUpsert(),
-		}
+			ArrayFilters: documentsFromProto(u.GetArrayFilters()), Upsert: u.GetUpsert(), CommonOptions: c,
+		}, err
 	case *pb.WriteModel_UpdateMany:
 		u := m.UpdateMany
+		c, err := commonOptionsFromProto(u)
 		return crud.UpdateManyModel{
 			Filter: documentFromProto(u.GetFilter()), Update: updateFromProto(u),
-			ArrayFilters: documentsFromProto(u.GetArrayFilters()), Collation: documentFromProto(u.GetCollation()),
-			Hint: documentFromProto(u.GetHint()), HintName: u.GetHintName(), Upsert: u.GetUpsert(),
-		}
+			ArrayFilters: documentsFromProto(u.GetArrayFilters()), Upsert: u.GetUpsert(), CommonOptions: c,
+		}, err
 	case *pb.WriteModel_ReplaceOne:
 		r := m.ReplaceOne
+		c, err := commonOptionsFromProto(r)
 		return crud.ReplaceOneModel{
 			Filter: documentFromProto(r.GetFilter()), Replacement: documentFromProto(r.GetReplacement()),
-			Collation: documentFromProto(r.GetCollation()), Hint: documentFromProto(r.GetHint()),
-			HintName: r.GetHintName(), Upsert: r.GetUpsert(),
-		}
+			Upsert: r.GetUpsert(), CommonOptions: c,
+		}, err
 	case *pb.WriteModel_DeleteOne:
 		d := m.DeleteOne
-		return crud.DeleteOneModel{
-			Filter: documentFromProto(d.GetFilter()), Collation: documentFromProto(d.GetCollation()),
-			Hint: documentFromProto(d.GetHint()), HintName: d.GetHintName(),
-		}
+		c, err := commonOptionsFromProto(d)
+		return crud.DeleteOneModel{Filter: documentFromProto(d.GetFilter()), CommonOptions: c}, err
 	case *pb.WriteModel_DeleteMany:
 		d := m.DeleteMany
-		return crud.DeleteManyModel{
-			Filter: documentFromProto(d.GetFilter()), Collation: documentFromProto(d.GetCollation()),
-			Hint: documentFromProto(d.GetHint()), HintName: d.GetHintName(),
-		}
+		c, err := commonOptionsFromProto(d)
+		return crud.DeleteManyModel{Filter: documentFromProto(d.GetFilter()), CommonOptions: c}, err
 	}
-	return nil
+	return nil, nil
 }
 
 // Results to responses, in the request's response format.
