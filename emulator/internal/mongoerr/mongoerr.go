@@ -85,6 +85,7 @@ const (
 	OperationNotSupportedInTransaction int32 = 263
 	DuplicateKey                       int32 = 11000
 	NotWritablePrimary                 int32 = 10107
+	Interrupted                        int32 = 11601
 	InterruptedDueToReplStateChange    int32 = 11602
 )
 
