@@ -46,6 +46,10 @@ type Config struct {
 	// their cursors closed and their state dropped, like MongoDB's
 	// logicalSessionRefreshMillis; default 5 minutes.
 	SessionRefreshInterval time.Duration
+	// TTLMonitorInterval is how often expired documents are deleted from
+	// collections with a TTL index, like MongoDB's ttlMonitorSleepSecs;
+	// default 60s.
+	TTLMonitorInterval time.Duration
 	// Logger receives connection and command errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -82,9 +86,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SessionRefreshInterval == 0 {
 		cfg.SessionRefreshInterval = 5 * time.Minute
 	}
+	if cfg.TTLMonitorInterval == 0 {
+		cfg.TTLMonitorInterval = 60 * time.Second
+	}
 	for name, d := range map[string]time.Duration{
 		"TransactionLifetimeLimit": cfg.TransactionLifetimeLimit,
 		"SessionRefreshInterval":   cfg.SessionRefreshInterval,
+		"TTLMonitorInterval":       cfg.TTLMonitorInterval,
 	} {
 		if d < 0 {
 			return nil, fmt.Errorf("emulator: negative %s %v", name, d)
@@ -122,10 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ln = ln
 	s.started = time.Now()
 	s.mu.Unlock()
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.accept(ln)
 	go s.reap()
 	go s.refreshSessions()
+	go s.ttlMonitor()
 	return nil
 }
 

@@ -60,7 +60,11 @@ type index struct {
 	key    bson.D
 	unique bool
 	sparse bool
-	spec   bson.D // as listIndexes reports it
+	// isTTL is set for a TTL index, whose documents expire expireAfter
+	// seconds after the date in the indexed field.
+	isTTL       bool
+	expireAfter int32
+	spec        bson.D // as listIndexes reports it
 }
 
 // record is one _id's history.

@@ -76,6 +76,8 @@ const (
 	ConflictingOperationInProgress     int32 = 117
 	CommandNotSupportedOnView          int32 = 166
 	InvalidPipelineOperator            int32 = 168
+	AmbiguousIndexKeyPattern           int32 = 181
+	InvalidIndexSpecificationOption    int32 = 197
 	IncompleteTransactionHistory       int32 = 217
 	TransactionTooOld                  int32 = 225
 	NotImplemented                     int32 = 238
@@ -103,9 +105,11 @@ var names = map[int32]string{
 	InvalidNamespace: "InvalidNamespace", IndexOptionsConflict: "IndexOptionsConflict",
 	IndexKeySpecsConflict: "IndexKeySpecsConflict", NetworkTimeout: "NetworkTimeout",
 	ShutdownInProgress: "ShutdownInProgress", WriteConflict: "WriteConflict",
-	ConflictingOperationInProgress: "ConflictingOperationInProgress",
-	CommandNotSupportedOnView:      "CommandNotSupportedOnView",
-	InvalidPipelineOperator:        "InvalidPipelineOperator", TransactionTooOld: "TransactionTooOld",
+	ConflictingOperationInProgress:  "ConflictingOperationInProgress",
+	CommandNotSupportedOnView:       "CommandNotSupportedOnView",
+	AmbiguousIndexKeyPattern:        "AmbiguousIndexKeyPattern",
+	InvalidIndexSpecificationOption: "InvalidIndexSpecificationOption",
+	InvalidPipelineOperator:         "InvalidPipelineOperator", TransactionTooOld: "TransactionTooOld",
 	NotImplemented: "NotImplemented", NoSuchTransaction: "NoSuchTransaction",
 	TransactionCommitted: "TransactionCommitted", TransactionTooLarge: "TransactionTooLarge",
 	OperationNotSupportedInTransaction: "OperationNotSupportedInTransaction",
