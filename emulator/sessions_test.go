@@ -13,7 +13,7 @@ import (
 	"github.com/mongogate/mongogate/emulator"
 )
 
-// lsidUUID is the {id: UUID} document of a driver session, as killSessions
+// lsidDoc is the {id: UUID} document of a driver session, as killSessions
 // and endSessions take it.
 func lsidDoc(t *testing.T, sess *mongo.Session) bson.D {
 	t.Helper()
