@@ -157,35 +157,6 @@ func (x *exec) startSession() (bson.D, error) {
 	), nil
 }
 
-// endSessions ends the listed sessions: open transactions abort, cursors go.
-// killSessions does the same for our purposes.
-func (x *exec) endSessions() (bson.D, error) {
-	list, _ := value.Lookup(x.cmd, x.name)
-	arr, _ := list.(bson.A)
-	for _, e := range arr {
-		id, err := lsidKey(value.AsDoc(e))
-		if err != nil {
-			continue
-		}
-		if s := x.s.sessions.remove(id); s != nil {
-			x.s.store.abortOpen(s)
-		}
-		x.s.cursors.killSession(id)
-	}
-	return okReply(), nil
-}
-
-// killAllSessions aborts every open transaction and forgets every session;
-// test runners call it between tests.
-func (x *exec) killAllSessions() (bson.D, error) {
-	for _, s := range x.s.sessions.all() {
-		x.s.store.abortOpen(s)
-		x.s.sessions.remove(s.id)
-		x.s.cursors.killSession(s.id)
-	}
-	return okReply(), nil
-}
-
 // commitTransaction commits the session's open transaction. Committing an
 // already committed transaction again succeeds: the first reply was lost.
 func (x *exec) commitTransaction() (bson.D, error) {

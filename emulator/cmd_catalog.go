@@ -241,10 +241,22 @@ func parseIndex(spec bson.D) (*index, error) {
 		}
 	}
 	ix := &index{name: name, key: key, unique: boolField(spec, "unique"), sparse: boolField(spec, "sparse")}
+	if v, ok := value.Lookup(spec, expireAfterSecondsField); ok {
+		n, err := parseExpireAfterSeconds(v, spec)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTTLKey(key, spec); err != nil {
+			return nil, err
+		}
+		ix.isTTL, ix.expireAfter = true, n
+	}
 	ix.spec = bson.D{{Key: "v", Value: int32(2)}, {Key: "key", Value: key}, {Key: "name", Value: name}}
 	for _, e := range spec {
 		switch e.Key {
 		case "key", "name", "v", "ns":
+		case expireAfterSecondsField:
+			ix.spec = append(ix.spec, bson.E{Key: e.Key, Value: ix.expireAfter})
 		default:
 			ix.spec = append(ix.spec, e)
 		}
@@ -257,9 +269,15 @@ func parseIndex(spec bson.D) (*index, error) {
 func (c *collection) findIndex(ix *index) (bool, error) {
 	for _, old := range c.indexes {
 		sameKey := value.Equal(old.key, ix.key)
+		sameTTL := old.isTTL == ix.isTTL && old.expireAfter == ix.expireAfter
 		switch {
-		case old.name == ix.name && sameKey && old.unique == ix.unique && old.sparse == ix.sparse:
+		case old.name == ix.name && sameKey && old.unique == ix.unique && old.sparse == ix.sparse && sameTTL:
 			return true, nil
+		case old.name == ix.name && sameKey && old.unique == ix.unique && old.sparse == ix.sparse:
+			// expireAfterSeconds does not identify an index: changing it
+			// takes collMod (index_catalog_impl.cpp, kEquivalent).
+			return false, mongoerr.New(mongoerr.IndexOptionsConflict,
+				"An equivalent index already exists with the same name but different options. Requested index: %v, existing index: %v", ix.spec, old.spec)
 		case old.name == ix.name:
 			return false, mongoerr.New(mongoerr.IndexKeySpecsConflict,
 				"An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: %v, existing index: %v", ix.spec, old.spec)
@@ -354,24 +372,40 @@ func (c *collection) indexByName(name string) int {
 	return -1
 }
 
-// collMod accepts no-op modifications only; the emulator keeps no validators
-// or TTLs to modify.
+// collMod changes a TTL index's expireAfterSeconds; the emulator keeps no
+// validators or other collection options to modify.
 func (x *exec) collMod() (bson.D, error) {
 	name, err := x.collName()
 	if err != nil {
 		return nil, err
 	}
-	if x.coll(name) == nil {
+	c := x.coll(name)
+	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
 	}
+	var indexSpec bson.D
 	for _, e := range x.cmd[1:] {
 		switch e.Key {
 		case "$db", "lsid", "$clusterTime", "writeConcern", "$readPreference", "comment", "maxTimeMS", "txnNumber":
+		case "index":
+			d, ok := e.Value.(bson.D)
+			if !ok {
+				return nil, wrongType(x.name, "index", e.Value, "object")
+			}
+			indexSpec = d
 		default:
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collMod option '%s'", e.Key)
 		}
 	}
-	return okReply(), nil
+	if indexSpec == nil {
+		return okReply(), nil
+	}
+	out, err := x.collModIndex(c, indexSpec)
+	if err != nil {
+		return nil, err
+	}
+	x.touch()
+	return okReply(out...), nil
 }
 
 func (x *exec) renameCollection() (bson.D, error) {

@@ -53,10 +53,10 @@ func init() {
 		"connectionStatus":         {run: (*exec).connectionStatus},
 		"getCmdLineOpts":           {run: (*exec).getCmdLineOpts},
 		"listCommands":             {run: (*exec).listCommands},
-		"endSessions":              {run: (*exec).endSessions, flags: fWrite},
-		"killSessions":             {run: (*exec).endSessions, flags: fWrite},
+		"endSessions":              {run: (*exec).endSessions},
+		"killSessions":             {run: (*exec).killSessions, flags: fWrite},
 		"killAllSessions":          {run: (*exec).killAllSessions, flags: fWrite},
-		"killAllSessionsByPattern": {run: (*exec).killAllSessions, flags: fWrite},
+		"killAllSessionsByPattern": {run: (*exec).killAllSessionsByPattern, flags: fWrite},
 		"refreshSessions":          {run: (*exec).ping},
 		"startSession":             {run: (*exec).startSession},
 		"configureFailPoint":       {run: (*exec).configureFailPoint},
@@ -175,12 +175,22 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 		dbName = "admin"
 	}
 
-	ctx := context.Background()
+	// killed is cancelled, with errInterrupted as the cause, when the
+	// command's session is killed; maxTimeMS bounds ctx within it.
+	killed, kill := context.WithCancelCause(context.Background())
+	defer kill(nil)
+	ctx := killed
 	if ms, ok := value.Lookup(m.body, "maxTimeMS"); ok {
 		if n, ok := value.ToInt64(ms); ok && n > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, time.Duration(n)*time.Millisecond)
 			defer cancel()
+		}
+	}
+	attach := attachesSession(name)
+	if lsidV, ok := value.Lookup(m.body, "lsid"); ok && attach {
+		if id, err := lsidKey(value.AsDoc(lsidV)); err == nil {
+			defer s.ops.remove(s.ops.add(id, kill))
 		}
 	}
 
@@ -190,9 +200,17 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 		fp, fired = s.fail.check(name, c.appName)
 	}
 	if fired && fp.block > 0 {
+		// failCommand blocks with opCtx->sleepFor, which a session kill
+		// interrupts (mongodb/mongo src/mongo/db/commands.cpp
+		// evaluateFailCommandFailPoint).
+		t := time.NewTimer(fp.block)
 		select {
-		case <-time.After(fp.block):
+		case <-t.C:
+		case <-killed.Done():
+			t.Stop()
+			return s.errorReply(context.Cause(killed), nil), false
 		case <-s.stop:
+			t.Stop()
 			return nil, true
 		}
 	}
@@ -211,7 +229,7 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 	}
 
 	x := &exec{ctx: ctx, s: s, conn: c, db: dbName, name: name, cmd: m.body, autocommit: inTxn}
-	if args.hasLSID {
+	if args.hasLSID && attach {
 		x.sess = s.sessions.get(args.lsid, args.lsidUUID)
 	}
 	st := s.store

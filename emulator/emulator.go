@@ -42,6 +42,14 @@ type Config struct {
 	// TransactionLifetimeLimit aborts transactions open longer than this,
 	// like MongoDB's transactionLifetimeLimitSeconds; default 60s.
 	TransactionLifetimeLimit time.Duration
+	// SessionRefreshInterval is how often sessions named by endSessions have
+	// their cursors closed and their state dropped, like MongoDB's
+	// logicalSessionRefreshMillis; default 5 minutes.
+	SessionRefreshInterval time.Duration
+	// TTLMonitorInterval is how often expired documents are deleted from
+	// collections with a TTL index, like MongoDB's ttlMonitorSleepSecs;
+	// default 60s.
+	TTLMonitorInterval time.Duration
 	// Logger receives connection and command errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -53,6 +61,7 @@ type Server struct {
 	store    *store
 	sessions sessionTable
 	cursors  cursorTable
+	ops      opTable
 	fail     failCommand
 	txnWrite txnWriteFailPoint
 	connID   atomic.Int32
@@ -74,8 +83,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TransactionLifetimeLimit == 0 {
 		cfg.TransactionLifetimeLimit = 60 * time.Second
 	}
-	if cfg.TransactionLifetimeLimit < 0 {
-		return nil, fmt.Errorf("emulator: negative TransactionLifetimeLimit %v", cfg.TransactionLifetimeLimit)
+	if cfg.SessionRefreshInterval == 0 {
+		cfg.SessionRefreshInterval = 5 * time.Minute
+	}
+	if cfg.TTLMonitorInterval == 0 {
+		cfg.TTLMonitorInterval = 60 * time.Second
+	}
+	for name, d := range map[string]time.Duration{
+		"TransactionLifetimeLimit": cfg.TransactionLifetimeLimit,
+		"SessionRefreshInterval":   cfg.SessionRefreshInterval,
+		"TTLMonitorInterval":       cfg.TTLMonitorInterval,
+	} {
+		if d < 0 {
+			return nil, fmt.Errorf("emulator: negative %s %v", name, d)
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -85,8 +106,9 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      log,
 		store:    newStore(),
-		sessions: sessionTable{m: map[string]*session{}},
+		sessions: sessionTable{m: map[string]*session{}, ending: map[string]bool{}},
 		cursors:  cursorTable{m: map[int64]*cursor{}},
+		ops:      opTable{m: map[*op]struct{}{}},
 		conns:    map[net.Conn]struct{}{},
 		stop:     make(chan struct{}),
 	}, nil
@@ -108,9 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ln = ln
 	s.started = time.Now()
 	s.mu.Unlock()
-	s.wg.Add(2)
+	s.wg.Add(4)
 	go s.accept(ln)
 	go s.reap()
+	go s.refreshSessions()
+	go s.ttlMonitor()
 	return nil
 }
 
@@ -308,11 +332,11 @@ func (t *cursorTable) expire(now time.Time) {
 	}
 }
 
-func (t *cursorTable) killSession(lsid string) {
+func (t *cursorTable) killMatching(match func(lsid string) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for id, c := range t.m {
-		if c.lsid == lsid {
+		if c.lsid != "" && match(c.lsid) {
 			delete(t.m, id)
 		}
 	}

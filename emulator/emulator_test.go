@@ -330,34 +330,6 @@ func TestTransactionLifetimeLimit(t *testing.T) {
 	}
 }
 
-func TestEndSessionsAbortsOpenTransaction(t *testing.T) {
-	srv := mustStart(t, emulator.Config{})
-	client := mustConnect(t, srv.URI())
-	coll := client.Database("db").Collection("c")
-	ctx := ctxT(t)
-	sess, _ := client.StartSession()
-	_ = sess.StartTransaction()
-	if _, err := coll.InsertOne(mongo.NewSessionContext(ctx, sess), bson.D{{Key: "_id", Value: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	id := sess.ID()
-	// The driver pools server sessions and would abort itself; send
-	// endSessions directly as a server would receive it on disconnect.
-	if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "endSessions", Value: bson.A{id}}}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	// The lock is released: a plain write to the same _id goes through.
-	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "by", Value: "plain"}}); err != nil {
-		t.Fatalf("insert after endSessions: %v", err)
-	}
-	err := sess.CommitTransaction(ctx)
-	var se mongo.ServerError
-	if !errors.As(err, &se) || !se.HasErrorCode(251) {
-		t.Errorf("commit of an ended session's transaction: %v, want NoSuchTransaction", err)
-	}
-	sess.EndSession(ctx)
-}
-
 func TestRetryableWriteReturnsCachedResult(t *testing.T) {
 	srv := mustStart(t, emulator.Config{})
 	client := mustConnect(t, srv.URI())

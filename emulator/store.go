@@ -60,7 +60,11 @@ type index struct {
 	key    bson.D
 	unique bool
 	sparse bool
-	spec   bson.D // as listIndexes reports it
+	// isTTL is set for a TTL index, whose documents expire expireAfter
+	// seconds after the date in the indexed field.
+	isTTL       bool
+	expireAfter int32
+	spec        bson.D // as listIndexes reports it
 }
 
 // record is one _id's history.
@@ -350,8 +354,8 @@ func (v *view) acquire(r *record) error {
 }
 
 // wait blocks a writer outside a transaction while blocked() holds,
-// releasing the store lock meanwhile, bounded by the command's deadline
-// and by server shutdown.
+// releasing the store lock meanwhile, bounded by the command's deadline,
+// a kill of its session and server shutdown.
 func (v *view) wait(blocked func() bool) error {
 	if !blocked() {
 		return nil
@@ -367,6 +371,9 @@ func (v *view) wait(blocked func() bool) error {
 			return mongoerr.New(mongoerr.ShutdownInProgress, "The server is shutting down")
 		}
 		if err := v.ctx.Err(); err != nil {
+			if me := mongoerr.As(context.Cause(v.ctx)); me != nil {
+				return me // the session was killed
+			}
 			return mongoerr.New(mongoerr.MaxTimeMSExpired, "operation exceeded time limit")
 		}
 		v.st.cond.Wait()

@@ -56,6 +56,8 @@ type session struct {
 type sessionTable struct {
 	mu sync.Mutex
 	m  map[string]*session
+	// ending are the sessions endSessions named, until the next refresh.
+	ending map[string]bool
 }
 
 func (t *sessionTable) get(id string, lsid bson.Binary) *session {
@@ -70,12 +72,32 @@ func (t *sessionTable) get(id string, lsid bson.Binary) *session {
 	return s
 }
 
-func (t *sessionTable) remove(id string) *session {
+func (t *sessionTable) markEnding(ids map[string]bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.m[id]
+	for id := range ids {
+		t.ending[id] = true
+	}
+}
+
+func (t *sessionTable) takeEnding() map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.ending
+	t.ending = map[string]bool{}
+	return e
+}
+
+// forgetUnlessOpen drops a session's state unless it has a transaction in
+// progress, and reports whether it did. Callers hold store.mu exclusively.
+func (t *sessionTable) forgetUnlessOpen(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.m[id]; s != nil && s.state == txnInProgress {
+		return false
+	}
 	delete(t.m, id)
-	return s
+	return true
 }
 
 func (t *sessionTable) all() []*session {

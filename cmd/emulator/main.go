@@ -21,6 +21,8 @@ import (
 func main() {
 	listen := flag.String("listen", envOr("MONGOGATE_EMULATOR_LISTEN", "127.0.0.1:27017"), "TCP address to listen on (env MONGOGATE_EMULATOR_LISTEN)")
 	lifetime := flag.Duration("transaction-lifetime", 60*time.Second, "abort transactions open longer than this (MongoDB's transactionLifetimeLimitSeconds)")
+	refresh := flag.Duration("session-refresh-interval", 5*time.Minute, "close the cursors of sessions ended by endSessions this often (MongoDB's logicalSessionRefreshMillis)")
+	ttl := flag.Duration("ttl-monitor-interval", 60*time.Second, "delete documents expired by TTL indexes this often (MongoDB's ttlMonitorSleepSecs)")
 	verbose := flag.Bool("v", false, "log connection and command errors")
 	flag.Parse()
 
@@ -29,7 +31,13 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := emulator.New(emulator.Config{Addr: *listen, TransactionLifetimeLimit: *lifetime, Logger: log})
+	srv, err := emulator.New(emulator.Config{
+		Addr:                     *listen,
+		TransactionLifetimeLimit: *lifetime,
+		SessionRefreshInterval:   *refresh,
+		TTLMonitorInterval:       *ttl,
+		Logger:                   log,
+	})
 	if err != nil {
 		log.Error("emulator", "err", err)
 		os.Exit(2)

@@ -76,6 +76,8 @@ const (
 	ConflictingOperationInProgress     int32 = 117
 	CommandNotSupportedOnView          int32 = 166
 	InvalidPipelineOperator            int32 = 168
+	AmbiguousIndexKeyPattern           int32 = 181
+	InvalidIndexSpecificationOption    int32 = 197
 	IncompleteTransactionHistory       int32 = 217
 	TransactionTooOld                  int32 = 225
 	NotImplemented                     int32 = 238
@@ -85,6 +87,7 @@ const (
 	OperationNotSupportedInTransaction int32 = 263
 	DuplicateKey                       int32 = 11000
 	NotWritablePrimary                 int32 = 10107
+	Interrupted                        int32 = 11601
 	InterruptedDueToReplStateChange    int32 = 11602
 )
 
@@ -102,9 +105,11 @@ var names = map[int32]string{
 	InvalidNamespace: "InvalidNamespace", IndexOptionsConflict: "IndexOptionsConflict",
 	IndexKeySpecsConflict: "IndexKeySpecsConflict", NetworkTimeout: "NetworkTimeout",
 	ShutdownInProgress: "ShutdownInProgress", WriteConflict: "WriteConflict",
-	ConflictingOperationInProgress: "ConflictingOperationInProgress",
-	CommandNotSupportedOnView:      "CommandNotSupportedOnView",
-	InvalidPipelineOperator:        "InvalidPipelineOperator", TransactionTooOld: "TransactionTooOld",
+	ConflictingOperationInProgress:  "ConflictingOperationInProgress",
+	CommandNotSupportedOnView:       "CommandNotSupportedOnView",
+	AmbiguousIndexKeyPattern:        "AmbiguousIndexKeyPattern",
+	InvalidIndexSpecificationOption: "InvalidIndexSpecificationOption",
+	InvalidPipelineOperator:         "InvalidPipelineOperator", TransactionTooOld: "TransactionTooOld",
 	NotImplemented: "NotImplemented", NoSuchTransaction: "NoSuchTransaction",
 	TransactionCommitted: "TransactionCommitted", TransactionTooLarge: "TransactionTooLarge",
 	OperationNotSupportedInTransaction: "OperationNotSupportedInTransaction",
