@@ -142,8 +142,9 @@ type Directory struct {
 	coll *mongo.Collection
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	entries map[string]cached
+	mu         sync.Mutex
+	entries    map[string]cached
+	registered bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -203,10 +204,27 @@ var ErrInstanceIDInUse = errors.New("directory: instance id in use by a live ins
 
 // Start registers the instance (taking over a dead entry of the same id,
 // after reclaiming its open transactions), makes sure the tombstones'
-// TTL index exists, and starts heartbeating until Close.
+// TTL index exists, and heartbeats until Close. If MongoDB cannot be
+// reached, Start returns nil and the heartbeat registers once it can; it
+// fails only when a live instance already uses the id.
 func (d *Directory) Start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
+	err := d.register(ctx)
+	if errors.Is(err, ErrInstanceIDInUse) {
+		return err
+	}
+	if err != nil {
+		d.log.Warn("directory: registration failed; retrying with each heartbeat", "err", err)
+	} else {
+		d.refresh(ctx)
+	}
+	go d.run()
+	return nil
+}
+
+// register creates the TTL index and this instance's entry.
+func (d *Directory) register(ctx context.Context) error {
 	_, err := d.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "expireAt", Value: 1}},
 		Options: options.Index().SetExpireAfterSeconds(0).SetName("expireAt_ttl"),
@@ -228,11 +246,10 @@ func (d *Directory) Start(ctx context.Context) error {
 			return fmt.Errorf("directory: reclaiming this id's earlier life: %w", err)
 		}
 	}
-	now := time.Now()
 	_, err = d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "addr", Value: d.cfg.Address},
-			{Key: "started", Value: now},
+			{Key: "started", Value: time.Now()},
 			{Key: "state", Value: stateLive},
 			{Key: "open", Value: d.open()},
 			{Key: "seq", Value: int64(0)},
@@ -243,8 +260,9 @@ func (d *Directory) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("directory: register: %w", err)
 	}
-	d.refresh(ctx)
-	go d.run()
+	d.mu.Lock()
+	d.registered = true
+	d.mu.Unlock()
 	return nil
 }
 
@@ -315,6 +333,15 @@ func (d *Directory) run() {
 }
 
 func (d *Directory) heartbeat(ctx context.Context) {
+	d.mu.Lock()
+	registered := d.registered
+	d.mu.Unlock()
+	if !registered {
+		if err := d.register(ctx); err != nil {
+			d.log.Warn("directory: registration failed", "err", err)
+		}
+		return
+	}
 	res, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}, {Key: "state", Value: stateLive}}, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "addr", Value: d.cfg.Address}, {Key: "open", Value: d.open()}}},
 		{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
@@ -329,12 +356,10 @@ func (d *Directory) heartbeat(ctx context.Context) {
 		// and killed our open transactions; they will fail as aborted.
 		// Come back to life so that our sessions stay reachable.
 		d.log.Error("directory: this instance was declared dead by its peers; its open transactions were killed. Registering again.")
-		_, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, bson.D{
-			{Key: "$set", Value: bson.D{{Key: "addr", Value: d.cfg.Address}, {Key: "state", Value: stateLive}, {Key: "open", Value: d.open()}}},
-			{Key: "$unset", Value: bson.D{{Key: "claim", Value: ""}, {Key: "expireAt", Value: ""}, {Key: "goneAt", Value: ""}}},
-			{Key: "$currentDate", Value: bson.D{{Key: "heartbeat", Value: true}}},
-		}, options.UpdateOne().SetUpsert(true))
-		if err != nil {
+		d.mu.Lock()
+		d.registered = false
+		d.mu.Unlock()
+		if err := d.register(ctx); err != nil {
 			d.log.Warn("directory: registering again failed", "err", err)
 		}
 	}

@@ -63,10 +63,17 @@ const AnonymousPrincipal = "anonymous"
 // "anonymous"; that must be asked for with AllowAnonymous. With either
 // configured, AllowAnonymous admits callers that present no credentials
 // at all as "anonymous".
+//
+// Forwarded calls: another instance that forwards a call on one of this
+// instance's sessions asserts the caller's principal, signed with
+// PeerSecret (see ForwardConfig.Secret); the signature is the credential.
+// A call that asserts a principal without a valid signature is refused,
+// whoever sends it.
 type AuthConfig struct {
 	APIKeysFile    string
 	ClientCAFile   string
 	AllowAnonymous bool
+	PeerSecret     []byte
 }
 
 // Authenticator resolves the principal of each call. It is immutable once
@@ -77,6 +84,7 @@ type Authenticator struct {
 	roots          [][]byte // DER of the client CAs: a verified chain must end in one
 	clientCAs      *x509.CertPool
 	allowAnonymous bool
+	peerSecret     []byte
 }
 
 type apiKey struct {
@@ -88,7 +96,7 @@ type principalKey struct{}
 
 // NewAuthenticator reads the key file and CA file that cfg names.
 func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
-	a := &Authenticator{allowAnonymous: cfg.AllowAnonymous}
+	a := &Authenticator{allowAnonymous: cfg.AllowAnonymous, peerSecret: cfg.PeerSecret}
 	if cfg.APIKeysFile != "" {
 		b, err := os.ReadFile(cfg.APIKeysFile)
 		if err != nil {
@@ -200,13 +208,30 @@ func (a *Authenticator) configureTLS(tc *tls.Config) {
 // Authenticate finds the caller's principal and stores it in the returned
 // context (see PrincipalFrom). It is an auth.AuthFunc; its errors are
 // UNAUTHENTICATED with reason UNAUTHENTICATED.
+//
+// A call forwarded by another instance is marked (so it is not forwarded
+// again); its principal is the one the forwarder asserted and signed, or,
+// without an assertion, found from the caller's own credentials that the
+// forwarder passed on.
 func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, error) {
-	p, err := a.principal(ctx)
+	if a == nil {
+		return nil, errUnauthenticated("authentication is not configured on this server")
+	}
+	from, p, asserted, err := forwarded(ctx, a.peerSecret)
 	if err != nil {
 		return nil, err
 	}
+	if !asserted {
+		if p, err = a.principal(ctx); err != nil {
+			return nil, err
+		}
+	}
 	notePrincipal(ctx, p)
-	return withPrincipal(ctx, p), nil
+	ctx = withPrincipal(ctx, p)
+	if from != "" {
+		ctx = context.WithValue(ctx, forwardedKey{}, from)
+	}
+	return ctx, nil
 }
 
 func (a *Authenticator) principal(ctx context.Context) (string, error) {

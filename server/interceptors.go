@@ -60,6 +60,9 @@ type TransportConfig struct {
 	// Propagator reads the caller's trace context from the request
 	// metadata; nil means DefaultPropagator.
 	Propagator propagation.TextMapPropagator
+	// Forward, when set, sends calls on other instances' sessions to
+	// them; nil answers them here (SESSION_NOT_FOUND).
+	Forward *Forwarder
 }
 
 // DefaultPropagator is W3C Trace Context with W3C Baggage, what
@@ -79,8 +82,10 @@ func DefaultPropagator() propagation.TextMapPropagator {
 //     the other RPC metrics of go-grpc-middleware's Prometheus provider;
 //  3. recovery: a panic becomes INTERNAL and is logged with its stack;
 //  4. authentication, skipped for grpc.health.v1.Health and reflection;
-//  5. a guard that passes any error a handler returned unmapped through
-//     toStatus, so every error on the wire has its ErrorInfo.
+//  5. forwarding of calls on other instances' sessions (with Forward);
+//  6. a guard that passes any error a handler returned unmapped through
+//     toStatus, so every error on the wire has its ErrorInfo (forwarded
+//     answers pass unchanged).
 func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -112,21 +117,27 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 			Time:    keepalivePing,
 			Timeout: keepalivePingTimeout,
 		}),
-		grpc.ChainUnaryInterceptor(
-			logUnary(log),
-			cfg.Metrics.UnaryServerInterceptor(),
-			recovery.UnaryServerInterceptor(recoverOpt),
-			cfg.Auth.UnaryServerInterceptor(),
-			unaryStatusGuard,
-		),
-		grpc.ChainStreamInterceptor(
-			logStream(log),
-			cfg.Metrics.StreamServerInterceptor(),
-			recovery.StreamServerInterceptor(recoverOpt),
-			cfg.Auth.StreamServerInterceptor(),
-			streamStatusGuard,
-		),
 	}
+	unary := []grpc.UnaryServerInterceptor{
+		logUnary(log),
+		cfg.Metrics.UnaryServerInterceptor(),
+		recovery.UnaryServerInterceptor(recoverOpt),
+		cfg.Auth.UnaryServerInterceptor(),
+	}
+	stream := []grpc.StreamServerInterceptor{
+		logStream(log),
+		cfg.Metrics.StreamServerInterceptor(),
+		recovery.StreamServerInterceptor(recoverOpt),
+		cfg.Auth.StreamServerInterceptor(),
+	}
+	if cfg.Forward != nil {
+		unary = append(unary, cfg.Forward.UnaryServerInterceptor())
+		stream = append(stream, cfg.Forward.StreamServerInterceptor())
+	}
+	opts = append(opts,
+		grpc.ChainUnaryInterceptor(append(unary, unaryStatusGuard)...),
+		grpc.ChainStreamInterceptor(append(stream, streamStatusGuard)...),
+	)
 	if cfg.TracerProvider != nil {
 		prop := cfg.Propagator
 		if prop == nil {

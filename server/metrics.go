@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -31,7 +32,10 @@ type Metrics struct {
 	sessionsExpired prometheus.Counter
 	transactions    *prometheus.CounterVec
 	commitAttempts  prometheus.Counter
+	forwarded       *prometheus.CounterVec
+	peerDialFails   prometheus.Counter
 	activeSessions  atomic.Pointer[func() int]
+	directory       atomic.Pointer[func() map[string]int]
 }
 
 // Transaction outcomes, the values of mongogate_transactions_total's
@@ -63,6 +67,14 @@ func NewMetrics() *Metrics {
 		commitAttempts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mongogate_commit_attempts_total", Help: "commitTransaction commands sent to MongoDB, retries included.",
 		}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mongogate_forwarded_calls_total",
+			Help: "Calls on another instance's sessions forwarded to it, by full method and outcome (the owner's gRPC code, or OwnerUnreachable).",
+		}, []string{"method", "outcome"}),
+		peerDialFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mongogate_peer_dial_failures_total",
+			Help: "Forwarded calls that could not reach the owning instance.",
+		}),
 	}
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mongogate_sessions_active", Help: "Sessions currently registered.",
@@ -73,6 +85,7 @@ func NewMetrics() *Metrics {
 		return 0
 	})
 	r.MustRegister(m.rpc, m.sessionsStarted, m.sessionsExpired, m.transactions, m.commitAttempts, active,
+		m.forwarded, m.peerDialFails, directoryCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{outcomeCommitted, outcomeAborted, outcomeUnknown} {
 		m.transactions.WithLabelValues(o)
@@ -102,6 +115,47 @@ func (m *Metrics) InitializeRPCs(g *grpc.Server) {
 func (m *Metrics) SetActiveSessions(f func() int) {
 	if m != nil {
 		m.activeSessions.Store(&f)
+	}
+}
+
+// SetDirectory sets the function that mongogate_directory_instances reads
+// at each scrape: instances by status (live, dead, gone).
+func (m *Metrics) SetDirectory(f func() map[string]int) {
+	if m != nil {
+		m.directory.Store(&f)
+	}
+}
+
+var directoryDesc = prometheus.NewDesc("mongogate_directory_instances",
+	"Instances in the instance directory, by status: live, dead (heartbeat stopped, transactions not yet killed) or gone.",
+	[]string{"status"}, nil)
+
+// directoryCollector reports mongogate_directory_instances.
+type directoryCollector struct{ m *Metrics }
+
+func (c directoryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- directoryDesc }
+
+func (c directoryCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.directory.Load()
+	if f == nil {
+		return
+	}
+	for status, n := range (*f)() {
+		ch <- prometheus.MustNewConstMetric(directoryDesc, prometheus.GaugeValue, float64(n), status)
+	}
+}
+
+// Forwarded counts a call forwarded to its session's owner.
+func (m *Metrics) Forwarded(fullMethod, outcome string) {
+	if m != nil {
+		m.forwarded.WithLabelValues(strings.TrimPrefix(fullMethod, "/"), outcome).Inc()
+	}
+}
+
+// PeerDialFailure counts a forwarded call that could not reach its owner.
+func (m *Metrics) PeerDialFailure() {
+	if m != nil {
+		m.peerDialFails.Inc()
 	}
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	Txn      *txn.Manager
 	Metrics  *Metrics // nil: no metrics
 	Logger   *slog.Logger
+	// Address is this instance's advertised address, given to clients in
+	// Session.instance_address so that they can route a session's calls
+	// to its owner; empty gives none.
+	Address string
 }
 
 // Server implements mongogate's three gRPC services.
@@ -45,6 +49,7 @@ type Server struct {
 	txn      *txn.Manager
 	metrics  *Metrics
 	log      *slog.Logger
+	address  string
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -52,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Sessions == nil || cfg.Txn == nil {
 		return nil, errors.New("server: Sessions and Txn are required")
 	}
-	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger}
+	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger, address: cfg.Address}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -136,6 +136,7 @@ func (s *Server) sessionToProto(e *sessions.Entry, withToken bool) (*pb.Session,
 	out := &pb.Session{
 		Client:             e.Backend,
 		InstanceId:         sessions.InstanceOf(e.Token),
+		InstanceAddress:    s.address,
 		CreatedTime:        timestamppb.New(e.Created),
 		ExpireTime:         timestamppb.New(idle),
 		AbsoluteExpireTime: timestamppb.New(abs),

@@ -251,6 +251,8 @@ func classifyDomain(err error) *apiError {
 		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, msg: domainMessage(err, sessions.ErrNotFound)}
 	case errors.Is(err, sessions.ErrExpired):
 		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, msg: domainMessage(err, sessions.ErrExpired)}
+	case errors.Is(err, sessions.ErrOwnerGone):
+		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE, msg: err.Error()}
 	case errors.Is(err, sessions.ErrLimit):
 		return &apiError{code: codes.ResourceExhausted, reason: pb.ErrorReason_ERROR_REASON_SESSION_LIMIT,
 			msg: domainMessage(err, sessions.ErrLimit), retryAfter: retrySessionSlot}

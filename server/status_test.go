@@ -87,6 +87,7 @@ func TestToStatus(t *testing.T) {
 		// sessions
 		{"session not found", fmt.Errorf("sessions: get inst1.abcd…: %w", sessions.ErrNotFound), codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, nil, false, "-"},
 		{"session expired", sessions.ErrExpired, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, nil, false, "-"},
+		{"session owner gone", fmt.Errorf("server: instance mg-1: %w", sessions.ErrOwnerGone), codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE, nil, false, "-"},
 		{"session limit", fmt.Errorf("start: %w", sessions.ErrLimit), codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_SESSION_LIMIT, nil, true, "-"},
 		{"registry closed", sessions.ErrClosed, codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},
 		// txn

@@ -14,4 +14,7 @@ var (
 	ErrLimit = errors.New("sessions: session limit reached")
 	// ErrClosed: the registry is shutting down.
 	ErrClosed = errors.New("sessions: registry closed")
+	// ErrOwnerGone: the token names another instance, which is gone
+	// (stopped, dead, or unreachable): the session went with it.
+	ErrOwnerGone = errors.New("sessions: the instance holding the session is gone")
 )

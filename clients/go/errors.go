@@ -50,6 +50,12 @@ var (
 	// ErrSessionExpired: the session outlived its idle timeout or absolute
 	// lifetime.
 	ErrSessionExpired = errors.New("mongogate: session expired")
+	// ErrSessionOwnerGone: the server instance that held the session is
+	// gone (stopped, crashed or unreachable), and the session with it. A
+	// transaction open on it never commits, except one whose commit was
+	// under way: Client.TransactionOutcome says how that one ended.
+	// Start a new session.
+	ErrSessionOwnerGone = errors.New("mongogate: the server instance holding the session is gone")
 	// ErrSessionClientMismatch: the request names another backend than
 	// the one the session is bound to.
 	ErrSessionClientMismatch = errors.New("mongogate: session bound to another backend")
@@ -131,6 +137,7 @@ var sentinelByReason = map[pb.ErrorReason]error{
 	pb.ErrorReason_ERROR_REASON_CANCELED:                   ErrCanceled,
 	pb.ErrorReason_ERROR_REASON_MONGO_ERROR:                ErrMongo,
 	pb.ErrorReason_ERROR_REASON_INTERNAL:                   ErrInternal,
+	pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE:         ErrSessionOwnerGone,
 }
 
 // sentinelByCode stands in for the reason of a status without an

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,12 +23,16 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -37,6 +44,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/mongogate/mongogate/directory"
 	"github.com/mongogate/mongogate/emulator"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/mongotrace"
@@ -51,6 +59,9 @@ type app struct {
 	emu      *emulator.Server // nil with a real MongoDB
 	backends []*server.Backend
 	registry *sessions.Registry
+	dir      *directory.Directory
+	forward  *server.Forwarder
+	ln       net.Listener
 	grpc     *grpc.Server
 	health   *health.Server
 	metrics  *http.Server
@@ -140,21 +151,18 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics.SetActiveSessions(func() int { return int(a.registry.Stats().Active) })
-	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log})
-	if err != nil {
-		return nil, err
-	}
 
-	auth, err := server.NewAuthenticator(server.AuthConfig{
-		APIKeysFile:    cfg.apiKeys,
-		ClientCAFile:   cfg.tlsClientCA,
-		AllowAnonymous: cfg.apiKeys == "" && cfg.tlsClientCA == "",
-	})
+	a.ln, err = net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	advertise := advertiseAddress(cfg.advertise, a.ln.Addr())
+	if advertise == "" {
+		log.Warn("mongogate: listening on a wildcard address without --advertise-address: other instances cannot forward to this one, and clients cannot route to it")
+	}
+	peerSecret, err := readPeerSecret(cfg.peerSecretFile)
 	if err != nil {
 		return nil, err
-	}
-	if auth.Anonymous() {
-		log.Warn("mongogate: AUTHENTICATION IS OFF; every caller is principal \"anonymous\". Use --api-keys or --tls-client-ca outside development.")
 	}
 	var tlsCfg *tls.Config
 	if cfg.tlsCert != "" {
@@ -164,7 +172,46 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics, TLS: tlsCfg, TracerProvider: a.tracerProvider()})
+	if err := a.startDirectory(ctx, cfg, instance, advertise, log); err != nil {
+		return nil, err
+	}
+	metrics.SetDirectory(a.directoryCounts)
+	peerDial, err := peerDialOptions(cfg, tlsCfg, a.tracerProvider())
+	if err != nil {
+		return nil, err
+	}
+	a.forward, err = server.NewForwarder(server.ForwardConfig{
+		Self: instance, Peers: a.dir, Secret: peerSecret, DialOptions: peerDial,
+		Metrics: metrics, Logger: log.With("component", "forward"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if peerSecret == nil {
+		log.Info("mongogate: no --peer-secret-file: calls forwarded to other instances carry the caller's own credentials (callers authenticated by client certificate cannot be forwarded)")
+	}
+
+	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log, Address: advertise})
+	if err != nil {
+		return nil, err
+	}
+
+	auth, err := server.NewAuthenticator(server.AuthConfig{
+		APIKeysFile:    cfg.apiKeys,
+		ClientCAFile:   cfg.tlsClientCA,
+		AllowAnonymous: cfg.apiKeys == "" && cfg.tlsClientCA == "",
+		PeerSecret:     peerSecret,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if auth.Anonymous() {
+		log.Warn("mongogate: AUTHENTICATION IS OFF; every caller is principal \"anonymous\". Use --api-keys or --tls-client-ca outside development.")
+	}
+	opts, err := server.ServerOptions(server.TransportConfig{
+		Logger: log, Auth: auth, Metrics: metrics, TLS: tlsCfg,
+		TracerProvider: a.tracerProvider(), Forward: a.forward,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +226,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	go a.probe(probeCtx)
 
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
+	ln := a.ln
 	go func() {
 		if err := a.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			a.serveErr <- err
@@ -204,7 +248,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Info("mongogate: metrics", "addr", mln.Addr().String())
 		fmt.Fprintf(stdout, "mongogate metrics on http://%s/metrics\n", mln.Addr())
 	}
-	log.Info("mongogate: serving", "addr", ln.Addr().String(), "instance", instance, "backends", len(a.backends))
+	log.Info("mongogate: serving", "addr", ln.Addr().String(), "advertise", advertise, "instance", instance, "backends", len(a.backends))
 	fmt.Fprintf(stdout, "mongogate listening on %s\n", ln.Addr())
 	return a, nil
 }
@@ -295,6 +339,11 @@ func (a *app) shutdown(ctx context.Context, timeout time.Duration) error {
 	if err := a.registry.Close(cctx); err != nil {
 		errs = append(errs, fmt.Errorf("sessions: %w", err))
 	}
+	// Every session has ended: the directory entry can say gone at once.
+	if err := a.dir.Close(cctx); err != nil {
+		errs = append(errs, err)
+	}
+	_ = a.forward.Close()
 	if a.metrics != nil {
 		_ = a.metrics.Shutdown(cctx)
 	}
@@ -326,6 +375,12 @@ func (a *app) stopNow() {
 		}
 		if a.grpc != nil {
 			a.grpc.Stop()
+		}
+		if a.ln != nil {
+			_ = a.ln.Close()
+		}
+		if a.forward != nil {
+			_ = a.forward.Close()
 		}
 		if a.metrics != nil {
 			_ = a.metrics.Close()
@@ -425,4 +480,98 @@ func sortedNames(m map[string]string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// advertiseAddress is what peers and routing clients dial: the flag, else
+// the bound listen address unless it is a wildcard ("" then).
+func advertiseAddress(flag string, bound net.Addr) string {
+	if flag != "" {
+		return flag
+	}
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return ""
+	}
+	return tcp.String()
+}
+
+// readPeerSecret reads --peer-secret-file: at least 32 bytes, surrounding
+// white space ignored. No file means no secret.
+func readPeerSecret(file string) ([]byte, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("peer secret: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 32 {
+		return nil, fmt.Errorf("peer secret %s: %d bytes, want at least 32 (e.g. head -c 32 /dev/urandom | base64)", file, len(b))
+	}
+	return b, nil
+}
+
+// startDirectory registers this instance in the default backend's
+// directory collection.
+func (a *app) startDirectory(ctx context.Context, cfg *config, instance, advertise string, log *slog.Logger) error {
+	var def *server.Backend
+	for _, b := range a.backends {
+		if b.Name == server.DefaultBackend {
+			def = b
+		}
+	}
+	db, coll, _ := strings.Cut(cfg.directoryColl, ".")
+	var err error
+	a.dir, err = directory.New(directory.Config{
+		Collection: def.Client.Database(db).Collection(coll),
+		InstanceID: instance,
+		Address:    advertise,
+		Interval:   cfg.heartbeat,
+		Logger:     log.With("component", "directory"),
+	})
+	if err != nil {
+		return err
+	}
+	return a.dir.Start(ctx)
+}
+
+func (a *app) directoryCounts() map[string]int {
+	out := map[string]int{}
+	for st, n := range a.dir.Counts() {
+		out[st.String()] = n
+	}
+	return out
+}
+
+// peerDialOptions connect to other instances: plaintext, or TLS when this
+// instance serves TLS (peers then serve it too), verifying them with
+// --peer-tls-ca (default: the system's roots) and presenting this
+// instance's certificate, for peers that ask for client certificates.
+func peerDialOptions(cfg *config, serverTLS *tls.Config, tp trace.TracerProvider) ([]grpc.DialOption, error) {
+	creds := insecure.NewCredentials()
+	if serverTLS != nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: serverTLS.Certificates}
+		if cfg.peerTLSCA != "" {
+			pemBytes, err := os.ReadFile(cfg.peerTLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("peer TLS CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("peer TLS CA %s: no certificates", cfg.peerTLSCA)
+			}
+			tc.RootCAs = pool
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if tp != nil {
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(tp),
+			otelgrpc.WithPropagators(server.DefaultPropagator()),
+			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
+		)))
+	}
+	return opts, nil
 }

@@ -15,32 +15,37 @@ import (
 // environment. Every flag --some-flag has an environment variable
 // MONGOGATE_SOME_FLAG; a flag given on the command line wins.
 type config struct {
-	listen        string
-	mongoURI      string
-	backends      backendList
-	backendOpts   backendOptionList
-	retryWrites   bool
-	causal        bool
-	instanceID    string
-	idleTimeout   time.Duration
-	maxIdle       time.Duration
-	absolute      time.Duration
-	txnLifetime   time.Duration
-	tombstoneTTL  time.Duration
-	maxSessions   int
-	maxPerPrin    int
-	commitRetry   time.Duration
-	runTimeout    time.Duration
-	apiKeys       string
-	tlsCert       string
-	tlsKey        string
-	tlsClientCA   string
-	metricsListen string
-	otlpEndpoint  string
-	shutdown      time.Duration
-	logLevel      string
-	logFormat     string
-	emulatorAddr  string
+	listen         string
+	mongoURI       string
+	backends       backendList
+	backendOpts    backendOptionList
+	retryWrites    bool
+	causal         bool
+	instanceID     string
+	idleTimeout    time.Duration
+	maxIdle        time.Duration
+	absolute       time.Duration
+	txnLifetime    time.Duration
+	tombstoneTTL   time.Duration
+	maxSessions    int
+	maxPerPrin     int
+	commitRetry    time.Duration
+	runTimeout     time.Duration
+	apiKeys        string
+	tlsCert        string
+	tlsKey         string
+	tlsClientCA    string
+	metricsListen  string
+	otlpEndpoint   string
+	advertise      string
+	directoryColl  string
+	heartbeat      time.Duration
+	peerSecretFile string
+	peerTLSCA      string
+	shutdown       time.Duration
+	logLevel       string
+	logFormat      string
+	emulatorAddr   string
 }
 
 // backend is one --backend name=uri.
@@ -125,6 +130,11 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "address for Prometheus metrics at /metrics (empty: off)")
+	fs.StringVar(&cfg.advertise, "advertise-address", "", "`host:port` other instances and routing clients dial to reach this one (default: the listen address, unless it is a wildcard)")
+	fs.StringVar(&cfg.directoryColl, "directory-collection", "mongogate.instances", "`db.collection` of the default backend holding the instance directory")
+	fs.DurationVar(&cfg.heartbeat, "heartbeat-interval", 2*time.Second, "how often this instance heartbeats in the directory; an instance silent for 3 intervals is dead")
+	fs.StringVar(&cfg.peerSecretFile, "peer-secret-file", "", "`file` holding a secret (32+ bytes) shared by all instances, which signs the principal of forwarded calls")
+	fs.StringVar(&cfg.peerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) to verify other instances' certificates when serving TLS (default: the system's roots)")
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -192,6 +202,12 @@ func (c *config) validate() error {
 	}
 	if c.tlsClientCA != "" && c.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	if db, coll, ok := strings.Cut(c.directoryColl, "."); !ok || db == "" || coll == "" {
+		errs = append(errs, fmt.Errorf("--directory-collection %q: want db.collection", c.directoryColl))
+	}
+	if c.heartbeat <= 0 {
+		errs = append(errs, fmt.Errorf("--heartbeat-interval %v: must be positive", c.heartbeat))
 	}
 	switch c.logFormat {
 	case "text", "json":

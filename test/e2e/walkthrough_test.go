@@ -73,7 +73,7 @@ var walkthroughDB = regexp.MustCompile(`"database":\s*"demo"`)
 
 // Fields whose values differ from run to run; they must be present, and
 // are not compared.
-var varyingFields = []string{"token", "instanceId", "createdTime", "expireTime", "absoluteExpireTime", "startTime"}
+var varyingFields = []string{"token", "instanceId", "instanceAddress", "createdTime", "expireTime", "absoluteExpireTime", "startTime"}
 
 // walkthroughStep is one sh block of the walkthrough: a command with the
 // JSON block after it, or variable assignments a reader copies from an

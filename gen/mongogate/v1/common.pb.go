@@ -244,6 +244,12 @@ const (
 	ErrorReason_ERROR_REASON_CANCELED ErrorReason = 19
 	// INTERNAL: a bug in mongogate; the details are logged, not returned.
 	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 20
+	// NOT_FOUND: the mongogate instance that held the session is gone
+	// (stopped, crashed, or unreachable from the instance that took the
+	// call), and the session with it: a transaction open on it is aborted,
+	// never committed, unless it was committing (GetTransactionOutcome tells
+	// how it ended when it recorded its outcome). Start a new session.
+	ErrorReason_ERROR_REASON_SESSION_OWNER_GONE ErrorReason = 21
 )
 
 // Enum value maps for ErrorReason.
@@ -270,6 +276,7 @@ var (
 		18: "ERROR_REASON_MONGO_ERROR",
 		19: "ERROR_REASON_CANCELED",
 		20: "ERROR_REASON_INTERNAL",
+		21: "ERROR_REASON_SESSION_OWNER_GONE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -293,6 +300,7 @@ var (
 		"ERROR_REASON_MONGO_ERROR":                18,
 		"ERROR_REASON_CANCELED":                   19,
 		"ERROR_REASON_INTERNAL":                   20,
+		"ERROR_REASON_SESSION_OWNER_GONE":         21,
 	}
 )
 
@@ -846,6 +854,16 @@ type TransactionOptions struct {
 	// Upper bound on the commit, including the retries after an unknown
 	// commit result. Unset means the server's default.
 	MaxCommitTime *durationpb.Duration `protobuf:"bytes,4,opt,name=max_commit_time,json=maxCommitTime,proto3" json:"max_commit_time,omitempty"`
+	// Record the transaction's outcome durably: before committing, the server
+	// writes a small record inside the transaction itself (in the backend's
+	// outcome collection, default mongogate.outcomes), so the record exists
+	// if and only if the transaction committed. Then
+	// TransactionService.GetTransactionOutcome gives a definite COMMITTED or
+	// ABORTED from any instance, even after the instance that held the
+	// session died during the commit, until the record's retention (default
+	// 24 h) passes. Costs one small insert per transaction. Unset means the
+	// backend's default (off unless the server enables it).
+	RecordOutcome *bool `protobuf:"varint,5,opt,name=record_outcome,json=recordOutcome,proto3,oneof" json:"record_outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -908,6 +926,13 @@ func (x *TransactionOptions) GetMaxCommitTime() *durationpb.Duration {
 	return nil
 }
 
+func (x *TransactionOptions) GetRecordOutcome() bool {
+	if x != nil && x.RecordOutcome != nil {
+		return *x.RecordOutcome
+	}
+	return false
+}
+
 var File_mongogate_v1_common_proto protoreflect.FileDescriptor
 
 const file_mongogate_v1_common_proto_rawDesc = "" +
@@ -940,12 +965,14 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"\x0eReadPreference\x124\n" +
 	"\x04mode\x18\x01 \x01(\x0e2 .mongogate.v1.ReadPreferenceModeR\x04mode\x121\n" +
 	"\btag_sets\x18\x02 \x03(\v2\x16.mongogate.v1.DocumentR\atagSets\x12>\n" +
-	"\rmax_staleness\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fmaxStaleness\"\x9d\x02\n" +
+	"\rmax_staleness\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\fmaxStaleness\"\xdc\x02\n" +
 	"\x12TransactionOptions\x12<\n" +
 	"\fread_concern\x18\x01 \x01(\v2\x19.mongogate.v1.ReadConcernR\vreadConcern\x12?\n" +
 	"\rwrite_concern\x18\x02 \x01(\v2\x1a.mongogate.v1.WriteConcernR\fwriteConcern\x12E\n" +
 	"\x0fread_preference\x18\x03 \x01(\v2\x1c.mongogate.v1.ReadPreferenceR\x0ereadPreference\x12A\n" +
-	"\x0fmax_commit_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rmaxCommitTime*\x91\x01\n" +
+	"\x0fmax_commit_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rmaxCommitTime\x12*\n" +
+	"\x0erecord_outcome\x18\x05 \x01(\bH\x00R\rrecordOutcome\x88\x01\x01B\x11\n" +
+	"\x0f_record_outcome*\x91\x01\n" +
 	"\x0eDocumentFormat\x12\x1f\n" +
 	"\x1bDOCUMENT_FORMAT_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eDOCUMENT_FORMAT_JSON_CANONICAL\x10\x01\x12 \n" +
@@ -957,7 +984,7 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"&READ_PREFERENCE_MODE_PRIMARY_PREFERRED\x10\x02\x12\"\n" +
 	"\x1eREAD_PREFERENCE_MODE_SECONDARY\x10\x03\x12,\n" +
 	"(READ_PREFERENCE_MODE_SECONDARY_PREFERRED\x10\x04\x12 \n" +
-	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\xef\x05\n" +
+	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\x94\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12#\n" +
@@ -980,7 +1007,8 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"\x1eERROR_REASON_DEADLINE_EXCEEDED\x10\x11\x12\x1c\n" +
 	"\x18ERROR_REASON_MONGO_ERROR\x10\x12\x12\x19\n" +
 	"\x15ERROR_REASON_CANCELED\x10\x13\x12\x19\n" +
-	"\x15ERROR_REASON_INTERNAL\x10\x14B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"\x15ERROR_REASON_INTERNAL\x10\x14\x12#\n" +
+	"\x1fERROR_REASON_SESSION_OWNER_GONE\x10\x15B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_common_proto_rawDescOnce sync.Once
@@ -1043,6 +1071,7 @@ func file_mongogate_v1_common_proto_init() {
 		(*WriteConcern_WNodes)(nil),
 		(*WriteConcern_WTag)(nil),
 	}
+	file_mongogate_v1_common_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -323,6 +323,12 @@ type Session struct {
 	Options *SessionOptions `protobuf:"bytes,9,opt,name=options,proto3" json:"options,omitempty"`
 	// The current or most recent transaction; unset if none was started.
 	LastTransaction *TransactionStatus `protobuf:"bytes,10,opt,name=last_transaction,json=lastTransaction,proto3" json:"last_transaction,omitempty"`
+	// gRPC address of the instance that holds the session, as it advertises
+	// itself to the other instances (host:port). Any instance accepts the
+	// session's calls and forwards them there; clients that route by
+	// instance, such as the Go client, send them there directly and save the
+	// hop. Empty when the instance advertises no address.
+	InstanceAddress string `protobuf:"bytes,11,opt,name=instance_address,json=instanceAddress,proto3" json:"instance_address,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -425,6 +431,13 @@ func (x *Session) GetLastTransaction() *TransactionStatus {
 		return x.LastTransaction
 	}
 	return nil
+}
+
+func (x *Session) GetInstanceAddress() string {
+	if x != nil {
+		return x.InstanceAddress
+	}
+	return ""
 }
 
 // StartSessionRequest is the request of SessionService.StartSession.
@@ -829,7 +842,7 @@ const file_mongogate_v1_session_proto_rawDesc = "" +
 	"\aoutcome\x18\x02 \x01(\x0e2 .mongogate.v1.TransactionOutcomeR\aoutcome\x12\x14\n" +
 	"\x05depth\x18\x03 \x01(\x05R\x05depth\x129\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x96\x04\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\xc1\x04\n" +
 	"\aSession\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12\x1f\n" +
@@ -843,7 +856,8 @@ const file_mongogate_v1_session_proto_rawDesc = "" +
 	"\x05state\x18\b \x01(\x0e2\x1a.mongogate.v1.SessionStateR\x05state\x126\n" +
 	"\aoptions\x18\t \x01(\v2\x1c.mongogate.v1.SessionOptionsR\aoptions\x12J\n" +
 	"\x10last_transaction\x18\n" +
-	" \x01(\v2\x1f.mongogate.v1.TransactionStatusR\x0flastTransaction\"e\n" +
+	" \x01(\v2\x1f.mongogate.v1.TransactionStatusR\x0flastTransaction\x12)\n" +
+	"\x10instance_address\x18\v \x01(\tR\x0finstanceAddress\"e\n" +
 	"\x13StartSessionRequest\x12\x16\n" +
 	"\x06client\x18\x01 \x01(\tR\x06client\x126\n" +
 	"\aoptions\x18\x02 \x01(\v2\x1c.mongogate.v1.SessionOptionsR\aoptions\"G\n" +

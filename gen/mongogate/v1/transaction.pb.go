@@ -17,6 +17,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -389,6 +390,141 @@ func (x *AbortTransactionResponse) GetAborted() bool {
 	return false
 }
 
+// GetTransactionOutcomeRequest is the request of
+// TransactionService.GetTransactionOutcome.
+type GetTransactionOutcomeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Token of the session the transaction ran on. Required.
+	SessionToken string `protobuf:"bytes,1,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	// The transaction, as StartTransaction or RunTransaction numbered it.
+	// Required (at least 1).
+	TransactionNumber int64 `protobuf:"varint,2,opt,name=transaction_number,json=transactionNumber,proto3" json:"transaction_number,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GetTransactionOutcomeRequest) Reset() {
+	*x = GetTransactionOutcomeRequest{}
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransactionOutcomeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransactionOutcomeRequest) ProtoMessage() {}
+
+func (x *GetTransactionOutcomeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransactionOutcomeRequest.ProtoReflect.Descriptor instead.
+func (*GetTransactionOutcomeRequest) Descriptor() ([]byte, []int) {
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetTransactionOutcomeRequest) GetSessionToken() string {
+	if x != nil {
+		return x.SessionToken
+	}
+	return ""
+}
+
+func (x *GetTransactionOutcomeRequest) GetTransactionNumber() int64 {
+	if x != nil {
+		return x.TransactionNumber
+	}
+	return 0
+}
+
+// GetTransactionOutcomeResponse is the response of
+// TransactionService.GetTransactionOutcome.
+type GetTransactionOutcomeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of the transaction asked about.
+	TransactionNumber int64 `protobuf:"varint,1,opt,name=transaction_number,json=transactionNumber,proto3" json:"transaction_number,omitempty"`
+	// How it stands: IN_PROGRESS, COMMITTED, ABORTED or UNKNOWN (see
+	// GetTransactionOutcome).
+	Outcome TransactionOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=mongogate.v1.TransactionOutcome" json:"outcome,omitempty"`
+	// Whether the answer comes from the transaction's outcome record
+	// (COMMITTED) or from its absence after the owner's cleanup (ABORTED),
+	// rather than from the live owner's state.
+	FromRecord bool `protobuf:"varint,3,opt,name=from_record,json=fromRecord,proto3" json:"from_record,omitempty"`
+	// Until when the outcome record is kept, when from_record is true and
+	// the outcome is COMMITTED.
+	RecordExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=record_expire_time,json=recordExpireTime,proto3" json:"record_expire_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetTransactionOutcomeResponse) Reset() {
+	*x = GetTransactionOutcomeResponse{}
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransactionOutcomeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransactionOutcomeResponse) ProtoMessage() {}
+
+func (x *GetTransactionOutcomeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransactionOutcomeResponse.ProtoReflect.Descriptor instead.
+func (*GetTransactionOutcomeResponse) Descriptor() ([]byte, []int) {
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetTransactionOutcomeResponse) GetTransactionNumber() int64 {
+	if x != nil {
+		return x.TransactionNumber
+	}
+	return 0
+}
+
+func (x *GetTransactionOutcomeResponse) GetOutcome() TransactionOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return TransactionOutcome_TRANSACTION_OUTCOME_UNSPECIFIED
+}
+
+func (x *GetTransactionOutcomeResponse) GetFromRecord() bool {
+	if x != nil {
+		return x.FromRecord
+	}
+	return false
+}
+
+func (x *GetTransactionOutcomeResponse) GetRecordExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordExpireTime
+	}
+	return nil
+}
+
 // InsertOneOperation is InsertOne inside RunTransaction.
 type InsertOneOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -404,7 +540,7 @@ type InsertOneOperation struct {
 
 func (x *InsertOneOperation) Reset() {
 	*x = InsertOneOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[6]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +552,7 @@ func (x *InsertOneOperation) String() string {
 func (*InsertOneOperation) ProtoMessage() {}
 
 func (x *InsertOneOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[6]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +565,7 @@ func (x *InsertOneOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertOneOperation.ProtoReflect.Descriptor instead.
 func (*InsertOneOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{6}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InsertOneOperation) GetNamespace() *Namespace {
@@ -469,7 +605,7 @@ type InsertManyOperation struct {
 
 func (x *InsertManyOperation) Reset() {
 	*x = InsertManyOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[7]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +617,7 @@ func (x *InsertManyOperation) String() string {
 func (*InsertManyOperation) ProtoMessage() {}
 
 func (x *InsertManyOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[7]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +630,7 @@ func (x *InsertManyOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertManyOperation.ProtoReflect.Descriptor instead.
 func (*InsertManyOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{7}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InsertManyOperation) GetNamespace() *Namespace {
@@ -540,7 +676,7 @@ type UpdateOneOperation struct {
 
 func (x *UpdateOneOperation) Reset() {
 	*x = UpdateOneOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[8]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +688,7 @@ func (x *UpdateOneOperation) String() string {
 func (*UpdateOneOperation) ProtoMessage() {}
 
 func (x *UpdateOneOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[8]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +701,7 @@ func (x *UpdateOneOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOneOperation.ProtoReflect.Descriptor instead.
 func (*UpdateOneOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{8}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateOneOperation) GetNamespace() *Namespace {
@@ -654,7 +790,7 @@ type UpdateManyOperation struct {
 
 func (x *UpdateManyOperation) Reset() {
 	*x = UpdateManyOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[9]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +802,7 @@ func (x *UpdateManyOperation) String() string {
 func (*UpdateManyOperation) ProtoMessage() {}
 
 func (x *UpdateManyOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[9]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +815,7 @@ func (x *UpdateManyOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateManyOperation.ProtoReflect.Descriptor instead.
 func (*UpdateManyOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{9}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateManyOperation) GetNamespace() *Namespace {
@@ -763,7 +899,7 @@ type ReplaceOneOperation struct {
 
 func (x *ReplaceOneOperation) Reset() {
 	*x = ReplaceOneOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[10]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +911,7 @@ func (x *ReplaceOneOperation) String() string {
 func (*ReplaceOneOperation) ProtoMessage() {}
 
 func (x *ReplaceOneOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[10]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +924,7 @@ func (x *ReplaceOneOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceOneOperation.ProtoReflect.Descriptor instead.
 func (*ReplaceOneOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{10}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReplaceOneOperation) GetNamespace() *Namespace {
@@ -834,7 +970,7 @@ type DeleteOneOperation struct {
 
 func (x *DeleteOneOperation) Reset() {
 	*x = DeleteOneOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[11]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +982,7 @@ func (x *DeleteOneOperation) String() string {
 func (*DeleteOneOperation) ProtoMessage() {}
 
 func (x *DeleteOneOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[11]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +995,7 @@ func (x *DeleteOneOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOneOperation.ProtoReflect.Descriptor instead.
 func (*DeleteOneOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{11}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteOneOperation) GetNamespace() *Namespace {
@@ -898,7 +1034,7 @@ type DeleteManyOperation struct {
 
 func (x *DeleteManyOperation) Reset() {
 	*x = DeleteManyOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[12]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1046,7 @@ func (x *DeleteManyOperation) String() string {
 func (*DeleteManyOperation) ProtoMessage() {}
 
 func (x *DeleteManyOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[12]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1059,7 @@ func (x *DeleteManyOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteManyOperation.ProtoReflect.Descriptor instead.
 func (*DeleteManyOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{12}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteManyOperation) GetNamespace() *Namespace {
@@ -962,7 +1098,7 @@ type BulkWriteOperation struct {
 
 func (x *BulkWriteOperation) Reset() {
 	*x = BulkWriteOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[13]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1110,7 @@ func (x *BulkWriteOperation) String() string {
 func (*BulkWriteOperation) ProtoMessage() {}
 
 func (x *BulkWriteOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[13]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1123,7 @@ func (x *BulkWriteOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkWriteOperation.ProtoReflect.Descriptor instead.
 func (*BulkWriteOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{13}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BulkWriteOperation) GetNamespace() *Namespace {
@@ -1026,7 +1162,7 @@ type FindOneOperation struct {
 
 func (x *FindOneOperation) Reset() {
 	*x = FindOneOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[14]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1174,7 @@ func (x *FindOneOperation) String() string {
 func (*FindOneOperation) ProtoMessage() {}
 
 func (x *FindOneOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[14]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1187,7 @@ func (x *FindOneOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOneOperation.ProtoReflect.Descriptor instead.
 func (*FindOneOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{14}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FindOneOperation) GetNamespace() *Namespace {
@@ -1097,7 +1233,7 @@ type FindOneAndUpdateOperation struct {
 
 func (x *FindOneAndUpdateOperation) Reset() {
 	*x = FindOneAndUpdateOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[15]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1245,7 @@ func (x *FindOneAndUpdateOperation) String() string {
 func (*FindOneAndUpdateOperation) ProtoMessage() {}
 
 func (x *FindOneAndUpdateOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[15]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1258,7 @@ func (x *FindOneAndUpdateOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOneAndUpdateOperation.ProtoReflect.Descriptor instead.
 func (*FindOneAndUpdateOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{15}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FindOneAndUpdateOperation) GetNamespace() *Namespace {
@@ -1206,7 +1342,7 @@ type FindOneAndReplaceOperation struct {
 
 func (x *FindOneAndReplaceOperation) Reset() {
 	*x = FindOneAndReplaceOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[16]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1354,7 @@ func (x *FindOneAndReplaceOperation) String() string {
 func (*FindOneAndReplaceOperation) ProtoMessage() {}
 
 func (x *FindOneAndReplaceOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[16]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1367,7 @@ func (x *FindOneAndReplaceOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOneAndReplaceOperation.ProtoReflect.Descriptor instead.
 func (*FindOneAndReplaceOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{16}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FindOneAndReplaceOperation) GetNamespace() *Namespace {
@@ -1277,7 +1413,7 @@ type FindOneAndDeleteOperation struct {
 
 func (x *FindOneAndDeleteOperation) Reset() {
 	*x = FindOneAndDeleteOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[17]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1425,7 @@ func (x *FindOneAndDeleteOperation) String() string {
 func (*FindOneAndDeleteOperation) ProtoMessage() {}
 
 func (x *FindOneAndDeleteOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[17]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1438,7 @@ func (x *FindOneAndDeleteOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOneAndDeleteOperation.ProtoReflect.Descriptor instead.
 func (*FindOneAndDeleteOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{17}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FindOneAndDeleteOperation) GetNamespace() *Namespace {
@@ -1341,7 +1477,7 @@ type CountDocumentsOperation struct {
 
 func (x *CountDocumentsOperation) Reset() {
 	*x = CountDocumentsOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[18]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1489,7 @@ func (x *CountDocumentsOperation) String() string {
 func (*CountDocumentsOperation) ProtoMessage() {}
 
 func (x *CountDocumentsOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[18]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1502,7 @@ func (x *CountDocumentsOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountDocumentsOperation.ProtoReflect.Descriptor instead.
 func (*CountDocumentsOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{18}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CountDocumentsOperation) GetNamespace() *Namespace {
@@ -1407,7 +1543,7 @@ type DistinctOperation struct {
 
 func (x *DistinctOperation) Reset() {
 	*x = DistinctOperation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[19]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1555,7 @@ func (x *DistinctOperation) String() string {
 func (*DistinctOperation) ProtoMessage() {}
 
 func (x *DistinctOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[19]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1568,7 @@ func (x *DistinctOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DistinctOperation.ProtoReflect.Descriptor instead.
 func (*DistinctOperation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{19}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DistinctOperation) GetNamespace() *Namespace {
@@ -1493,7 +1629,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[20]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1641,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[20]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1654,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{20}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Operation) GetOperation() isOperation_Operation {
@@ -1785,7 +1921,7 @@ type OperationResult struct {
 
 func (x *OperationResult) Reset() {
 	*x = OperationResult{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[21]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1933,7 @@ func (x *OperationResult) String() string {
 func (*OperationResult) ProtoMessage() {}
 
 func (x *OperationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[21]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1946,7 @@ func (x *OperationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperationResult.ProtoReflect.Descriptor instead.
 func (*OperationResult) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{21}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *OperationResult) GetResult() isOperationResult_Result {
@@ -2074,7 +2210,7 @@ type RunTransactionRequest struct {
 
 func (x *RunTransactionRequest) Reset() {
 	*x = RunTransactionRequest{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[22]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2222,7 @@ func (x *RunTransactionRequest) String() string {
 func (*RunTransactionRequest) ProtoMessage() {}
 
 func (x *RunTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[22]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2235,7 @@ func (x *RunTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTransactionRequest.ProtoReflect.Descriptor instead.
 func (*RunTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{22}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RunTransactionRequest) GetSessionToken() string {
@@ -2159,7 +2295,7 @@ type RunTransactionResponse struct {
 
 func (x *RunTransactionResponse) Reset() {
 	*x = RunTransactionResponse{}
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[23]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2307,7 @@ func (x *RunTransactionResponse) String() string {
 func (*RunTransactionResponse) ProtoMessage() {}
 
 func (x *RunTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mongogate_v1_transaction_proto_msgTypes[23]
+	mi := &file_mongogate_v1_transaction_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2320,7 @@ func (x *RunTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTransactionResponse.ProtoReflect.Descriptor instead.
 func (*RunTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{23}
+	return file_mongogate_v1_transaction_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RunTransactionResponse) GetResults() []*OperationResult {
@@ -2212,7 +2348,7 @@ var File_mongogate_v1_transaction_proto protoreflect.FileDescriptor
 
 const file_mongogate_v1_transaction_proto_rawDesc = "" +
 	"\n" +
-	"\x1emongogate/v1/transaction.proto\x12\fmongogate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19mongogate/v1/common.proto\x1a\x1bmongogate/v1/document.proto\"\x9f\x01\n" +
+	"\x1emongogate/v1/transaction.proto\x12\fmongogate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mongogate/v1/common.proto\x1a\x1bmongogate/v1/document.proto\x1a\x1amongogate/v1/session.proto\"\x9f\x01\n" +
 	"\x17StartTransactionRequest\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12:\n" +
 	"\aoptions\x18\x02 \x01(\v2 .mongogate.v1.TransactionOptionsR\aoptions\x12#\n" +
@@ -2232,7 +2368,16 @@ const file_mongogate_v1_transaction_proto_rawDesc = "" +
 	"\x12transaction_number\x18\x02 \x01(\x03R\x11transactionNumber\"c\n" +
 	"\x18AbortTransactionResponse\x12-\n" +
 	"\x12transaction_number\x18\x01 \x01(\x03R\x11transactionNumber\x12\x18\n" +
-	"\aaborted\x18\x02 \x01(\bR\aaborted\"\xb9\x01\n" +
+	"\aaborted\x18\x02 \x01(\bR\aaborted\"r\n" +
+	"\x1cGetTransactionOutcomeRequest\x12#\n" +
+	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12-\n" +
+	"\x12transaction_number\x18\x02 \x01(\x03R\x11transactionNumber\"\xf5\x01\n" +
+	"\x1dGetTransactionOutcomeResponse\x12-\n" +
+	"\x12transaction_number\x18\x01 \x01(\x03R\x11transactionNumber\x12:\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2 .mongogate.v1.TransactionOutcomeR\aoutcome\x12\x1f\n" +
+	"\vfrom_record\x18\x03 \x01(\bR\n" +
+	"fromRecord\x12H\n" +
+	"\x12record_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10recordExpireTime\"\xb9\x01\n" +
 	"\x12InsertOneOperation\x125\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x17.mongogate.v1.NamespaceR\tnamespace\x122\n" +
 	"\bdocument\x18\x02 \x01(\v2\x16.mongogate.v1.DocumentR\bdocument\x128\n" +
@@ -2364,12 +2509,13 @@ const file_mongogate_v1_transaction_proto_rawDesc = "" +
 	"\x16RunTransactionResponse\x127\n" +
 	"\aresults\x18\x01 \x03(\v2\x1d.mongogate.v1.OperationResultR\aresults\x12-\n" +
 	"\x12transaction_number\x18\x02 \x01(\x03R\x11transactionNumber\x12\x1a\n" +
-	"\battempts\x18\x03 \x01(\x05R\battempts2\x9d\x03\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts2\x8f\x04\n" +
 	"\x12TransactionService\x12a\n" +
 	"\x10StartTransaction\x12%.mongogate.v1.StartTransactionRequest\x1a&.mongogate.v1.StartTransactionResponse\x12d\n" +
 	"\x11CommitTransaction\x12&.mongogate.v1.CommitTransactionRequest\x1a'.mongogate.v1.CommitTransactionResponse\x12a\n" +
 	"\x10AbortTransaction\x12%.mongogate.v1.AbortTransactionRequest\x1a&.mongogate.v1.AbortTransactionResponse\x12[\n" +
-	"\x0eRunTransaction\x12#.mongogate.v1.RunTransactionRequest\x1a$.mongogate.v1.RunTransactionResponseB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"\x0eRunTransaction\x12#.mongogate.v1.RunTransactionRequest\x1a$.mongogate.v1.RunTransactionResponse\x12p\n" +
+	"\x15GetTransactionOutcome\x12*.mongogate.v1.GetTransactionOutcomeRequest\x1a+.mongogate.v1.GetTransactionOutcomeResponseB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_transaction_proto_rawDescOnce sync.Once
@@ -2383,164 +2529,172 @@ func file_mongogate_v1_transaction_proto_rawDescGZIP() []byte {
 	return file_mongogate_v1_transaction_proto_rawDescData
 }
 
-var file_mongogate_v1_transaction_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_mongogate_v1_transaction_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_mongogate_v1_transaction_proto_goTypes = []any{
-	(*StartTransactionRequest)(nil),    // 0: mongogate.v1.StartTransactionRequest
-	(*StartTransactionResponse)(nil),   // 1: mongogate.v1.StartTransactionResponse
-	(*CommitTransactionRequest)(nil),   // 2: mongogate.v1.CommitTransactionRequest
-	(*CommitTransactionResponse)(nil),  // 3: mongogate.v1.CommitTransactionResponse
-	(*AbortTransactionRequest)(nil),    // 4: mongogate.v1.AbortTransactionRequest
-	(*AbortTransactionResponse)(nil),   // 5: mongogate.v1.AbortTransactionResponse
-	(*InsertOneOperation)(nil),         // 6: mongogate.v1.InsertOneOperation
-	(*InsertManyOperation)(nil),        // 7: mongogate.v1.InsertManyOperation
-	(*UpdateOneOperation)(nil),         // 8: mongogate.v1.UpdateOneOperation
-	(*UpdateManyOperation)(nil),        // 9: mongogate.v1.UpdateManyOperation
-	(*ReplaceOneOperation)(nil),        // 10: mongogate.v1.ReplaceOneOperation
-	(*DeleteOneOperation)(nil),         // 11: mongogate.v1.DeleteOneOperation
-	(*DeleteManyOperation)(nil),        // 12: mongogate.v1.DeleteManyOperation
-	(*BulkWriteOperation)(nil),         // 13: mongogate.v1.BulkWriteOperation
-	(*FindOneOperation)(nil),           // 14: mongogate.v1.FindOneOperation
-	(*FindOneAndUpdateOperation)(nil),  // 15: mongogate.v1.FindOneAndUpdateOperation
-	(*FindOneAndReplaceOperation)(nil), // 16: mongogate.v1.FindOneAndReplaceOperation
-	(*FindOneAndDeleteOperation)(nil),  // 17: mongogate.v1.FindOneAndDeleteOperation
-	(*CountDocumentsOperation)(nil),    // 18: mongogate.v1.CountDocumentsOperation
-	(*DistinctOperation)(nil),          // 19: mongogate.v1.DistinctOperation
-	(*Operation)(nil),                  // 20: mongogate.v1.Operation
-	(*OperationResult)(nil),            // 21: mongogate.v1.OperationResult
-	(*RunTransactionRequest)(nil),      // 22: mongogate.v1.RunTransactionRequest
-	(*RunTransactionResponse)(nil),     // 23: mongogate.v1.RunTransactionResponse
-	(*TransactionOptions)(nil),         // 24: mongogate.v1.TransactionOptions
-	(*Namespace)(nil),                  // 25: mongogate.v1.Namespace
-	(*Document)(nil),                   // 26: mongogate.v1.Document
-	(*InsertOneOptions)(nil),           // 27: mongogate.v1.InsertOneOptions
-	(*InsertManyOptions)(nil),          // 28: mongogate.v1.InsertManyOptions
-	(*Pipeline)(nil),                   // 29: mongogate.v1.Pipeline
-	(*UpdateOptions)(nil),              // 30: mongogate.v1.UpdateOptions
-	(*ReplaceOptions)(nil),             // 31: mongogate.v1.ReplaceOptions
-	(*DeleteOptions)(nil),              // 32: mongogate.v1.DeleteOptions
-	(*WriteModel)(nil),                 // 33: mongogate.v1.WriteModel
-	(*BulkWriteOptions)(nil),           // 34: mongogate.v1.BulkWriteOptions
-	(*FindOneOptions)(nil),             // 35: mongogate.v1.FindOneOptions
-	(*FindOneAndUpdateOptions)(nil),    // 36: mongogate.v1.FindOneAndUpdateOptions
-	(*FindOneAndReplaceOptions)(nil),   // 37: mongogate.v1.FindOneAndReplaceOptions
-	(*FindOneAndDeleteOptions)(nil),    // 38: mongogate.v1.FindOneAndDeleteOptions
-	(*CountDocumentsOptions)(nil),      // 39: mongogate.v1.CountDocumentsOptions
-	(*DistinctOptions)(nil),            // 40: mongogate.v1.DistinctOptions
-	(*InsertOneResponse)(nil),          // 41: mongogate.v1.InsertOneResponse
-	(*InsertManyResponse)(nil),         // 42: mongogate.v1.InsertManyResponse
-	(*UpdateOneResponse)(nil),          // 43: mongogate.v1.UpdateOneResponse
-	(*UpdateManyResponse)(nil),         // 44: mongogate.v1.UpdateManyResponse
-	(*ReplaceOneResponse)(nil),         // 45: mongogate.v1.ReplaceOneResponse
-	(*DeleteOneResponse)(nil),          // 46: mongogate.v1.DeleteOneResponse
-	(*DeleteManyResponse)(nil),         // 47: mongogate.v1.DeleteManyResponse
-	(*BulkWriteResponse)(nil),          // 48: mongogate.v1.BulkWriteResponse
-	(*FindOneResponse)(nil),            // 49: mongogate.v1.FindOneResponse
-	(*FindOneAndUpdateResponse)(nil),   // 50: mongogate.v1.FindOneAndUpdateResponse
-	(*FindOneAndReplaceResponse)(nil),  // 51: mongogate.v1.FindOneAndReplaceResponse
-	(*FindOneAndDeleteResponse)(nil),   // 52: mongogate.v1.FindOneAndDeleteResponse
-	(*CountDocumentsResponse)(nil),     // 53: mongogate.v1.CountDocumentsResponse
-	(*DistinctResponse)(nil),           // 54: mongogate.v1.DistinctResponse
-	(DocumentFormat)(0),                // 55: mongogate.v1.DocumentFormat
-	(*durationpb.Duration)(nil),        // 56: google.protobuf.Duration
+	(*StartTransactionRequest)(nil),       // 0: mongogate.v1.StartTransactionRequest
+	(*StartTransactionResponse)(nil),      // 1: mongogate.v1.StartTransactionResponse
+	(*CommitTransactionRequest)(nil),      // 2: mongogate.v1.CommitTransactionRequest
+	(*CommitTransactionResponse)(nil),     // 3: mongogate.v1.CommitTransactionResponse
+	(*AbortTransactionRequest)(nil),       // 4: mongogate.v1.AbortTransactionRequest
+	(*AbortTransactionResponse)(nil),      // 5: mongogate.v1.AbortTransactionResponse
+	(*GetTransactionOutcomeRequest)(nil),  // 6: mongogate.v1.GetTransactionOutcomeRequest
+	(*GetTransactionOutcomeResponse)(nil), // 7: mongogate.v1.GetTransactionOutcomeResponse
+	(*InsertOneOperation)(nil),            // 8: mongogate.v1.InsertOneOperation
+	(*InsertManyOperation)(nil),           // 9: mongogate.v1.InsertManyOperation
+	(*UpdateOneOperation)(nil),            // 10: mongogate.v1.UpdateOneOperation
+	(*UpdateManyOperation)(nil),           // 11: mongogate.v1.UpdateManyOperation
+	(*ReplaceOneOperation)(nil),           // 12: mongogate.v1.ReplaceOneOperation
+	(*DeleteOneOperation)(nil),            // 13: mongogate.v1.DeleteOneOperation
+	(*DeleteManyOperation)(nil),           // 14: mongogate.v1.DeleteManyOperation
+	(*BulkWriteOperation)(nil),            // 15: mongogate.v1.BulkWriteOperation
+	(*FindOneOperation)(nil),              // 16: mongogate.v1.FindOneOperation
+	(*FindOneAndUpdateOperation)(nil),     // 17: mongogate.v1.FindOneAndUpdateOperation
+	(*FindOneAndReplaceOperation)(nil),    // 18: mongogate.v1.FindOneAndReplaceOperation
+	(*FindOneAndDeleteOperation)(nil),     // 19: mongogate.v1.FindOneAndDeleteOperation
+	(*CountDocumentsOperation)(nil),       // 20: mongogate.v1.CountDocumentsOperation
+	(*DistinctOperation)(nil),             // 21: mongogate.v1.DistinctOperation
+	(*Operation)(nil),                     // 22: mongogate.v1.Operation
+	(*OperationResult)(nil),               // 23: mongogate.v1.OperationResult
+	(*RunTransactionRequest)(nil),         // 24: mongogate.v1.RunTransactionRequest
+	(*RunTransactionResponse)(nil),        // 25: mongogate.v1.RunTransactionResponse
+	(*TransactionOptions)(nil),            // 26: mongogate.v1.TransactionOptions
+	(TransactionOutcome)(0),               // 27: mongogate.v1.TransactionOutcome
+	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
+	(*Namespace)(nil),                     // 29: mongogate.v1.Namespace
+	(*Document)(nil),                      // 30: mongogate.v1.Document
+	(*InsertOneOptions)(nil),              // 31: mongogate.v1.InsertOneOptions
+	(*InsertManyOptions)(nil),             // 32: mongogate.v1.InsertManyOptions
+	(*Pipeline)(nil),                      // 33: mongogate.v1.Pipeline
+	(*UpdateOptions)(nil),                 // 34: mongogate.v1.UpdateOptions
+	(*ReplaceOptions)(nil),                // 35: mongogate.v1.ReplaceOptions
+	(*DeleteOptions)(nil),                 // 36: mongogate.v1.DeleteOptions
+	(*WriteModel)(nil),                    // 37: mongogate.v1.WriteModel
+	(*BulkWriteOptions)(nil),              // 38: mongogate.v1.BulkWriteOptions
+	(*FindOneOptions)(nil),                // 39: mongogate.v1.FindOneOptions
+	(*FindOneAndUpdateOptions)(nil),       // 40: mongogate.v1.FindOneAndUpdateOptions
+	(*FindOneAndReplaceOptions)(nil),      // 41: mongogate.v1.FindOneAndReplaceOptions
+	(*FindOneAndDeleteOptions)(nil),       // 42: mongogate.v1.FindOneAndDeleteOptions
+	(*CountDocumentsOptions)(nil),         // 43: mongogate.v1.CountDocumentsOptions
+	(*DistinctOptions)(nil),               // 44: mongogate.v1.DistinctOptions
+	(*InsertOneResponse)(nil),             // 45: mongogate.v1.InsertOneResponse
+	(*InsertManyResponse)(nil),            // 46: mongogate.v1.InsertManyResponse
+	(*UpdateOneResponse)(nil),             // 47: mongogate.v1.UpdateOneResponse
+	(*UpdateManyResponse)(nil),            // 48: mongogate.v1.UpdateManyResponse
+	(*ReplaceOneResponse)(nil),            // 49: mongogate.v1.ReplaceOneResponse
+	(*DeleteOneResponse)(nil),             // 50: mongogate.v1.DeleteOneResponse
+	(*DeleteManyResponse)(nil),            // 51: mongogate.v1.DeleteManyResponse
+	(*BulkWriteResponse)(nil),             // 52: mongogate.v1.BulkWriteResponse
+	(*FindOneResponse)(nil),               // 53: mongogate.v1.FindOneResponse
+	(*FindOneAndUpdateResponse)(nil),      // 54: mongogate.v1.FindOneAndUpdateResponse
+	(*FindOneAndReplaceResponse)(nil),     // 55: mongogate.v1.FindOneAndReplaceResponse
+	(*FindOneAndDeleteResponse)(nil),      // 56: mongogate.v1.FindOneAndDeleteResponse
+	(*CountDocumentsResponse)(nil),        // 57: mongogate.v1.CountDocumentsResponse
+	(*DistinctResponse)(nil),              // 58: mongogate.v1.DistinctResponse
+	(DocumentFormat)(0),                   // 59: mongogate.v1.DocumentFormat
+	(*durationpb.Duration)(nil),           // 60: google.protobuf.Duration
 }
 var file_mongogate_v1_transaction_proto_depIdxs = []int32{
-	24, // 0: mongogate.v1.StartTransactionRequest.options:type_name -> mongogate.v1.TransactionOptions
-	25, // 1: mongogate.v1.InsertOneOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 2: mongogate.v1.InsertOneOperation.document:type_name -> mongogate.v1.Document
-	27, // 3: mongogate.v1.InsertOneOperation.options:type_name -> mongogate.v1.InsertOneOptions
-	25, // 4: mongogate.v1.InsertManyOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 5: mongogate.v1.InsertManyOperation.documents:type_name -> mongogate.v1.Document
-	28, // 6: mongogate.v1.InsertManyOperation.options:type_name -> mongogate.v1.InsertManyOptions
-	25, // 7: mongogate.v1.UpdateOneOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 8: mongogate.v1.UpdateOneOperation.filter:type_name -> mongogate.v1.Document
-	26, // 9: mongogate.v1.UpdateOneOperation.update:type_name -> mongogate.v1.Document
-	29, // 10: mongogate.v1.UpdateOneOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
-	30, // 11: mongogate.v1.UpdateOneOperation.options:type_name -> mongogate.v1.UpdateOptions
-	25, // 12: mongogate.v1.UpdateManyOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 13: mongogate.v1.UpdateManyOperation.filter:type_name -> mongogate.v1.Document
-	26, // 14: mongogate.v1.UpdateManyOperation.update:type_name -> mongogate.v1.Document
-	29, // 15: mongogate.v1.UpdateManyOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
-	30, // 16: mongogate.v1.UpdateManyOperation.options:type_name -> mongogate.v1.UpdateOptions
-	25, // 17: mongogate.v1.ReplaceOneOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 18: mongogate.v1.ReplaceOneOperation.filter:type_name -> mongogate.v1.Document
-	26, // 19: mongogate.v1.ReplaceOneOperation.replacement:type_name -> mongogate.v1.Document
-	31, // 20: mongogate.v1.ReplaceOneOperation.options:type_name -> mongogate.v1.ReplaceOptions
-	25, // 21: mongogate.v1.DeleteOneOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 22: mongogate.v1.DeleteOneOperation.filter:type_name -> mongogate.v1.Document
-	32, // 23: mongogate.v1.DeleteOneOperation.options:type_name -> mongogate.v1.DeleteOptions
-	25, // 24: mongogate.v1.DeleteManyOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 25: mongogate.v1.DeleteManyOperation.filter:type_name -> mongogate.v1.Document
-	32, // 26: mongogate.v1.DeleteManyOperation.options:type_name -> mongogate.v1.DeleteOptions
-	25, // 27: mongogate.v1.BulkWriteOperation.namespace:type_name -> mongogate.v1.Namespace
-	33, // 28: mongogate.v1.BulkWriteOperation.models:type_name -> mongogate.v1.WriteModel
-	34, // 29: mongogate.v1.BulkWriteOperation.options:type_name -> mongogate.v1.BulkWriteOptions
-	25, // 30: mongogate.v1.FindOneOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 31: mongogate.v1.FindOneOperation.filter:type_name -> mongogate.v1.Document
-	35, // 32: mongogate.v1.FindOneOperation.options:type_name -> mongogate.v1.FindOneOptions
-	25, // 33: mongogate.v1.FindOneAndUpdateOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 34: mongogate.v1.FindOneAndUpdateOperation.filter:type_name -> mongogate.v1.Document
-	26, // 35: mongogate.v1.FindOneAndUpdateOperation.update:type_name -> mongogate.v1.Document
-	29, // 36: mongogate.v1.FindOneAndUpdateOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
-	36, // 37: mongogate.v1.FindOneAndUpdateOperation.options:type_name -> mongogate.v1.FindOneAndUpdateOptions
-	25, // 38: mongogate.v1.FindOneAndReplaceOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 39: mongogate.v1.FindOneAndReplaceOperation.filter:type_name -> mongogate.v1.Document
-	26, // 40: mongogate.v1.FindOneAndReplaceOperation.replacement:type_name -> mongogate.v1.Document
-	37, // 41: mongogate.v1.FindOneAndReplaceOperation.options:type_name -> mongogate.v1.FindOneAndReplaceOptions
-	25, // 42: mongogate.v1.FindOneAndDeleteOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 43: mongogate.v1.FindOneAndDeleteOperation.filter:type_name -> mongogate.v1.Document
-	38, // 44: mongogate.v1.FindOneAndDeleteOperation.options:type_name -> mongogate.v1.FindOneAndDeleteOptions
-	25, // 45: mongogate.v1.CountDocumentsOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 46: mongogate.v1.CountDocumentsOperation.filter:type_name -> mongogate.v1.Document
-	39, // 47: mongogate.v1.CountDocumentsOperation.options:type_name -> mongogate.v1.CountDocumentsOptions
-	25, // 48: mongogate.v1.DistinctOperation.namespace:type_name -> mongogate.v1.Namespace
-	26, // 49: mongogate.v1.DistinctOperation.filter:type_name -> mongogate.v1.Document
-	40, // 50: mongogate.v1.DistinctOperation.options:type_name -> mongogate.v1.DistinctOptions
-	6,  // 51: mongogate.v1.Operation.insert_one:type_name -> mongogate.v1.InsertOneOperation
-	7,  // 52: mongogate.v1.Operation.insert_many:type_name -> mongogate.v1.InsertManyOperation
-	8,  // 53: mongogate.v1.Operation.update_one:type_name -> mongogate.v1.UpdateOneOperation
-	9,  // 54: mongogate.v1.Operation.update_many:type_name -> mongogate.v1.UpdateManyOperation
-	10, // 55: mongogate.v1.Operation.replace_one:type_name -> mongogate.v1.ReplaceOneOperation
-	11, // 56: mongogate.v1.Operation.delete_one:type_name -> mongogate.v1.DeleteOneOperation
-	12, // 57: mongogate.v1.Operation.delete_many:type_name -> mongogate.v1.DeleteManyOperation
-	13, // 58: mongogate.v1.Operation.bulk_write:type_name -> mongogate.v1.BulkWriteOperation
-	14, // 59: mongogate.v1.Operation.find_one:type_name -> mongogate.v1.FindOneOperation
-	15, // 60: mongogate.v1.Operation.find_one_and_update:type_name -> mongogate.v1.FindOneAndUpdateOperation
-	16, // 61: mongogate.v1.Operation.find_one_and_replace:type_name -> mongogate.v1.FindOneAndReplaceOperation
-	17, // 62: mongogate.v1.Operation.find_one_and_delete:type_name -> mongogate.v1.FindOneAndDeleteOperation
-	18, // 63: mongogate.v1.Operation.count_documents:type_name -> mongogate.v1.CountDocumentsOperation
-	19, // 64: mongogate.v1.Operation.distinct:type_name -> mongogate.v1.DistinctOperation
-	41, // 65: mongogate.v1.OperationResult.insert_one:type_name -> mongogate.v1.InsertOneResponse
-	42, // 66: mongogate.v1.OperationResult.insert_many:type_name -> mongogate.v1.InsertManyResponse
-	43, // 67: mongogate.v1.OperationResult.update_one:type_name -> mongogate.v1.UpdateOneResponse
-	44, // 68: mongogate.v1.OperationResult.update_many:type_name -> mongogate.v1.UpdateManyResponse
-	45, // 69: mongogate.v1.OperationResult.replace_one:type_name -> mongogate.v1.ReplaceOneResponse
-	46, // 70: mongogate.v1.OperationResult.delete_one:type_name -> mongogate.v1.DeleteOneResponse
-	47, // 71: mongogate.v1.OperationResult.delete_many:type_name -> mongogate.v1.DeleteManyResponse
-	48, // 72: mongogate.v1.OperationResult.bulk_write:type_name -> mongogate.v1.BulkWriteResponse
-	49, // 73: mongogate.v1.OperationResult.find_one:type_name -> mongogate.v1.FindOneResponse
-	50, // 74: mongogate.v1.OperationResult.find_one_and_update:type_name -> mongogate.v1.FindOneAndUpdateResponse
-	51, // 75: mongogate.v1.OperationResult.find_one_and_replace:type_name -> mongogate.v1.FindOneAndReplaceResponse
-	52, // 76: mongogate.v1.OperationResult.find_one_and_delete:type_name -> mongogate.v1.FindOneAndDeleteResponse
-	53, // 77: mongogate.v1.OperationResult.count_documents:type_name -> mongogate.v1.CountDocumentsResponse
-	54, // 78: mongogate.v1.OperationResult.distinct:type_name -> mongogate.v1.DistinctResponse
-	24, // 79: mongogate.v1.RunTransactionRequest.options:type_name -> mongogate.v1.TransactionOptions
-	20, // 80: mongogate.v1.RunTransactionRequest.operations:type_name -> mongogate.v1.Operation
-	55, // 81: mongogate.v1.RunTransactionRequest.response_format:type_name -> mongogate.v1.DocumentFormat
-	56, // 82: mongogate.v1.RunTransactionRequest.timeout:type_name -> google.protobuf.Duration
-	21, // 83: mongogate.v1.RunTransactionResponse.results:type_name -> mongogate.v1.OperationResult
-	0,  // 84: mongogate.v1.TransactionService.StartTransaction:input_type -> mongogate.v1.StartTransactionRequest
-	2,  // 85: mongogate.v1.TransactionService.CommitTransaction:input_type -> mongogate.v1.CommitTransactionRequest
-	4,  // 86: mongogate.v1.TransactionService.AbortTransaction:input_type -> mongogate.v1.AbortTransactionRequest
-	22, // 87: mongogate.v1.TransactionService.RunTransaction:input_type -> mongogate.v1.RunTransactionRequest
-	1,  // 88: mongogate.v1.TransactionService.StartTransaction:output_type -> mongogate.v1.StartTransactionResponse
-	3,  // 89: mongogate.v1.TransactionService.CommitTransaction:output_type -> mongogate.v1.CommitTransactionResponse
-	5,  // 90: mongogate.v1.TransactionService.AbortTransaction:output_type -> mongogate.v1.AbortTransactionResponse
-	23, // 91: mongogate.v1.TransactionService.RunTransaction:output_type -> mongogate.v1.RunTransactionResponse
-	88, // [88:92] is the sub-list for method output_type
-	84, // [84:88] is the sub-list for method input_type
-	84, // [84:84] is the sub-list for extension type_name
-	84, // [84:84] is the sub-list for extension extendee
-	0,  // [0:84] is the sub-list for field type_name
+	26, // 0: mongogate.v1.StartTransactionRequest.options:type_name -> mongogate.v1.TransactionOptions
+	27, // 1: mongogate.v1.GetTransactionOutcomeResponse.outcome:type_name -> mongogate.v1.TransactionOutcome
+	28, // 2: mongogate.v1.GetTransactionOutcomeResponse.record_expire_time:type_name -> google.protobuf.Timestamp
+	29, // 3: mongogate.v1.InsertOneOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 4: mongogate.v1.InsertOneOperation.document:type_name -> mongogate.v1.Document
+	31, // 5: mongogate.v1.InsertOneOperation.options:type_name -> mongogate.v1.InsertOneOptions
+	29, // 6: mongogate.v1.InsertManyOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 7: mongogate.v1.InsertManyOperation.documents:type_name -> mongogate.v1.Document
+	32, // 8: mongogate.v1.InsertManyOperation.options:type_name -> mongogate.v1.InsertManyOptions
+	29, // 9: mongogate.v1.UpdateOneOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 10: mongogate.v1.UpdateOneOperation.filter:type_name -> mongogate.v1.Document
+	30, // 11: mongogate.v1.UpdateOneOperation.update:type_name -> mongogate.v1.Document
+	33, // 12: mongogate.v1.UpdateOneOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
+	34, // 13: mongogate.v1.UpdateOneOperation.options:type_name -> mongogate.v1.UpdateOptions
+	29, // 14: mongogate.v1.UpdateManyOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 15: mongogate.v1.UpdateManyOperation.filter:type_name -> mongogate.v1.Document
+	30, // 16: mongogate.v1.UpdateManyOperation.update:type_name -> mongogate.v1.Document
+	33, // 17: mongogate.v1.UpdateManyOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
+	34, // 18: mongogate.v1.UpdateManyOperation.options:type_name -> mongogate.v1.UpdateOptions
+	29, // 19: mongogate.v1.ReplaceOneOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 20: mongogate.v1.ReplaceOneOperation.filter:type_name -> mongogate.v1.Document
+	30, // 21: mongogate.v1.ReplaceOneOperation.replacement:type_name -> mongogate.v1.Document
+	35, // 22: mongogate.v1.ReplaceOneOperation.options:type_name -> mongogate.v1.ReplaceOptions
+	29, // 23: mongogate.v1.DeleteOneOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 24: mongogate.v1.DeleteOneOperation.filter:type_name -> mongogate.v1.Document
+	36, // 25: mongogate.v1.DeleteOneOperation.options:type_name -> mongogate.v1.DeleteOptions
+	29, // 26: mongogate.v1.DeleteManyOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 27: mongogate.v1.DeleteManyOperation.filter:type_name -> mongogate.v1.Document
+	36, // 28: mongogate.v1.DeleteManyOperation.options:type_name -> mongogate.v1.DeleteOptions
+	29, // 29: mongogate.v1.BulkWriteOperation.namespace:type_name -> mongogate.v1.Namespace
+	37, // 30: mongogate.v1.BulkWriteOperation.models:type_name -> mongogate.v1.WriteModel
+	38, // 31: mongogate.v1.BulkWriteOperation.options:type_name -> mongogate.v1.BulkWriteOptions
+	29, // 32: mongogate.v1.FindOneOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 33: mongogate.v1.FindOneOperation.filter:type_name -> mongogate.v1.Document
+	39, // 34: mongogate.v1.FindOneOperation.options:type_name -> mongogate.v1.FindOneOptions
+	29, // 35: mongogate.v1.FindOneAndUpdateOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 36: mongogate.v1.FindOneAndUpdateOperation.filter:type_name -> mongogate.v1.Document
+	30, // 37: mongogate.v1.FindOneAndUpdateOperation.update:type_name -> mongogate.v1.Document
+	33, // 38: mongogate.v1.FindOneAndUpdateOperation.update_pipeline:type_name -> mongogate.v1.Pipeline
+	40, // 39: mongogate.v1.FindOneAndUpdateOperation.options:type_name -> mongogate.v1.FindOneAndUpdateOptions
+	29, // 40: mongogate.v1.FindOneAndReplaceOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 41: mongogate.v1.FindOneAndReplaceOperation.filter:type_name -> mongogate.v1.Document
+	30, // 42: mongogate.v1.FindOneAndReplaceOperation.replacement:type_name -> mongogate.v1.Document
+	41, // 43: mongogate.v1.FindOneAndReplaceOperation.options:type_name -> mongogate.v1.FindOneAndReplaceOptions
+	29, // 44: mongogate.v1.FindOneAndDeleteOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 45: mongogate.v1.FindOneAndDeleteOperation.filter:type_name -> mongogate.v1.Document
+	42, // 46: mongogate.v1.FindOneAndDeleteOperation.options:type_name -> mongogate.v1.FindOneAndDeleteOptions
+	29, // 47: mongogate.v1.CountDocumentsOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 48: mongogate.v1.CountDocumentsOperation.filter:type_name -> mongogate.v1.Document
+	43, // 49: mongogate.v1.CountDocumentsOperation.options:type_name -> mongogate.v1.CountDocumentsOptions
+	29, // 50: mongogate.v1.DistinctOperation.namespace:type_name -> mongogate.v1.Namespace
+	30, // 51: mongogate.v1.DistinctOperation.filter:type_name -> mongogate.v1.Document
+	44, // 52: mongogate.v1.DistinctOperation.options:type_name -> mongogate.v1.DistinctOptions
+	8,  // 53: mongogate.v1.Operation.insert_one:type_name -> mongogate.v1.InsertOneOperation
+	9,  // 54: mongogate.v1.Operation.insert_many:type_name -> mongogate.v1.InsertManyOperation
+	10, // 55: mongogate.v1.Operation.update_one:type_name -> mongogate.v1.UpdateOneOperation
+	11, // 56: mongogate.v1.Operation.update_many:type_name -> mongogate.v1.UpdateManyOperation
+	12, // 57: mongogate.v1.Operation.replace_one:type_name -> mongogate.v1.ReplaceOneOperation
+	13, // 58: mongogate.v1.Operation.delete_one:type_name -> mongogate.v1.DeleteOneOperation
+	14, // 59: mongogate.v1.Operation.delete_many:type_name -> mongogate.v1.DeleteManyOperation
+	15, // 60: mongogate.v1.Operation.bulk_write:type_name -> mongogate.v1.BulkWriteOperation
+	16, // 61: mongogate.v1.Operation.find_one:type_name -> mongogate.v1.FindOneOperation
+	17, // 62: mongogate.v1.Operation.find_one_and_update:type_name -> mongogate.v1.FindOneAndUpdateOperation
+	18, // 63: mongogate.v1.Operation.find_one_and_replace:type_name -> mongogate.v1.FindOneAndReplaceOperation
+	19, // 64: mongogate.v1.Operation.find_one_and_delete:type_name -> mongogate.v1.FindOneAndDeleteOperation
+	20, // 65: mongogate.v1.Operation.count_documents:type_name -> mongogate.v1.CountDocumentsOperation
+	21, // 66: mongogate.v1.Operation.distinct:type_name -> mongogate.v1.DistinctOperation
+	45, // 67: mongogate.v1.OperationResult.insert_one:type_name -> mongogate.v1.InsertOneResponse
+	46, // 68: mongogate.v1.OperationResult.insert_many:type_name -> mongogate.v1.InsertManyResponse
+	47, // 69: mongogate.v1.OperationResult.update_one:type_name -> mongogate.v1.UpdateOneResponse
+	48, // 70: mongogate.v1.OperationResult.update_many:type_name -> mongogate.v1.UpdateManyResponse
+	49, // 71: mongogate.v1.OperationResult.replace_one:type_name -> mongogate.v1.ReplaceOneResponse
+	50, // 72: mongogate.v1.OperationResult.delete_one:type_name -> mongogate.v1.DeleteOneResponse
+	51, // 73: mongogate.v1.OperationResult.delete_many:type_name -> mongogate.v1.DeleteManyResponse
+	52, // 74: mongogate.v1.OperationResult.bulk_write:type_name -> mongogate.v1.BulkWriteResponse
+	53, // 75: mongogate.v1.OperationResult.find_one:type_name -> mongogate.v1.FindOneResponse
+	54, // 76: mongogate.v1.OperationResult.find_one_and_update:type_name -> mongogate.v1.FindOneAndUpdateResponse
+	55, // 77: mongogate.v1.OperationResult.find_one_and_replace:type_name -> mongogate.v1.FindOneAndReplaceResponse
+	56, // 78: mongogate.v1.OperationResult.find_one_and_delete:type_name -> mongogate.v1.FindOneAndDeleteResponse
+	57, // 79: mongogate.v1.OperationResult.count_documents:type_name -> mongogate.v1.CountDocumentsResponse
+	58, // 80: mongogate.v1.OperationResult.distinct:type_name -> mongogate.v1.DistinctResponse
+	26, // 81: mongogate.v1.RunTransactionRequest.options:type_name -> mongogate.v1.TransactionOptions
+	22, // 82: mongogate.v1.RunTransactionRequest.operations:type_name -> mongogate.v1.Operation
+	59, // 83: mongogate.v1.RunTransactionRequest.response_format:type_name -> mongogate.v1.DocumentFormat
+	60, // 84: mongogate.v1.RunTransactionRequest.timeout:type_name -> google.protobuf.Duration
+	23, // 85: mongogate.v1.RunTransactionResponse.results:type_name -> mongogate.v1.OperationResult
+	0,  // 86: mongogate.v1.TransactionService.StartTransaction:input_type -> mongogate.v1.StartTransactionRequest
+	2,  // 87: mongogate.v1.TransactionService.CommitTransaction:input_type -> mongogate.v1.CommitTransactionRequest
+	4,  // 88: mongogate.v1.TransactionService.AbortTransaction:input_type -> mongogate.v1.AbortTransactionRequest
+	24, // 89: mongogate.v1.TransactionService.RunTransaction:input_type -> mongogate.v1.RunTransactionRequest
+	6,  // 90: mongogate.v1.TransactionService.GetTransactionOutcome:input_type -> mongogate.v1.GetTransactionOutcomeRequest
+	1,  // 91: mongogate.v1.TransactionService.StartTransaction:output_type -> mongogate.v1.StartTransactionResponse
+	3,  // 92: mongogate.v1.TransactionService.CommitTransaction:output_type -> mongogate.v1.CommitTransactionResponse
+	5,  // 93: mongogate.v1.TransactionService.AbortTransaction:output_type -> mongogate.v1.AbortTransactionResponse
+	25, // 94: mongogate.v1.TransactionService.RunTransaction:output_type -> mongogate.v1.RunTransactionResponse
+	7,  // 95: mongogate.v1.TransactionService.GetTransactionOutcome:output_type -> mongogate.v1.GetTransactionOutcomeResponse
+	91, // [91:96] is the sub-list for method output_type
+	86, // [86:91] is the sub-list for method input_type
+	86, // [86:86] is the sub-list for extension type_name
+	86, // [86:86] is the sub-list for extension extendee
+	0,  // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_mongogate_v1_transaction_proto_init() }
@@ -2550,19 +2704,20 @@ func file_mongogate_v1_transaction_proto_init() {
 	}
 	file_mongogate_v1_common_proto_init()
 	file_mongogate_v1_document_proto_init()
-	file_mongogate_v1_transaction_proto_msgTypes[8].OneofWrappers = []any{
+	file_mongogate_v1_session_proto_init()
+	file_mongogate_v1_transaction_proto_msgTypes[10].OneofWrappers = []any{
 		(*UpdateOneOperation_Update)(nil),
 		(*UpdateOneOperation_UpdatePipeline)(nil),
 	}
-	file_mongogate_v1_transaction_proto_msgTypes[9].OneofWrappers = []any{
+	file_mongogate_v1_transaction_proto_msgTypes[11].OneofWrappers = []any{
 		(*UpdateManyOperation_Update)(nil),
 		(*UpdateManyOperation_UpdatePipeline)(nil),
 	}
-	file_mongogate_v1_transaction_proto_msgTypes[15].OneofWrappers = []any{
+	file_mongogate_v1_transaction_proto_msgTypes[17].OneofWrappers = []any{
 		(*FindOneAndUpdateOperation_Update)(nil),
 		(*FindOneAndUpdateOperation_UpdatePipeline)(nil),
 	}
-	file_mongogate_v1_transaction_proto_msgTypes[20].OneofWrappers = []any{
+	file_mongogate_v1_transaction_proto_msgTypes[22].OneofWrappers = []any{
 		(*Operation_InsertOne)(nil),
 		(*Operation_InsertMany)(nil),
 		(*Operation_UpdateOne)(nil),
@@ -2578,7 +2733,7 @@ func file_mongogate_v1_transaction_proto_init() {
 		(*Operation_CountDocuments)(nil),
 		(*Operation_Distinct)(nil),
 	}
-	file_mongogate_v1_transaction_proto_msgTypes[21].OneofWrappers = []any{
+	file_mongogate_v1_transaction_proto_msgTypes[23].OneofWrappers = []any{
 		(*OperationResult_InsertOne)(nil),
 		(*OperationResult_InsertMany)(nil),
 		(*OperationResult_UpdateOne)(nil),
@@ -2600,7 +2755,7 @@ func file_mongogate_v1_transaction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mongogate_v1_transaction_proto_rawDesc), len(file_mongogate_v1_transaction_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

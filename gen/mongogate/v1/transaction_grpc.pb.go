@@ -26,10 +26,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TransactionService_StartTransaction_FullMethodName  = "/mongogate.v1.TransactionService/StartTransaction"
-	TransactionService_CommitTransaction_FullMethodName = "/mongogate.v1.TransactionService/CommitTransaction"
-	TransactionService_AbortTransaction_FullMethodName  = "/mongogate.v1.TransactionService/AbortTransaction"
-	TransactionService_RunTransaction_FullMethodName    = "/mongogate.v1.TransactionService/RunTransaction"
+	TransactionService_StartTransaction_FullMethodName      = "/mongogate.v1.TransactionService/StartTransaction"
+	TransactionService_CommitTransaction_FullMethodName     = "/mongogate.v1.TransactionService/CommitTransaction"
+	TransactionService_AbortTransaction_FullMethodName      = "/mongogate.v1.TransactionService/AbortTransaction"
+	TransactionService_RunTransaction_FullMethodName        = "/mongogate.v1.TransactionService/RunTransaction"
+	TransactionService_GetTransactionOutcome_FullMethodName = "/mongogate.v1.TransactionService/GetTransactionOutcome"
 )
 
 // TransactionServiceClient is the client API for TransactionService service.
@@ -66,6 +67,19 @@ type TransactionServiceClient interface {
 	// aborted and the RPC fails with that operation's error; its ErrorInfo
 	// metadata "operation_index" says which operation (from 0).
 	RunTransaction(ctx context.Context, in *RunTransactionRequest, opts ...grpc.CallOption) (*RunTransactionResponse, error)
+	// GetTransactionOutcome tells how a transaction of a session ended, from
+	// any instance, including after the instance that held the session is
+	// gone (where GetSession answers SESSION_OWNER_GONE). Only the principal
+	// that started the session may ask; anyone else gets SESSION_NOT_FOUND.
+	// While the owning instance lives it answers from the session's state; once
+	// it is gone the answer rests on the transaction's outcome record (see
+	// TransactionOptions.record_outcome): COMMITTED when the record exists,
+	// ABORTED when it does not and the transaction can no longer commit (the
+	// dead instance's open transactions were killed), UNKNOWN while that
+	// cleanup is pending (seconds; ask again) or for a transaction that
+	// recorded no outcome. Answers about a gone instance last as long as the
+	// records' retention (default 24 h).
+	GetTransactionOutcome(ctx context.Context, in *GetTransactionOutcomeRequest, opts ...grpc.CallOption) (*GetTransactionOutcomeResponse, error)
 }
 
 type transactionServiceClient struct {
@@ -116,6 +130,16 @@ func (c *transactionServiceClient) RunTransaction(ctx context.Context, in *RunTr
 	return out, nil
 }
 
+func (c *transactionServiceClient) GetTransactionOutcome(ctx context.Context, in *GetTransactionOutcomeRequest, opts ...grpc.CallOption) (*GetTransactionOutcomeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTransactionOutcomeResponse)
+	err := c.cc.Invoke(ctx, TransactionService_GetTransactionOutcome_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TransactionServiceServer is the server API for TransactionService service.
 // All implementations must embed UnimplementedTransactionServiceServer
 // for forward compatibility.
@@ -150,6 +174,19 @@ type TransactionServiceServer interface {
 	// aborted and the RPC fails with that operation's error; its ErrorInfo
 	// metadata "operation_index" says which operation (from 0).
 	RunTransaction(context.Context, *RunTransactionRequest) (*RunTransactionResponse, error)
+	// GetTransactionOutcome tells how a transaction of a session ended, from
+	// any instance, including after the instance that held the session is
+	// gone (where GetSession answers SESSION_OWNER_GONE). Only the principal
+	// that started the session may ask; anyone else gets SESSION_NOT_FOUND.
+	// While the owning instance lives it answers from the session's state; once
+	// it is gone the answer rests on the transaction's outcome record (see
+	// TransactionOptions.record_outcome): COMMITTED when the record exists,
+	// ABORTED when it does not and the transaction can no longer commit (the
+	// dead instance's open transactions were killed), UNKNOWN while that
+	// cleanup is pending (seconds; ask again) or for a transaction that
+	// recorded no outcome. Answers about a gone instance last as long as the
+	// records' retention (default 24 h).
+	GetTransactionOutcome(context.Context, *GetTransactionOutcomeRequest) (*GetTransactionOutcomeResponse, error)
 	mustEmbedUnimplementedTransactionServiceServer()
 }
 
@@ -171,6 +208,9 @@ func (UnimplementedTransactionServiceServer) AbortTransaction(context.Context, *
 }
 func (UnimplementedTransactionServiceServer) RunTransaction(context.Context, *RunTransactionRequest) (*RunTransactionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RunTransaction not implemented")
+}
+func (UnimplementedTransactionServiceServer) GetTransactionOutcome(context.Context, *GetTransactionOutcomeRequest) (*GetTransactionOutcomeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTransactionOutcome not implemented")
 }
 func (UnimplementedTransactionServiceServer) mustEmbedUnimplementedTransactionServiceServer() {}
 func (UnimplementedTransactionServiceServer) testEmbeddedByValue()                            {}
@@ -265,6 +305,24 @@ func _TransactionService_RunTransaction_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TransactionService_GetTransactionOutcome_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTransactionOutcomeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TransactionServiceServer).GetTransactionOutcome(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TransactionService_GetTransactionOutcome_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TransactionServiceServer).GetTransactionOutcome(ctx, req.(*GetTransactionOutcomeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TransactionService_ServiceDesc is the grpc.ServiceDesc for TransactionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -287,6 +345,10 @@ var TransactionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RunTransaction",
 			Handler:    _TransactionService_RunTransaction_Handler,
+		},
+		{
+			MethodName: "GetTransactionOutcome",
+			Handler:    _TransactionService_GetTransactionOutcome_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,448 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/mongogate/mongogate/directory"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/sessions"
+)
+
+// Metadata of a forwarded call. mdForwardedFrom names the forwarding
+// instance and marks the call as forwarded, so it is never forwarded
+// again. With a peer secret the forwarder also asserts the caller's
+// principal, signed; without one it passes the caller's own credentials
+// on and the owner authenticates the caller itself.
+const (
+	mdForwardedFrom      = "mongogate-fwd-from"
+	mdForwardedPrincipal = "mongogate-fwd-principal"
+	mdForwardedTime      = "mongogate-fwd-time"
+	mdForwardedSig       = "mongogate-fwd-sig"
+	mdAuthorization      = "authorization"
+)
+
+// forwardSkew is how far the clocks of two instances may disagree for a
+// signed forward to verify; it is also how long a captured signature
+// could be replayed for the same method and principal.
+const forwardSkew = time.Minute
+
+// Peers is what forwarding needs from the instance directory.
+type Peers interface {
+	Lookup(ctx context.Context, id string) (directory.Instance, directory.Status, error)
+}
+
+// ForwardConfig configures a Forwarder.
+type ForwardConfig struct {
+	// Self is this instance's id; tokens with another prefix belong to
+	// another instance. Required.
+	Self string
+	// Peers finds the owner of a token; required.
+	Peers Peers
+	// Secret, shared by every instance, signs the principal of forwarded
+	// calls (HMAC-SHA256). Without it a forwarded call carries the
+	// caller's authorization metadata instead, so callers that
+	// authenticate with a client certificate cannot be forwarded.
+	Secret []byte
+	// DialOptions connect to peers: transport credentials first, then
+	// anything else (a stats handler for tracing). Message size limits are
+	// added.
+	DialOptions []grpc.DialOption
+	// MaxMessageSize bounds forwarded messages; 0 means
+	// DefaultMaxMessageSize.
+	MaxMessageSize int
+	Metrics        *Metrics
+	Logger         *slog.Logger
+}
+
+// Forwarder sends calls on another instance's sessions to that instance
+// and relays its answer unchanged. Its interceptors go after
+// authentication: the caller is authenticated here, and the owner learns
+// who it is from the forward.
+type Forwarder struct {
+	cfg     ForwardConfig
+	log     *slog.Logger
+	methods map[string]methodTypes
+
+	mu     sync.Mutex
+	peers  map[string]*peerConn // by instance id
+	closed bool
+}
+
+type peerConn struct {
+	addr string
+	conn *grpc.ClientConn
+}
+
+// methodTypes are a method's request and response message types.
+type methodTypes struct {
+	in, out protoreflect.MessageType
+}
+
+// NewForwarder checks cfg.
+func NewForwarder(cfg ForwardConfig) (*Forwarder, error) {
+	if cfg.Self == "" || cfg.Peers == nil {
+		return nil, errors.New("server: forwarding needs Self and Peers")
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	methods, err := serviceMethods()
+	if err != nil {
+		return nil, err
+	}
+	return &Forwarder{cfg: cfg, log: log, methods: methods, peers: map[string]*peerConn{}}, nil
+}
+
+// serviceMethods maps each full method name of mongogate's services to
+// its message types.
+func serviceMethods() (map[string]methodTypes, error) {
+	m := map[string]methodTypes{}
+	for _, fd := range []protoreflect.FileDescriptor{pb.File_mongogate_v1_session_proto, pb.File_mongogate_v1_transaction_proto, pb.File_mongogate_v1_document_proto} {
+		svcs := fd.Services()
+		for i := range svcs.Len() {
+			svc := svcs.Get(i)
+			ms := svc.Methods()
+			for j := range ms.Len() {
+				md := ms.Get(j)
+				in, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+				if err != nil {
+					return nil, fmt.Errorf("server: %s: %w", md.FullName(), err)
+				}
+				out, err := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
+				if err != nil {
+					return nil, fmt.Errorf("server: %s: %w", md.FullName(), err)
+				}
+				m["/"+string(svc.FullName())+"/"+string(md.Name())] = methodTypes{in: in, out: out}
+			}
+		}
+	}
+	return m, nil
+}
+
+// Close closes the connections to peers.
+func (f *Forwarder) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	var errs []error
+	for id, p := range f.peers {
+		errs = append(errs, p.conn.Close())
+		delete(f.peers, id)
+	}
+	return errors.Join(errs...)
+}
+
+type tokenRequest interface{ GetSessionToken() string }
+
+// ownerOf returns the instance a request must go to, or "" when this
+// instance answers it: no token, its own token, a malformed one (the
+// registry refuses it), or a call that was forwarded already (at most one
+// hop).
+func (f *Forwarder) ownerOf(ctx context.Context, req any) string {
+	tr, ok := req.(tokenRequest)
+	if !ok {
+		return ""
+	}
+	owner := sessions.InstanceOf(tr.GetSessionToken())
+	if owner == "" || owner == f.cfg.Self || forwardedFrom(ctx) != "" {
+		return ""
+	}
+	return owner
+}
+
+// answersWhenGone: the methods this instance answers itself when the
+// session's owner is gone.
+func answersWhenGone(method string) bool {
+	return method == pb.TransactionService_GetTransactionOutcome_FullMethodName
+}
+
+// UnaryServerInterceptor forwards unary calls on other instances'
+// sessions.
+func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		owner := f.ownerOf(ctx, req)
+		if owner == "" {
+			return handler(ctx, req)
+		}
+		mt, ok := f.methods[info.FullMethod]
+		if !ok {
+			return handler(ctx, req)
+		}
+		conn, err := f.route(ctx, owner)
+		if err == nil {
+			out := mt.out.New().Interface()
+			err = conn.Invoke(f.outgoing(ctx, info.FullMethod), info.FullMethod, req, out)
+			err = f.relayed(ctx, owner, info.FullMethod, err)
+			if err == nil {
+				return out, nil
+			}
+		}
+		if errors.Is(err, sessions.ErrOwnerGone) && answersWhenGone(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		// The owner's statuses pass unchanged; our own errors get their
+		// ErrorInfo here, as the status guard is inside this interceptor.
+		return nil, toStatus(err)
+	}
+}
+
+// StreamServerInterceptor forwards server-streaming calls (Find,
+// Aggregate) on other instances' sessions: it reads the request to learn
+// its token, then either replays it to the handler or relays the owner's
+// stream message by message.
+func (f *Forwarder) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		mt, ok := f.methods[info.FullMethod]
+		if !ok || info.IsClientStream || !info.IsServerStream {
+			return handler(srv, ss)
+		}
+		req := mt.in.New().Interface()
+		if err := ss.RecvMsg(req); err != nil {
+			return err
+		}
+		ctx := ss.Context()
+		owner := f.ownerOf(ctx, req)
+		if owner == "" {
+			return handler(srv, &replayStream{ServerStream: ss, first: req})
+		}
+		conn, err := f.route(ctx, owner)
+		if err != nil {
+			return toStatus(err)
+		}
+		err = f.relayStream(ctx, ss, conn, info.FullMethod, mt, req)
+		return toStatus(f.relayed(ctx, owner, info.FullMethod, err))
+	}
+}
+
+func (f *Forwarder) relayStream(ctx context.Context, ss grpc.ServerStream, conn *grpc.ClientConn, method string, mt methodTypes, req proto.Message) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cs, err := conn.NewStream(f.outgoing(ctx, method), &grpc.StreamDesc{ServerStreams: true}, method)
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(req); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		m := mt.out.New().Interface()
+		if err := cs.RecvMsg(m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := ss.SendMsg(m); err != nil {
+			// Our caller went away; cancel stops the owner's stream.
+			return err
+		}
+	}
+}
+
+// replayStream hands the request the interceptor already read to the
+// handler.
+type replayStream struct {
+	grpc.ServerStream
+	first proto.Message
+}
+
+func (s *replayStream) RecvMsg(m any) error {
+	if s.first == nil {
+		return s.ServerStream.RecvMsg(m)
+	}
+	dst, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "unexpected message type %T", m)
+	}
+	proto.Reset(dst)
+	proto.Merge(dst, s.first)
+	s.first = nil
+	return nil
+}
+
+// route returns the connection to owner, or why there is none: the
+// directory has no such instance (the token is unknown), or it is gone.
+func (f *Forwarder) route(ctx context.Context, owner string) (*grpc.ClientConn, error) {
+	inst, st, err := f.cfg.Peers.Lookup(ctx, owner)
+	if err != nil {
+		return nil, fmt.Errorf("server: looking up instance %s: %w", owner, err)
+	}
+	switch {
+	case st == directory.Unknown:
+		return nil, fmt.Errorf("server: no instance %s: %w", owner, sessions.ErrNotFound)
+	case st != directory.Live:
+		return nil, fmt.Errorf("server: instance %s is %v: %w", owner, st, sessions.ErrOwnerGone)
+	case inst.Addr == "":
+		return nil, fmt.Errorf("server: instance %s advertises no address: %w", owner, sessions.ErrOwnerGone)
+	}
+	return f.conn(owner, inst.Addr)
+}
+
+// conn returns the pooled connection to instance id at addr, dialing a
+// new one if there is none or the instance moved.
+func (f *Forwarder) conn(id, addr string) (*grpc.ClientConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, sessions.ErrClosed
+	}
+	if p := f.peers[id]; p != nil {
+		if p.addr == addr {
+			return p.conn, nil
+		}
+		_ = p.conn.Close()
+		delete(f.peers, id)
+	}
+	opts := append([]grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(f.cfg.MaxMessageSize), grpc.MaxCallSendMsgSize(f.cfg.MaxMessageSize))},
+		f.cfg.DialOptions...)
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("server: peer %s at %s: %w", id, addr, err)
+	}
+	f.peers[id] = &peerConn{addr: addr, conn: conn}
+	return conn, nil
+}
+
+// outgoing is the context of the forwarded call: ctx's deadline and
+// cancellation, and the forwarding metadata instead of the caller's.
+func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context {
+	md := metadata.MD{mdForwardedFrom: {f.cfg.Self}}
+	if len(f.cfg.Secret) > 0 {
+		p := PrincipalFrom(ctx)
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		md.Set(mdForwardedPrincipal, p)
+		md.Set(mdForwardedTime, ts)
+		md.Set(mdForwardedSig, forwardSignature(f.cfg.Secret, method, f.cfg.Self, p, ts))
+	} else if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
+		md[mdAuthorization] = auth
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// relayed sorts the forwarded call's outcome: the owner's own answers
+// (any status with mongogate's ErrorInfo) pass unchanged, as do the
+// caller's cancellation and deadline; a peer that cannot be reached is
+// the owner gone.
+func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error) error {
+	outcome := "OK"
+	defer func() { f.cfg.Metrics.Forwarded(method, outcome) }()
+	if err == nil {
+		return nil
+	}
+	st, _ := status.FromError(err)
+	outcome = st.Code().String()
+	switch {
+	case hasErrorInfo(st):
+		return err
+	case ctx.Err() != nil:
+		// The caller's deadline or cancellation, as if served here.
+		return ctx.Err()
+	case st.Code() != codes.Unavailable:
+		return err
+	}
+	outcome = "OwnerUnreachable"
+	f.cfg.Metrics.PeerDialFailure()
+	f.log.Warn("forward: instance unreachable", "instance", owner, "err", st.Message())
+	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerGone)
+}
+
+func hasErrorInfo(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == errorDomain {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardSignature signs what a forward asserts: the method, the
+// forwarding instance, the caller's principal and the time.
+func forwardSignature(secret []byte, method, from, principal, ts string) string {
+	mac := hmac.New(sha256.New, secret)
+	for _, part := range []string{"mongogate-forward-v1", method, from, principal, ts} {
+		mac.Write([]byte(part))
+		mac.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+type forwardedKey struct{}
+
+// forwardedFrom is the instance that forwarded the call of ctx, or "".
+func forwardedFrom(ctx context.Context) string {
+	s, _ := ctx.Value(forwardedKey{}).(string)
+	return s
+}
+
+// forwarded reads the forwarding metadata of an incoming call. from is
+// the forwarding instance ("" for a call from a client). When the call
+// asserts a principal, it must carry a valid signature by secret, else
+// the call is refused: a client cannot claim to be forwarded.
+func forwarded(ctx context.Context, secret []byte) (from, principal string, asserted bool, err error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	one := func(k string) (string, bool) {
+		v := md.Get(k)
+		if len(v) != 1 {
+			return "", len(v) > 1
+		}
+		return v[0], false
+	}
+	from, dup1 := one(mdForwardedFrom)
+	principal, dup2 := one(mdForwardedPrincipal)
+	ts, dup3 := one(mdForwardedTime)
+	sig, dup4 := one(mdForwardedSig)
+	asserted = principal != "" || ts != "" || sig != "" || dup2 || dup3 || dup4
+	if dup1 || !asserted {
+		if dup1 {
+			return "", "", false, errUnauthenticated("malformed forwarding metadata")
+		}
+		return strings.TrimSpace(from), "", false, nil
+	}
+	if len(secret) == 0 {
+		return "", "", true, errUnauthenticated("forwarded principal refused: this instance has no peer secret to verify it")
+	}
+	if from == "" || principal == "" || dup2 || dup3 || dup4 {
+		return "", "", true, errUnauthenticated("malformed forwarding metadata")
+	}
+	ms, perr := strconv.ParseInt(ts, 10, 64)
+	if perr != nil {
+		return "", "", true, errUnauthenticated("malformed forwarding metadata")
+	}
+	method, _ := grpc.Method(ctx)
+	want := forwardSignature(secret, method, from, principal, ts)
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return "", "", true, errUnauthenticated("forwarded principal refused: bad signature")
+	}
+	if d := time.Since(time.UnixMilli(ms)); d > forwardSkew || d < -forwardSkew {
+		return "", "", true, errUnauthenticated("forwarded principal refused: signature too old or from the future (are the instances' clocks in step?)")
+	}
+	return from, principal, true, nil
+}

@@ -1,0 +1,421 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/mongogate/mongogate/directory"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/promtest"
+	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
+)
+
+// API keys of the forwarding tests' principals.
+const (
+	aliceKey = "mg_alice_forward_test_key"
+	bobKey   = "mg_bob_forward_test_key"
+)
+
+var testPeerSecret = []byte("0123456789abcdef0123456789abcdef-peer")
+
+// instance is one in-process mongogate wired as cmd/server wires it, with
+// the instance directory and forwarding, on a loopback TCP port.
+type instance struct {
+	id      string
+	addr    string
+	conn    *grpc.ClientConn
+	sess    pb.SessionServiceClient
+	txns    pb.TransactionServiceClient
+	docs    pb.DocumentServiceClient
+	metrics *Metrics
+	dir     *directory.Directory
+	dirMC   *mongo.Client // the directory's own client, so kill can cut it off
+	srv     *grpc.Server
+	reg     *sessions.Registry
+	fwd     *Forwarder
+}
+
+type instanceConfig struct {
+	secret  []byte
+	apiKeys string // file; empty: anonymous
+}
+
+// mustInstance starts instance id on the deployment at uri; everything
+// stops at cleanup (the directory with a tombstone, unless kill ran).
+func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instance {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	mc := testbackend.Client(t, uri)
+	m := NewMetrics()
+	tm, err := txn.New(txn.Config{OnOutcome: m.TransactionFinished})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := sessions.New(sessions.Config{InstanceID: id, AbortTxn: tm.AbortFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	dirMC, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := directory.New(directory.Config{
+		Collection: dirMC.Database(db).Collection("instances"),
+		InstanceID: id, Address: addr, Interval: 200 * time.Millisecond, Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := NewForwarder(ForwardConfig{
+		Self: id, Peers: dir, Secret: cfg.secret, Metrics: m, Logger: quiet,
+		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{
+		Backends: []*Backend{{Name: DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true}},
+		Sessions: reg, Txn: tm, Metrics: m, Logger: quiet, Address: addr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewAuthenticator(AuthConfig{APIKeysFile: cfg.apiKeys, AllowAnonymous: cfg.apiKeys == "", PeerSecret: cfg.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := ServerOptions(TransportConfig{Auth: auth, Metrics: m, Logger: quiet, Forward: fwd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(opts...)
+	s.Register(srv)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{
+		id: id, addr: addr, conn: conn,
+		sess: pb.NewSessionServiceClient(conn), txns: pb.NewTransactionServiceClient(conn), docs: pb.NewDocumentServiceClient(conn),
+		metrics: m, dir: dir, dirMC: dirMC, srv: srv, reg: reg, fwd: fwd,
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		srv.Stop()
+		<-served
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = reg.Close(ctx)
+		_ = dir.Close(ctx)
+		_ = fwd.Close()
+		_ = dirMC.Disconnect(ctx)
+	})
+	return in
+}
+
+// kill stops the instance as a crash would: no more answers, no more
+// heartbeats (its directory client is cut off), no tombstone, its
+// transactions left open.
+func (in *instance) kill() {
+	in.srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = in.dirMC.Disconnect(ctx)
+}
+
+func (in *instance) forwarded(t *testing.T) float64 {
+	t.Helper()
+	v, _ := promtest.Serve(t, in.metrics).Value("mongogate_forwarded_calls_total")
+	return v
+}
+
+// mustKeys writes an API keys file for alice and bob.
+func mustKeys(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "keys")
+	body := "alice " + HashAPIKey(aliceKey) + "\nbob " + HashAPIKey(bobKey) + "\n"
+	if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func as(ctx context.Context, key string) context.Context {
+	if key == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+}
+
+func wantReason(t *testing.T, what string, err error, code codes.Code, reason pb.ErrorReason) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s succeeded, want %v %s", what, code, reason.Wire())
+	}
+	d := mustDetails(t, err)
+	if d.code != code || d.info.GetReason() != reason.Wire() {
+		t.Fatalf("%s: %v %s (%v), want %v %s", what, d.code, d.info.GetReason(), err, code, reason.Wire())
+	}
+}
+
+func TestForwarding(t *testing.T) {
+	for _, mode := range []struct {
+		name   string
+		secret []byte
+	}{{"signed principal", testPeerSecret}, {"caller's credentials", nil}} {
+		t.Run(mode.name, func(t *testing.T) {
+			uri := testbackend.URI(t)
+			db := testbackend.DBName(t)
+			keys := mustKeys(t)
+			a := mustInstance(t, uri, db, "inst-a", instanceConfig{secret: mode.secret, apiKeys: keys})
+			b := mustInstance(t, uri, db, "inst-b", instanceConfig{secret: mode.secret, apiKeys: keys})
+			ctx := as(testCtx(t), aliceKey)
+			ns := &pb.Namespace{Database: db, Collection: "items"}
+
+			start, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := start.GetSession().GetInstanceAddress(); got != a.addr {
+				t.Errorf("instance_address = %q, want %q", got, a.addr)
+			}
+			token := start.GetSession().GetToken()
+			// Everything below goes through b, which forwards to a.
+			st, err := b.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+			if err != nil {
+				t.Fatalf("StartTransaction through b: %v", err)
+			}
+			for i := range 3 {
+				doc := &pb.Document{Value: &pb.Document_Json{Json: `{"_id": ` + strconv.Itoa(i) + `}`}}
+				if _, err := b.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc}); err != nil {
+					t.Fatalf("InsertOne through b: %v", err)
+				}
+			}
+			// The stream is relayed whole, and runs in the transaction.
+			stream, err := b.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Namespace: ns, Options: &pb.FindOptions{BatchSize: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for {
+				resp, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Find through b: %v", err)
+				}
+				n += len(resp.GetDocuments())
+			}
+			if n != 3 {
+				t.Errorf("Find through b returned %d documents, want the transaction's 3", n)
+			}
+			// The owner's errors arrive unchanged.
+			_, err = b.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+			wantReason(t, "second StartTransaction through b", err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS)
+			// Another principal's token is unknown, through a forwarder as
+			// on the owner.
+			_, err = b.sess.GetSession(as(testCtx(t), bobKey), &pb.GetSessionRequest{SessionToken: token})
+			wantReason(t, "bob's GetSession of alice's token through b", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+
+			if _, err := b.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()}); err != nil {
+				t.Fatalf("CommitTransaction through b: %v", err)
+			}
+			got, err := b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+			if err != nil || got.GetSession().GetLastTransaction().GetOutcome() != pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED {
+				t.Fatalf("GetSession through b = %v, %v; want committed", got, err)
+			}
+			if _, err := b.sess.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := a.reg.Stats(), 0; n.Active != 0 {
+				t.Errorf("a still has %d sessions after EndSession through b", n.Active)
+			}
+			if f := b.forwarded(t); f < 9 {
+				t.Errorf("b forwarded %v calls, want at least 9", f)
+			}
+			if f := a.forwarded(t); f != 0 {
+				t.Errorf("a forwarded %v calls, want none", f)
+			}
+		})
+	}
+}
+
+// A client cannot claim to be a forwarding instance: metadata asserting
+// a principal is refused unless a peer signed it, whatever the instance's
+// own configuration.
+func TestForwardingMetadataFromClient(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	keys := mustKeys(t)
+	for _, secret := range [][]byte{testPeerSecret, nil} {
+		a := mustInstance(t, uri, db, "inst-s"+strconv.Itoa(len(secret)), instanceConfig{secret: secret, apiKeys: keys})
+		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		method := pb.SessionService_StartSession_FullMethodName
+		tests := []struct {
+			name string
+			md   []string
+		}{
+			{"unsigned", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now}},
+			{"bad signature", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now, mdForwardedSig, "AAAA"}},
+			{"signed with another secret", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now,
+				mdForwardedSig, forwardSignature([]byte("not the peers' secret, not at all!"), method, "x", "alice", now)}},
+			{"principal only", []string{mdForwardedPrincipal, "alice"}},
+		}
+		if secret != nil {
+			old := strconv.FormatInt(time.Now().Add(-2*forwardSkew).UnixMilli(), 10)
+			tests = append(tests, struct {
+				name string
+				md   []string
+			}{"replayed too late", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, old,
+				mdForwardedSig, forwardSignature(secret, method, "x", "alice", old)}})
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				// With bob's own valid key too: the assertion alone decides.
+				ctx := metadata.AppendToOutgoingContext(as(testCtx(t), bobKey), tt.md...)
+				_, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{})
+				wantReason(t, "StartSession with forged forwarding metadata", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+			})
+		}
+		if secret != nil {
+			t.Run("signed by a peer", func(t *testing.T) {
+				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwardedFrom, "x", mdForwardedPrincipal, "alice",
+					mdForwardedTime, now, mdForwardedSig, forwardSignature(secret, method, "x", "alice", now))
+				if _, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{}); err != nil {
+					t.Fatalf("StartSession with a valid forward: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// A forwarded call is never forwarded again: an instance that gets one
+// for a token it does not own answers it itself.
+func TestForwardingOneHop(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{})
+	b := mustInstance(t, uri, db, "inst-b", instanceConfig{})
+	start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwardedFrom, "inst-c")
+	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: start.GetSession().GetToken()})
+	wantReason(t, "GetSession marked forwarded, at a non-owner", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+	if f := b.forwarded(t); f != 0 {
+		t.Errorf("b forwarded %v calls, want none", f)
+	}
+}
+
+// The caller's deadline travels with the forwarded call.
+func TestForwardingKeepsDeadline(t *testing.T) {
+	if testbackend.External() {
+		t.Skip("blocks the deployment's inserts with a fail point")
+	}
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{})
+	b := mustInstance(t, uri, db, "inst-b", instanceConfig{})
+	start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := testbackend.Client(t, uri).Database("admin")
+	if err := fp.RunCommand(testCtx(t), bson.D{{Key: "configureFailPoint", Value: "failCommand"}, {Key: "mode", Value: "alwaysOn"},
+		{Key: "data", Value: bson.D{{Key: "failCommands", Value: bson.A{"insert"}}, {Key: "blockConnection", Value: true}, {Key: "blockTimeMS", Value: 3000}}}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = fp.RunCommand(context.Background(), bson.D{{Key: "configureFailPoint", Value: "failCommand"}, {Key: "mode", Value: "off"}}).Err()
+	})
+	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err = b.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: start.GetSession().GetToken(),
+		Namespace: &pb.Namespace{Database: db, Collection: "items"}, Document: &pb.Document{Value: &pb.Document_Json{Json: `{}`}}})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("InsertOne through b past its deadline: %v, want DEADLINE_EXCEEDED", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("the call took %v", took)
+	}
+	// The owner got the deadline too: its insert gave up and released the
+	// session, instead of holding it for the 3 s the fail point blocks.
+	gctx, gcancel := context.WithTimeout(testCtx(t), time.Second)
+	defer gcancel()
+	if _, err := a.sess.GetSession(gctx, &pb.GetSessionRequest{SessionToken: start.GetSession().GetToken()}); err != nil {
+		t.Fatalf("GetSession on the owner right after: %v (the forwarded insert still held the session)", err)
+	}
+}
+
+// When the owner is gone its tokens answer SESSION_OWNER_GONE from any
+// instance, unreachable or cleaned up alike; a token of an instance the
+// directory never had stays SESSION_NOT_FOUND.
+func TestOwnerGone(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{})
+	b := mustInstance(t, uri, db, "inst-b", instanceConfig{})
+	start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	if _, err := b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: token}); err != nil {
+		t.Fatalf("GetSession through b while a lives: %v", err)
+	}
+	a.kill()
+	// Unreachable at once, long before the directory calls it dead.
+	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: token})
+	wantReason(t, "GetSession of a dead owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
+	// And after the directory knows.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, st, _ := b.dir.Lookup(testCtx(t), "inst-a")
+		if st == directory.Gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a is %v in b's directory 5 s after it died, want gone", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err = b.txns.CommitTransaction(testCtx(t), &pb.CommitTransactionRequest{SessionToken: token})
+	wantReason(t, "CommitTransaction of a reclaimed owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
+	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: "inst-never.AAAAAAAAAAAAAAAAAAAAAAAA"})
+	wantReason(t, "GetSession of an unknown instance's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+}
