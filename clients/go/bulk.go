@@ -357,7 +357,7 @@ func (c *Collection) BulkWrite(ctx context.Context, models []WriteModel, opts ..
 		return nil, err
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.BulkWrite(k.ctx, &pb.BulkWriteRequest{
+	resp, err := k.docs.BulkWrite(k.ctx, &pb.BulkWriteRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Models: pms, Options: po,
 		WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})

@@ -17,9 +17,11 @@ import (
 	nooptrace "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/mongogate/mongogate/clients/go/options"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -49,6 +51,21 @@ type Client struct {
 	closed atomic.Bool
 	mu     sync.Mutex
 	live   map[*Session]struct{} // sessions not yet ended, for Close
+
+	// Routing: a session's calls go straight to the instance that holds
+	// it, over a connection per instance address dialed with dial.
+	routing bool
+	dial    []grpc.DialOption
+	peersMu sync.Mutex
+	peers   map[string]*peerConn
+}
+
+// peerConn is a connection to one server instance and its stubs.
+type peerConn struct {
+	conn     *grpc.ClientConn
+	sessions pb.SessionServiceClient
+	txns     pb.TransactionServiceClient
+	docs     pb.DocumentServiceClient
 }
 
 // Option configures New.
@@ -63,7 +80,15 @@ type config struct {
 	keepAlive time.Duration
 	tracer    trace.TracerProvider
 	prop      propagation.TextMapPropagator
+	noRouting bool
 }
+
+// WithoutRouting sends every call to the target given to New. By default
+// a session's calls go straight to the server instance that holds it (the
+// address it advertises in StartSession's answer), saving the hop through
+// another instance behind a load balancer; use this when clients cannot
+// reach the instances' addresses.
+func WithoutRouting() Option { return func(c *config) { c.noRouting = true } }
 
 // WithTracerProvider traces every call as an OpenTelemetry client span
 // (otelgrpc) created with tp, and sends the span's context to the server,
@@ -160,6 +185,9 @@ func New(target string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
+		routing:   !cfg.noRouting,
+		dial:      dial,
+		peers:     map[string]*peerConn{},
 		conn:      conn,
 		sessions:  pb.NewSessionServiceClient(conn),
 		txns:      pb.NewTransactionServiceClient(conn),
@@ -193,7 +221,67 @@ func (c *Client) Close() error {
 		wg.Go(func() { _ = s.End(ctx) })
 	}
 	wg.Wait()
-	return c.conn.Close()
+	c.peersMu.Lock()
+	errs := []error{c.conn.Close()}
+	for addr, p := range c.peers {
+		errs = append(errs, p.conn.Close())
+		delete(c.peers, addr)
+	}
+	c.peersMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// peer returns the connection to the instance at addr, dialing it on
+// first use. It returns nil when routing is off, addr is empty, or the
+// client is closed; the caller then uses the main connection.
+func (c *Client) peer(addr string) *peerConn {
+	if !c.routing || addr == "" {
+		return nil
+	}
+	c.peersMu.Lock()
+	defer c.peersMu.Unlock()
+	if c.closed.Load() {
+		return nil
+	}
+	if p := c.peers[addr]; p != nil {
+		return p
+	}
+	opts := append(append([]grpc.DialOption(nil), c.dial...),
+		grpc.WithChainUnaryInterceptor(c.fallbackUnary), grpc.WithChainStreamInterceptor(c.fallbackStream))
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil
+	}
+	p := &peerConn{conn: conn, sessions: pb.NewSessionServiceClient(conn), txns: pb.NewTransactionServiceClient(conn), docs: pb.NewDocumentServiceClient(conn)}
+	c.peers[addr] = p
+	return p
+}
+
+// unreachable reports whether a call on cc failed because no connection to
+// the instance could be made, so that it never left the client: then the
+// main connection, where any instance forwards it, may take it instead.
+func unreachable(err error, cc *grpc.ClientConn) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable || newError(st).Reason != "" {
+		return false
+	}
+	return cc.GetState() == connectivity.TransientFailure
+}
+
+func (c *Client) fallbackUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if unreachable(err, cc) {
+		return c.conn.Invoke(ctx, method, req, reply, opts...)
+	}
+	return err
+}
+
+func (c *Client) fallbackStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if unreachable(err, cc) {
+		return c.conn.NewStream(ctx, desc, method, opts...)
+	}
+	return cs, err
 }
 
 // Ping checks that the server answers and is serving (its gRPC health

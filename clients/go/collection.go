@@ -41,6 +41,7 @@ type call struct {
 	cancel context.CancelFunc
 	token  string
 	wc     *pb.WriteConcern
+	docs   pb.DocumentServiceClient // the session's instance, or the main connection
 }
 
 func (c *Collection) begin(ctx context.Context) (*call, error) {
@@ -48,7 +49,7 @@ func (c *Collection) begin(ctx context.Context) (*call, error) {
 	if client.closed.Load() {
 		return nil, ErrClientClosed
 	}
-	k := &call{}
+	k := &call{docs: client.docs}
 	s := SessionFromContext(ctx)
 	if s != nil {
 		if s.client != client {
@@ -58,6 +59,7 @@ func (c *Collection) begin(ctx context.Context) (*call, error) {
 			return nil, ErrSessionEnded
 		}
 		k.token = s.token
+		k.docs = s.documentsRPC()
 	}
 	// Inside a transaction the transaction's write concern applies and
 	// the server refuses another.
@@ -120,7 +122,7 @@ func (c *Collection) InsertOne(ctx context.Context, document any, opts ...*optio
 		return nil, err
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.InsertOne(k.ctx, &pb.InsertOneRequest{
+	resp, err := k.docs.InsertOne(k.ctx, &pb.InsertOneRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Document: doc,
 		Options: insertOneOptionsOf(o), WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -155,7 +157,7 @@ func (c *Collection) InsertMany(ctx context.Context, documents any, opts ...*opt
 		return nil, err
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.InsertMany(k.ctx, &pb.InsertManyRequest{
+	resp, err := k.docs.InsertMany(k.ctx, &pb.InsertManyRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Documents: docs,
 		Options: insertManyOptionsOf(o), WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -206,7 +208,7 @@ func (c *Collection) FindOne(ctx context.Context, filter any, opts ...*options.F
 	}
 	defer k.cancel()
 	req.SessionToken = k.token
-	resp, err := c.db.client.docs.FindOne(k.ctx, req)
+	resp, err := k.docs.FindOne(k.ctx, req)
 	if err != nil {
 		return &SingleResult{err: fromStatus(err)}
 	}
@@ -279,7 +281,7 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...*options.Find
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.db.client.docs.Find(k.ctx, &pb.FindRequest{
+	stream, err := k.docs.Find(k.ctx, &pb.FindRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po, ResponseFormat: responseFormat,
 	})
 	if err != nil {
@@ -325,7 +327,7 @@ func (c *Collection) Aggregate(ctx context.Context, pipeline any, opts ...*optio
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.db.client.docs.Aggregate(k.ctx, &pb.AggregateRequest{
+	stream, err := k.docs.Aggregate(k.ctx, &pb.AggregateRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Pipeline: stages, Options: po,
 		WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -386,7 +388,7 @@ func (c *Collection) update(ctx context.Context, many bool, filter, update any, 
 		} else {
 			req.UpdateSpec = &pb.UpdateManyRequest_Update{Update: ud}
 		}
-		resp, err := c.db.client.docs.UpdateMany(k.ctx, req)
+		resp, err := k.docs.UpdateMany(k.ctx, req)
 		if err != nil {
 			return nil, fromStatus(err)
 		}
@@ -401,7 +403,7 @@ func (c *Collection) update(ctx context.Context, many bool, filter, update any, 
 	} else {
 		req.UpdateSpec = &pb.UpdateOneRequest_Update{Update: ud}
 	}
-	resp, err := c.db.client.docs.UpdateOne(k.ctx, req)
+	resp, err := k.docs.UpdateOne(k.ctx, req)
 	if err != nil {
 		return nil, fromStatus(err)
 	}
@@ -475,7 +477,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 		return nil, err
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.ReplaceOne(k.ctx, &pb.ReplaceOneRequest{
+	resp, err := k.docs.ReplaceOne(k.ctx, &pb.ReplaceOneRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Replacement: r, Options: po,
 		WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -538,7 +540,7 @@ func (c *Collection) delete(ctx context.Context, many bool, filter any, o *optio
 	}
 	defer k.cancel()
 	if many {
-		resp, err := c.db.client.docs.DeleteMany(k.ctx, &pb.DeleteManyRequest{
+		resp, err := k.docs.DeleteMany(k.ctx, &pb.DeleteManyRequest{
 			SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po, WriteConcern: k.wc,
 		})
 		if err != nil {
@@ -546,7 +548,7 @@ func (c *Collection) delete(ctx context.Context, many bool, filter any, o *optio
 		}
 		return deleteResultOf(resp), nil
 	}
-	resp, err := c.db.client.docs.DeleteOne(k.ctx, &pb.DeleteOneRequest{
+	resp, err := k.docs.DeleteOne(k.ctx, &pb.DeleteOneRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po, WriteConcern: k.wc,
 	})
 	if err != nil {
@@ -657,7 +659,7 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update any, o
 	} else {
 		req.UpdateSpec = &pb.FindOneAndUpdateRequest_Update{Update: ud}
 	}
-	resp, err := c.db.client.docs.FindOneAndUpdate(k.ctx, req)
+	resp, err := k.docs.FindOneAndUpdate(k.ctx, req)
 	if err != nil {
 		return &SingleResult{err: fromStatus(err)}
 	}
@@ -708,7 +710,7 @@ func (c *Collection) FindOneAndReplace(ctx context.Context, filter, replacement 
 		return &SingleResult{err: err}
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.FindOneAndReplace(k.ctx, &pb.FindOneAndReplaceRequest{
+	resp, err := k.docs.FindOneAndReplace(k.ctx, &pb.FindOneAndReplaceRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Replacement: r, Options: po,
 		WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -753,7 +755,7 @@ func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...*
 		return &SingleResult{err: err}
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.FindOneAndDelete(k.ctx, &pb.FindOneAndDeleteRequest{
+	resp, err := k.docs.FindOneAndDelete(k.ctx, &pb.FindOneAndDeleteRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po,
 		WriteConcern: k.wc, ResponseFormat: responseFormat,
 	})
@@ -775,7 +777,7 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any, opts ...*op
 		return 0, err
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.CountDocuments(k.ctx, &pb.CountDocumentsRequest{
+	resp, err := k.docs.CountDocuments(k.ctx, &pb.CountDocumentsRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), Filter: f, Options: po,
 	})
 	if err != nil {
@@ -824,7 +826,7 @@ func (c *Collection) Distinct(ctx context.Context, fieldName string, filter any,
 		return &DistinctResult{err: err}
 	}
 	defer k.cancel()
-	resp, err := c.db.client.docs.Distinct(k.ctx, &pb.DistinctRequest{
+	resp, err := k.docs.Distinct(k.ctx, &pb.DistinctRequest{
 		SessionToken: k.token, Client: c.db.backend, Namespace: c.ns(), FieldName: fieldName, Filter: f, Options: po,
 		ResponseFormat: responseFormat,
 	})

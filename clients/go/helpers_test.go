@@ -45,6 +45,8 @@ type gateConfig struct {
 	apiKeysFile      string        // API keys instead of anonymous access
 	// tracer traces RPCs and MongoDB commands, as --otlp-endpoint does.
 	tracer trace.TracerProvider
+	// advertise is the instance address sessions report (server.Config.Address).
+	advertise string
 }
 
 // gate is an in-process mongogate wired as cmd/server wires it, serving
@@ -119,6 +121,7 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 		Sessions: reg,
 		Txn:      tm,
 		Logger:   quiet,
+		Address:  cfg.advertise,
 	})
 	if err != nil {
 		return nil, err

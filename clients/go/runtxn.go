@@ -240,6 +240,7 @@ func (c *Client) RunTransaction(ctx context.Context, ops []TxnOp, opts ...*optio
 		req.Operations[i] = op.op
 	}
 	req.Client = ops[0].coll.db.backend
+	txns := c.txns
 	if s := SessionFromContext(ctx); s != nil {
 		if s.client != c {
 			return nil, errForeignSession
@@ -248,6 +249,7 @@ func (c *Client) RunTransaction(ctx context.Context, ops []TxnOp, opts ...*optio
 			return nil, ErrSessionEnded
 		}
 		req.SessionToken = s.token
+		txns = s.txnsRPC()
 	}
 	o := merge(opts)
 	to, err := transactionOptionsOf(&options.TransactionOptions{
@@ -261,7 +263,7 @@ func (c *Client) RunTransaction(ctx context.Context, ops []TxnOp, opts ...*optio
 
 	cctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	resp, err := c.txns.RunTransaction(cctx, req)
+	resp, err := txns.RunTransaction(cctx, req)
 	if err != nil {
 		return nil, fromStatus(err)
 	}

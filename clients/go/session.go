@@ -46,6 +46,7 @@ const (
 // operations that carry the session while a transaction is open run in it.
 type Session struct {
 	client      *Client
+	owner       *peerConn // the instance holding the session; nil: the main connection
 	token       string
 	backend     string
 	idleTimeout time.Duration
@@ -91,6 +92,7 @@ func (c *Client) StartSession(ctx context.Context, opts ...*options.SessionOptio
 	ps := resp.GetSession()
 	s := &Session{
 		client:      c,
+		owner:       c.peer(ps.GetInstanceAddress()),
 		token:       ps.GetToken(),
 		backend:     ps.GetClient(),
 		idleTimeout: ps.GetIdleTimeout().AsDuration(),
@@ -140,6 +142,19 @@ func (c *Client) WithSession(ctx context.Context, opts *options.SessionOptions, 
 	return fn(NewSessionContext(ctx, s), s)
 }
 
+// rpc is where the session's calls go: the instance holding it, when
+// routing, else the client's main connection.
+func (s *Session) rpc() (pb.SessionServiceClient, pb.TransactionServiceClient, pb.DocumentServiceClient) {
+	if s.owner != nil {
+		return s.owner.sessions, s.owner.txns, s.owner.docs
+	}
+	return s.client.sessions, s.client.txns, s.client.docs
+}
+
+func (s *Session) sessionsRPC() pb.SessionServiceClient   { c, _, _ := s.rpc(); return c }
+func (s *Session) txnsRPC() pb.TransactionServiceClient   { _, c, _ := s.rpc(); return c }
+func (s *Session) documentsRPC() pb.DocumentServiceClient { _, _, c := s.rpc(); return c }
+
 // keepAlive refreshes the session every interval until ctx ends or the
 // server no longer knows the session.
 func (s *Session) keepAlive(ctx context.Context, interval time.Duration) {
@@ -153,7 +168,7 @@ func (s *Session) keepAlive(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
-		_, err := s.client.sessions.RefreshSession(rctx, &pb.RefreshSessionRequest{SessionToken: s.token})
+		_, err := s.sessionsRPC().RefreshSession(rctx, &pb.RefreshSessionRequest{SessionToken: s.token})
 		cancel()
 		// A transient failure (the server restarting, a network blip) is
 		// retried at the next tick; a session the server has forgotten
@@ -183,7 +198,7 @@ func (s *Session) End(ctx context.Context) error {
 	s.client.forget(s)
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	_, err := s.client.sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: s.token})
+	_, err := s.sessionsRPC().EndSession(ctx, &pb.EndSessionRequest{SessionToken: s.token})
 	err = fromStatus(err)
 	if errors.Is(err, ErrSessionNotFound) || errors.Is(err, ErrSessionExpired) {
 		return nil
@@ -307,7 +322,7 @@ func (s *Session) Describe(ctx context.Context) (*SessionInfo, error) {
 	}
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	resp, err := s.client.sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: s.token})
+	resp, err := s.sessionsRPC().GetSession(ctx, &pb.GetSessionRequest{SessionToken: s.token})
 	if err != nil {
 		return nil, fromStatus(err)
 	}
@@ -353,7 +368,7 @@ func (s *Session) startTransaction(ctx context.Context, opts []*options.Transact
 	}
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	resp, err := s.client.txns.StartTransaction(ctx, &pb.StartTransactionRequest{
+	resp, err := s.txnsRPC().StartTransaction(ctx, &pb.StartTransactionRequest{
 		SessionToken: s.token,
 		Options:      to,
 		JoinExisting: deref(o.JoinExisting),
@@ -380,7 +395,7 @@ func (s *Session) CommitTransaction(ctx context.Context) error {
 	s.mu.Unlock()
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	resp, err := s.client.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: s.token, TransactionNumber: n})
+	resp, err := s.txnsRPC().CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: s.token, TransactionNumber: n})
 	if err != nil {
 		err = fromStatus(err)
 		if errors.Is(err, ErrTransactionAborted) || errors.Is(err, ErrNoTransaction) {
@@ -408,7 +423,7 @@ func (s *Session) AbortTransaction(ctx context.Context) error {
 	s.mu.Unlock()
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	_, err := s.client.txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: s.token, TransactionNumber: n})
+	_, err := s.txnsRPC().AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: s.token, TransactionNumber: n})
 	err = fromStatus(err)
 	if err == nil || errors.Is(err, ErrNoTransaction) {
 		s.transactionEnded(n)

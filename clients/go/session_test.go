@@ -18,6 +18,7 @@ import (
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
+	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/server"
 )
 
@@ -436,5 +437,33 @@ func TestTransportChoice(t *testing.T) {
 				t.Errorf("Ping = %v, want success %v", err, tt.wantOK)
 			}
 		})
+	}
+}
+
+// A session's calls go to the instance address it reports; when that
+// cannot be reached they fall back to the client's own target.
+func TestRoutingFallsBack(t *testing.T) {
+	// Nothing listens on port 1 of loopback.
+	g := mustGate(t, gateConfig{advertise: "127.0.0.1:1"})
+	c := mustClient(t, g)
+	s := mustSession(t, c)
+	ctx := mongogate.NewSessionContext(testCtx(t), s)
+	coll := c.Database(testbackend.DBName(t)).Collection("items")
+	if err := s.StartTransaction(ctx); err != nil {
+		t.Fatalf("StartTransaction: %v", err)
+	}
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatalf("InsertOne: %v", err)
+	}
+	cur, err := coll.Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatalf("Find: %v", err)
+	}
+	var docs []bson.D
+	if err := cur.All(ctx, &docs); err != nil || len(docs) != 1 {
+		t.Fatalf("Find: %v, %v; want the transaction's document", docs, err)
+	}
+	if err := s.CommitTransaction(ctx); err != nil {
+		t.Fatalf("CommitTransaction: %v", err)
 	}
 }
