@@ -17,7 +17,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 # libprotobuf-dev ships google/protobuf/*.proto in /usr/include, where
 # /usr/bin/protoc looks for the well-known types the contract imports.
-debs=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev)
+# nginx is the load balancer of the multi-instance tests (test/cluster,
+# test/otherlang's TestPythonThroughBalancer); they run it themselves,
+# in the foreground, on loopback.
+debs=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev nginx)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -47,6 +50,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq </dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  # The tests start their own nginx; one the package started on port 80
+  # (where no policy-rc.d forbids starting services) is stopped.
+  if [ -s /run/nginx.pid ]; then
+    as_root nginx -s quit || true
+  fi
 else
   echo "install-otherlang: Debian packages present (${debs[*]})"
 fi

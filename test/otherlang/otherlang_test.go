@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mongogate/mongogate/internal/proctest"
+	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
@@ -35,6 +37,7 @@ var (
 	// root is the repository root, serverBin the server binary TestMain
 	// built from it.
 	root, serverBin string
+	bins            proctest.Binaries
 
 	listeningRE = regexp.MustCompile(`^mongogate listening on (\S+)$`)
 )
@@ -55,10 +58,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if serverBin, err = testbackend.BuildServer(dir); err != nil {
+	if bins, err = proctest.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "otherlang:", err)
 		return 1
 	}
+	serverBin = bins.Server
 	return m.Run()
 }
 
@@ -68,6 +72,25 @@ func TestPython(t *testing.T) {
 	addr := mustStartServer(t)
 	env := append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1")
 	runScenario(t, "python", env, python, "scenario.py", addr)
+}
+
+// TestPythonThroughBalancer runs the same scenario against three
+// instances behind nginx: each call may land on any instance, which
+// forwards it to the session's owner.
+func TestPythonThroughBalancer(t *testing.T) {
+	protoc := needPythonTools(t)
+	stubs := mustPythonStubs(t, protoc)
+	c := proctest.StartCluster(t, bins, 3)
+	env := append(os.Environ(), "PYTHONPATH="+stubs, "PYTHONDONTWRITEBYTECODE=1")
+	runScenario(t, "python", env, python, "scenario.py", c.LB)
+	var forwarded float64
+	for _, s := range c.Servers {
+		v, _ := promtest.Scrape(t, s.MetricsURL).Value("mongogate_forwarded_calls_total")
+		forwarded += v
+	}
+	if forwarded == 0 {
+		t.Error("no call was forwarded: the balancer did not spread the scenario's calls")
+	}
 }
 
 func TestNode(t *testing.T) {

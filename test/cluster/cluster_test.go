@@ -1,0 +1,348 @@
+// Package cluster tests several mongogate processes on one MongoDB
+// deployment behind a real load balancer (nginx, round-robin gRPC):
+// forwarding to a session's owner, client routing, principal propagation,
+// and what happens when an instance dies.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	mongogate "github.com/mongogate/mongogate/clients/go"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/proctest"
+	"github.com/mongogate/mongogate/internal/promtest"
+	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/server"
+)
+
+var bins proctest.Binaries
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mongogate-cluster-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if bins, err = proctest.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+const (
+	aliceKey = "mg_cluster_alice_key"
+	bobKey   = "mg_cluster_bob_key"
+	// heartbeat is the instances' --heartbeat-interval (the default).
+	heartbeat = 2 * time.Second
+)
+
+// mustCluster starts three instances with API keys for alice and bob and
+// a shared peer secret, behind nginx.
+func mustCluster(t *testing.T) *proctest.Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	secret := filepath.Join(dir, "peer-secret")
+	if err := os.WriteFile(keys, []byte("alice "+server.HashAPIKey(aliceKey)+"\nbob "+server.HashAPIKey(bobKey)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("cluster-test-peer-secret-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return proctest.StartCluster(t, bins, 3, "--api-keys", keys, "--peer-secret-file", secret,
+		"--heartbeat-interval", heartbeat.String())
+}
+
+// stubs are the three services on one connection.
+type stubs struct {
+	sess pb.SessionServiceClient
+	txns pb.TransactionServiceClient
+	docs pb.DocumentServiceClient
+}
+
+func mustStubs(t *testing.T, addr string) stubs {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return stubs{pb.NewSessionServiceClient(conn), pb.NewTransactionServiceClient(conn), pb.NewDocumentServiceClient(conn)}
+}
+
+func ctxAs(t *testing.T, key string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+}
+
+func doc(json string) *pb.Document { return &pb.Document{Value: &pb.Document_Json{Json: json}} }
+
+func reason(err error) (codes.Code, string) {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return st.Code(), ei.GetReason()
+		}
+	}
+	return st.Code(), ""
+}
+
+func wantReason(t *testing.T, what string, err error, code codes.Code, r pb.ErrorReason) {
+	t.Helper()
+	if c, got := reason(err); c != code || got != r.Wire() {
+		t.Fatalf("%s: %v %q (%v), want %v %s", what, c, got, err, code, r.Wire())
+	}
+}
+
+// forwarded sums mongogate_forwarded_calls_total over the instances.
+func forwarded(t *testing.T, c *proctest.Cluster) float64 {
+	t.Helper()
+	var n float64
+	for _, s := range c.Servers {
+		v, _ := promtest.Scrape(t, s.MetricsURL).Value("mongogate_forwarded_calls_total")
+		n += v
+	}
+	return n
+}
+
+func count(t *testing.T, mc *mongo.Client, db, coll string, filter bson.D) int64 {
+	t.Helper()
+	n, err := mc.Database(db).Collection(coll).CountDocuments(context.Background(), filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Through a round-robin balancer every call of a session may land on any
+// instance; each is forwarded to the owner, so multi-call transactions
+// work as on one instance.
+func TestTransactionsThroughBalancer(t *testing.T) {
+	c := mustCluster(t)
+	lb := mustStubs(t, c.LB)
+	db := testbackend.DBName(t)
+	ns := &pb.Namespace{Database: db, Collection: "items"}
+	ctx := ctxAs(t, aliceKey)
+	const txns = 30
+	for i := range txns {
+		start, err := lb.sess.StartSession(ctx, &pb.StartSessionRequest{})
+		if err != nil {
+			t.Fatalf("transaction %d: StartSession: %v", i, err)
+		}
+		token := start.GetSession().GetToken()
+		st, err := lb.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+		if err != nil {
+			t.Fatalf("transaction %d: StartTransaction: %v", i, err)
+		}
+		for j := range 3 {
+			id := strconv.Itoa(i*3 + j)
+			if _, err := lb.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": ` + id + `}`)}); err != nil {
+				t.Fatalf("transaction %d: InsertOne %s: %v", i, id, err)
+			}
+		}
+		commit, err := lb.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
+		if err != nil || !commit.GetCommitted() {
+			t.Fatalf("transaction %d: CommitTransaction = %v, %v", i, commit, err)
+		}
+		if _, err := lb.sess.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
+			t.Fatalf("transaction %d: EndSession: %v", i, err)
+		}
+	}
+	mc := testbackend.Client(t, c.URI)
+	if n := count(t, mc, db, "items", bson.D{}); n != txns*3 {
+		t.Fatalf("%d documents, want %d", n, txns*3)
+	}
+	for id := range txns * 3 {
+		if n := count(t, mc, db, "items", bson.D{{Key: "_id", Value: int32(id)}}); n != 1 {
+			t.Errorf("document %d is there %d times, want once", id, n)
+		}
+	}
+	f := forwarded(t, c)
+	t.Logf("%d transactions of 6 calls through nginx; %v calls forwarded", txns, f)
+	if f == 0 {
+		t.Error("no call was forwarded: the balancer did not spread the calls")
+	}
+}
+
+// A Find stream on a session started through another instance returns
+// every document of the session's transaction.
+func TestFindAcrossInstances(t *testing.T) {
+	c := mustCluster(t)
+	owner, other := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	db := testbackend.DBName(t)
+	ns := &pb.Namespace{Database: db, Collection: "items"}
+	ctx := ctxAs(t, aliceKey)
+	start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	if _, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 250
+	docs := make([]*pb.Document, n)
+	for i := range docs {
+		docs[i] = doc(`{"_id": ` + strconv.Itoa(i) + `, "pad": "` + fmt.Sprintf("%0100d", i) + `"}`)
+	}
+	if _, err := owner.docs.InsertMany(ctx, &pb.InsertManyRequest{SessionToken: token, Namespace: ns, Documents: docs}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := other.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Namespace: ns, Options: &pb.FindOptions{BatchSize: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, messages := 0, 0
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Find through another instance: %v", err)
+		}
+		got += len(resp.GetDocuments())
+		messages++
+	}
+	if got != n || messages < n/40 {
+		t.Fatalf("Find through another instance: %d documents in %d messages, want %d in at least %d", got, messages, n, n/40)
+	}
+	if v, _ := promtest.Scrape(t, c.Servers[1].MetricsURL).Value("mongogate_forwarded_calls_total",
+		"method", "mongogate.v1.DocumentService/Find", "outcome", "OK"); v != 1 {
+		t.Errorf("the other instance forwarded %v Find calls, want 1", v)
+	}
+}
+
+// The Go client sends a session's calls to the instance that holds it:
+// through the balancer, only StartSession goes anywhere, and nothing is
+// forwarded.
+func TestGoClientRoutesToOwner(t *testing.T) {
+	c := mustCluster(t)
+	before := forwarded(t, c)
+	client, err := mongogate.New(c.LB, mongogate.WithAPIKey(aliceKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	db := testbackend.DBName(t)
+	items := client.Database(db).Collection("items")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	owners := map[string]bool{}
+	const sessions = 12
+	for i := range sessions {
+		err := client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+			owners[s.ID()[:len("mg-test-0")]] = true
+			_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
+				for j := range 3 {
+					if _, err := items.InsertOne(ctx, bson.D{{Key: "_id", Value: i*3 + j}}); err != nil {
+						return nil, err
+					}
+				}
+				return nil, nil
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	if n := count(t, testbackend.Client(t, c.URI), db, "items", bson.D{}); n != sessions*3 {
+		t.Fatalf("%d documents, want %d", n, sessions*3)
+	}
+	after := forwarded(t, c)
+	t.Logf("%d sessions held by instances %v; forwarded calls %v before, %v after", sessions, owners, before, after)
+	if after != before {
+		t.Errorf("the instances forwarded %v calls of Go client sessions, want none", after-before)
+	}
+	if len(owners) < 2 {
+		t.Errorf("every session landed on %v: the balancer did not spread StartSession", owners)
+	}
+}
+
+// Forwarding metadata sent by a client is refused, and a principal's
+// token stays its own through a forwarder.
+func TestForwardingPrincipals(t *testing.T) {
+	c := mustCluster(t)
+	owner, other := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	spoof := metadata.AppendToOutgoingContext(ctxAs(t, bobKey),
+		"mongogate-fwd-from", "mg-test-1", "mongogate-fwd-principal", "alice",
+		"mongogate-fwd-time", strconv.FormatInt(time.Now().UnixMilli(), 10), "mongogate-fwd-sig", "forged")
+	_, err := mustStubs(t, c.LB).sess.StartSession(spoof, &pb.StartSessionRequest{})
+	wantReason(t, "StartSession with forwarding metadata from a client", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+
+	start, err := owner.sess.StartSession(ctxAs(t, aliceKey), &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	_, err = other.sess.GetSession(ctxAs(t, bobKey), &pb.GetSessionRequest{SessionToken: token})
+	wantReason(t, "bob's GetSession of alice's token through a forwarder", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+	if _, err := other.sess.GetSession(ctxAs(t, aliceKey), &pb.GetSessionRequest{SessionToken: token}); err != nil {
+		t.Fatalf("alice's GetSession of her token through a forwarder: %v", err)
+	}
+}
+
+// Killing an owner mid-transaction: its token answers SESSION_OWNER_GONE
+// from the survivors at once (within 3 heartbeats), and the orphaned
+// writes never become visible.
+func TestOwnerKilled(t *testing.T) {
+	c := mustCluster(t)
+	owner, survivor := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	db := testbackend.DBName(t)
+	ns := &pb.Namespace{Database: db, Collection: "items"}
+	ctx := ctxAs(t, aliceKey)
+	start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	if _, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Servers[0].Kill()
+	killed := time.Now()
+	for {
+		_, err := survivor.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+		if _, r := reason(err); r == pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE.Wire() {
+			break
+		}
+		if time.Since(killed) > 3*heartbeat {
+			t.Fatalf("3 heartbeats after the kill the token answers %v, want SESSION_OWNER_GONE", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("SESSION_OWNER_GONE %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
+	mc := testbackend.Client(t, c.URI)
+	if n := count(t, mc, db, "items", bson.D{{Key: "_id", Value: "orphan"}}); n != 0 {
+		t.Fatalf("the orphaned insert is visible")
+	}
+}
