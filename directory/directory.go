@@ -270,6 +270,13 @@ func (d *Directory) register(ctx context.Context) error {
 // sessions have ended (the caller closed them first), so its entry says
 // gone at once rather than after StaleAfter.
 func (d *Directory) Close(ctx context.Context) error {
+	return d.Leave(ctx, d.open())
+}
+
+// Leave is Close with the tombstone listing open: the transactions this
+// instance had open before it aborted them, so that their outcome stays
+// known (aborted, or committed when a record says so).
+func (d *Directory) Leave(ctx context.Context, open []OpenTxn) error {
 	select {
 	case <-d.stop:
 		return nil
@@ -279,7 +286,10 @@ func (d *Directory) Close(ctx context.Context) error {
 	<-d.done
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	_, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, d.tombstone(d.open()))
+	if open == nil {
+		open = []OpenTxn{}
+	}
+	_, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, d.tombstone(open))
 	if err != nil {
 		return fmt.Errorf("directory: leaving: %w", err)
 	}

@@ -262,6 +262,7 @@ func transactionOptionsFromProto(field string, o *pb.TransactionOptions) (sessio
 	if out.MaxCommitTime, err = durationFromProto(field+".max_commit_time", o.GetMaxCommitTime()); err != nil {
 		return sessions.TransactionOptions{}, err
 	}
+	out.RecordOutcome = o.RecordOutcome
 	return out, nil
 }
 
@@ -352,6 +353,7 @@ func transactionOptionsToProto(o sessions.TransactionOptions, f crud.Format) (*p
 		ReadConcern:    readConcernToProto(o.ReadConcern),
 		WriteConcern:   writeConcernToProto(o.WriteConcern),
 		ReadPreference: rp,
+		RecordOutcome:  o.RecordOutcome,
 	}
 	if o.MaxCommitTime > 0 {
 		out.MaxCommitTime = durationpb.New(o.MaxCommitTime)

@@ -34,6 +34,7 @@ type Metrics struct {
 	commitAttempts  prometheus.Counter
 	forwarded       *prometheus.CounterVec
 	peerDialFails   prometheus.Counter
+	reclaimed       prometheus.Counter
 	activeSessions  atomic.Pointer[func() int]
 	directory       atomic.Pointer[func() map[string]int]
 }
@@ -75,6 +76,10 @@ func NewMetrics() *Metrics {
 			Name: "mongogate_peer_dial_failures_total",
 			Help: "Forwarded calls that could not reach the owning instance.",
 		}),
+		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mongogate_instances_reclaimed_total",
+			Help: "Dead instances whose open transactions this instance killed (killSessions) and whose directory entry it closed.",
+		}),
 	}
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mongogate_sessions_active", Help: "Sessions currently registered.",
@@ -85,7 +90,7 @@ func NewMetrics() *Metrics {
 		return 0
 	})
 	r.MustRegister(m.rpc, m.sessionsStarted, m.sessionsExpired, m.transactions, m.commitAttempts, active,
-		m.forwarded, m.peerDialFails, directoryCollector{m},
+		m.forwarded, m.peerDialFails, m.reclaimed, directoryCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{outcomeCommitted, outcomeAborted, outcomeUnknown} {
 		m.transactions.WithLabelValues(o)
@@ -156,6 +161,13 @@ func (m *Metrics) Forwarded(fullMethod, outcome string) {
 func (m *Metrics) PeerDialFailure() {
 	if m != nil {
 		m.peerDialFails.Inc()
+	}
+}
+
+// InstanceReclaimed counts a dead instance this instance cleaned up.
+func (m *Metrics) InstanceReclaimed() {
+	if m != nil {
+		m.reclaimed.Inc()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
 
@@ -204,7 +205,13 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 		}
 		return nil
 	}
-	attempts, err := h.s.txn.RunWithin(ctx, c.backend.Client, c.entry, opts, timeout, fn)
+	e := c.entry
+	if e == nil {
+		// A session of RunWithin's own, on this backend for this caller.
+		p, _ := principal(ctx)
+		e = &sessions.Entry{Backend: c.backend.Name, Principal: p}
+	}
+	attempts, err := h.s.txn.RunWithin(ctx, c.backend.Client, e, opts, timeout, fn)
 	if err != nil {
 		if opErr != nil && errors.Is(err, opErr) {
 			return nil, withOperationIndex(err, failed, ops[failed].field)

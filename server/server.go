@@ -40,6 +40,12 @@ type Config struct {
 	// Session.instance_address so that they can route a session's calls
 	// to its owner; empty gives none.
 	Address string
+	// Peers is the instance directory, for the outcome of a gone
+	// instance's transactions; nil knows of no other instance.
+	Peers Peers
+	// Outcomes returns a backend's outcome record collection (see
+	// txn.Config.Outcomes); nil means there are no records.
+	Outcomes func(backend string) *mongo.Collection
 }
 
 // Server implements mongogate's three gRPC services.
@@ -50,6 +56,8 @@ type Server struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	address  string
+	peers    Peers
+	outcomes func(backend string) *mongo.Collection
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -57,7 +65,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Sessions == nil || cfg.Txn == nil {
 		return nil, errors.New("server: Sessions and Txn are required")
 	}
-	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger, address: cfg.Address}
+	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
+		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -25,6 +25,9 @@ type TransactionOptions struct {
 	ReadPreference *readpref.ReadPref
 	// MaxCommitTime bounds one commit, including its retries.
 	MaxCommitTime time.Duration
+	// RecordOutcome writes an outcome record inside the transaction before
+	// it commits (see txn.OutcomeID); nil means the session's default.
+	RecordOutcome *bool
 }
 
 // Options are what StartSession asked for.
@@ -87,6 +90,9 @@ type Txn struct {
 	Dangling int
 	Options  TransactionOptions
 	Started  time.Time
+	// Outcome is the id of the transaction's outcome record when it
+	// records one (Options.RecordOutcome), else "".
+	Outcome string
 }
 
 // Entry is one registered session. Token, Principal, Backend, Session,

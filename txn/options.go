@@ -24,6 +24,9 @@ func merge(explicit, defaults sessions.TransactionOptions) sessions.TransactionO
 	if out.MaxCommitTime == 0 {
 		out.MaxCommitTime = defaults.MaxCommitTime
 	}
+	if out.RecordOutcome == nil {
+		out.RecordOutcome = defaults.RecordOutcome
+	}
 	return out
 }
 
@@ -40,6 +43,8 @@ func mismatch(joining, open sessions.TransactionOptions) string {
 		return "read preference"
 	case joining.MaxCommitTime != 0 && joining.MaxCommitTime != open.MaxCommitTime:
 		return "max commit time"
+	case joining.RecordOutcome != nil && *joining.RecordOutcome != (open.RecordOutcome != nil && *open.RecordOutcome):
+		return "record outcome"
 	}
 	return ""
 }

@@ -45,9 +45,11 @@ func (m *Manager) Run(ctx context.Context, client *mongo.Client, e *sessions.Ent
 //
 // Every attempt is a new transaction of e: e.Txn.Number grows by one per
 // attempt, and e.Txn ends describing the last one (committed, aborted, or
-// outcome unknown), as GetSession reports it. With e nil, Run runs in a
-// session of its own started on client and ended before it returns (the
-// transaction number then equals attempts); with e given, client is unused.
+// outcome unknown), as GetSession reports it. With e nil, or an e without
+// a driver session (which then only names the backend and principal),
+// Run runs in a session of its own started on client and ended before it
+// returns (the transaction number then equals attempts); with a session in
+// e, client is unused.
 // e must have no open transaction (ErrInProgress, or ErrCommitPending).
 // Run does not check that the deployment supports transactions; the caller
 // does, as for Start.
@@ -55,7 +57,7 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 	if timeout <= 0 {
 		timeout = m.cfg.RunTimeout
 	}
-	if e == nil {
+	if e == nil || e.Session == nil {
 		if client == nil {
 			return 0, errors.New("txn: run: neither a session nor a client")
 		}
@@ -68,7 +70,13 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 			defer cancel()
 			s.EndSession(ectx)
 		}()
-		e = &sessions.Entry{Session: s}
+		own := &sessions.Entry{Session: s}
+		if e != nil {
+			// Who runs it and where, for the open-transaction list.
+			own.Backend, own.Principal = e.Backend, e.Principal
+		}
+		e = own
+		defer m.untrack(e)
 	}
 	if e.Txn.State == sessions.TxnInProgress {
 		return 0, fmt.Errorf("txn: run: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
@@ -112,7 +120,10 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 			m.abort(ctx, e)
 			return attempts, fmt.Errorf("txn: run: transaction %d: %w", e.Txn.Number, err)
 		}
-		err := m.runCommit(ctx, e, deadline)
+		err := m.recordBeforeCommit(ctx, e)
+		if err == nil {
+			err = m.runCommit(ctx, e, deadline)
+		}
 		if err == nil {
 			return attempts, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -39,6 +40,16 @@ type Config struct {
 	// metrics. A transaction whose commit outcome was unknown is reported
 	// again when the outcome is learnt.
 	OnOutcome func(sessions.TxnState)
+	// Outcomes returns the collection of a backend's outcome records (see
+	// TransactionOptions.RecordOutcome and OutcomeID); nil, or a nil
+	// result, means transactions there record none.
+	Outcomes func(backend string) *mongo.Collection
+	// RecordByDefault says whether transactions on a backend record their
+	// outcome when neither the transaction nor its session chose; nil
+	// means they do not.
+	RecordByDefault func(backend string) bool
+	// OutcomeRetention is how long outcome records are kept; default 24h.
+	OutcomeRetention time.Duration
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
@@ -66,6 +77,9 @@ type Config struct {
 type Manager struct {
 	cfg Config
 	log *slog.Logger
+	// open holds the transactions in progress or with an unknown commit
+	// outcome, by entry (see OpenTransactions).
+	open sync.Map
 }
 
 // New checks cfg, fills in its defaults and returns a Manager.
@@ -80,6 +94,7 @@ func New(cfg Config) (*Manager, error) {
 		{"MaxBackoff", &cfg.MaxBackoff, time.Second},
 		{"RunTimeout", &cfg.RunTimeout, 120 * time.Second},
 		{"AbortTimeout", &cfg.AbortTimeout, 10 * time.Second},
+		{"OutcomeRetention", &cfg.OutcomeRetention, DefaultOutcomeRetention},
 	}
 	for _, f := range durations {
 		if *f.d < 0 {
@@ -170,6 +185,10 @@ func (m *Manager) begin(e *sessions.Entry, eff sessions.TransactionOptions) erro
 		Options: eff,
 		Started: e.Now(),
 	}
+	if m.recording(e, eff) {
+		e.Txn.Outcome = OutcomeID(e.Token, e.Txn.Number)
+	}
+	m.track(e)
 	return nil
 }
 
@@ -178,6 +197,11 @@ func (m *Manager) begin(e *sessions.Entry, eff sessions.TransactionOptions) erro
 func (m *Manager) end(e *sessions.Entry, s sessions.TxnState) {
 	changed := e.Txn.State != s
 	e.Txn.State, e.Txn.Depth = s, 0
+	if s != sessions.TxnUnknown {
+		// A commit whose outcome is unknown may still hold the
+		// transaction open in MongoDB: it stays listed.
+		m.untrack(e)
+	}
 	if changed && m.cfg.OnOutcome != nil {
 		m.cfg.OnOutcome(s)
 	}
@@ -230,10 +254,29 @@ func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (
 	}
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	if err := m.recordBeforeCommit(cctx, e); err != nil {
+		return res, err
+	}
 	deadline, _ := cctx.Deadline()
 	err := m.commitLoop(cctx, e, deadline)
 	res.Committed = err == nil
 	return res, err
+}
+
+// recordBeforeCommit writes the outcome record of e's transaction, if it
+// records one and its first commit is about to be sent; a failed write
+// aborts the transaction (MongoDB's error, TransientTransactionError
+// included, is wrapped).
+func (m *Manager) recordBeforeCommit(ctx context.Context, e *sessions.Entry) error {
+	if e.Txn.Outcome == "" || e.Txn.State != sessions.TxnInProgress {
+		return nil
+	}
+	if err := m.writeRecord(ctx, e); err != nil {
+		n := e.Txn.Number
+		m.abort(ctx, e)
+		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
+	}
+	return nil
 }
 
 // commitLoop commits e's open (or unknown) transaction, retrying
@@ -366,6 +409,11 @@ func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (A
 // that happened, and one that did not is aborted by MongoDB at its
 // lifetime limit.
 func (m *Manager) AbortFor(ctx context.Context, e *sessions.Entry, cause sessions.AbortCause) bool {
+	if cause != sessions.AbortLifetime {
+		// The session is going away; a commit of unknown outcome it
+		// leaves is MongoDB's to expire.
+		defer m.untrack(e)
+	}
 	if e.Txn.State != sessions.TxnInProgress {
 		return false
 	}

@@ -59,6 +59,7 @@ type app struct {
 	emu      *emulator.Server // nil with a real MongoDB
 	backends []*server.Backend
 	registry *sessions.Registry
+	manager  *txn.Manager
 	dir      *directory.Directory
 	forward  *server.Forwarder
 	ln       net.Listener
@@ -124,12 +125,16 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	// The transaction layer is the only writer of transaction state: the
 	// registry asks it to abort on expiry, EndSession and shutdown, and it
 	// reports every outcome, whoever caused it.
+	outcomes := a.outcomeCollections(ctx, cfg, log)
 	manager, err := txn.New(txn.Config{
 		CommitRetryLimit: cfg.commitRetry,
 		RunTimeout:       cfg.runTimeout,
 		Logger:           log.With("component", "txn"),
 		OnCommitAttempt:  metrics.CommitAttempt,
 		OnOutcome:        metrics.TransactionFinished,
+		Outcomes:         func(b string) *mongo.Collection { return outcomes[b] },
+		RecordByDefault:  func(b string) bool { return cfg.backendBool(b, "record_outcome", cfg.recordOutcome) },
+		OutcomeRetention: cfg.retention,
 	})
 	if err != nil {
 		return nil, err
@@ -172,7 +177,8 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if err := a.startDirectory(ctx, cfg, instance, advertise, log); err != nil {
+	a.manager = manager
+	if err := a.startDirectory(ctx, cfg, instance, advertise, metrics, log); err != nil {
 		return nil, err
 	}
 	metrics.SetDirectory(a.directoryCounts)
@@ -191,7 +197,10 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Info("mongogate: no --peer-secret-file: calls forwarded to other instances carry the caller's own credentials (callers authenticated by client certificate cannot be forwarded)")
 	}
 
-	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log, Address: advertise})
+	srv, err := server.New(server.Config{
+		Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log,
+		Address: advertise, Peers: a.dir, Outcomes: func(b string) *mongo.Collection { return outcomes[b] },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -336,11 +345,14 @@ func (a *app) shutdown(ctx context.Context, timeout time.Duration) error {
 	var errs []error
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// What was open before the registry aborts it stays listed in the
+	// directory's tombstone, so that its outcome (aborted) stays known.
+	open := a.openTransactions()
 	if err := a.registry.Close(cctx); err != nil {
 		errs = append(errs, fmt.Errorf("sessions: %w", err))
 	}
 	// Every session has ended: the directory entry can say gone at once.
-	if err := a.dir.Close(cctx); err != nil {
+	if err := a.dir.Leave(cctx, open); err != nil {
 		errs = append(errs, err)
 	}
 	_ = a.forward.Close()
@@ -513,27 +525,99 @@ func readPeerSecret(file string) ([]byte, error) {
 }
 
 // startDirectory registers this instance in the default backend's
-// directory collection.
-func (a *app) startDirectory(ctx context.Context, cfg *config, instance, advertise string, log *slog.Logger) error {
-	var def *server.Backend
-	for _, b := range a.backends {
-		if b.Name == server.DefaultBackend {
-			def = b
-		}
-	}
+// directory collection. Its heartbeats list the open transactions, and
+// it kills a dead instance's (see reclaim).
+func (a *app) startDirectory(ctx context.Context, cfg *config, instance, advertise string, metrics *server.Metrics, log *slog.Logger) error {
 	db, coll, _ := strings.Cut(cfg.directoryColl, ".")
 	var err error
 	a.dir, err = directory.New(directory.Config{
-		Collection: def.Client.Database(db).Collection(coll),
-		InstanceID: instance,
-		Address:    advertise,
-		Interval:   cfg.heartbeat,
-		Logger:     log.With("component", "directory"),
+		Collection:   a.backend(server.DefaultBackend).Client.Database(db).Collection(coll),
+		InstanceID:   instance,
+		Address:      advertise,
+		Interval:     cfg.heartbeat,
+		TombstoneTTL: cfg.retention,
+		Open:         a.openTransactions,
+		Reclaim: func(ctx context.Context, dead directory.Instance) error {
+			if err := a.reclaim(ctx, dead); err != nil {
+				return err
+			}
+			metrics.InstanceReclaimed()
+			return nil
+		},
+		Logger: log.With("component", "directory"),
 	})
 	if err != nil {
 		return err
 	}
 	return a.dir.Start(ctx)
+}
+
+func (a *app) backend(name string) *server.Backend {
+	for _, b := range a.backends {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// openTransactions is what this instance's heartbeats list.
+func (a *app) openTransactions() []directory.OpenTxn {
+	var out []directory.OpenTxn
+	for _, o := range a.manager.OpenTransactions() {
+		out = append(out, directory.OpenTxn{Backend: o.Backend, LSID: o.LSID, Outcome: o.Outcome, Principal: o.Principal})
+	}
+	return out
+}
+
+// reclaim kills a dead instance's open transactions: killSessions on
+// each backend for the logical sessions its last heartbeat listed, which
+// aborts their transactions and releases their locks at once, rather
+// than at MongoDB's transaction lifetime limit. MongoDB documents
+// killSessions as killing "all operations associated with the specified
+// sessions" and aborting their in-progress transactions
+// (https://www.mongodb.com/docs/manual/reference/command/killSessions/).
+// An empty list would kill every session, so none is sent for a backend
+// without listed sessions.
+func (a *app) reclaim(ctx context.Context, dead directory.Instance) error {
+	byBackend := map[string]bson.A{}
+	for _, o := range dead.Open {
+		byBackend[o.Backend] = append(byBackend[o.Backend], bson.D{{Key: "id", Value: o.LSID}})
+	}
+	var errs []error
+	for name, lsids := range byBackend {
+		b := a.backend(name)
+		if b == nil {
+			errs = append(errs, fmt.Errorf("instance %s had transactions on backend %q, which this instance does not have", dead.ID, name))
+			continue
+		}
+		if err := b.Client.Database("admin").RunCommand(ctx, bson.D{{Key: "killSessions", Value: lsids}}).Err(); err != nil {
+			errs = append(errs, fmt.Errorf("killSessions on backend %q: %w", name, err))
+		}
+	}
+	a.log.Info("mongogate: killed a dead instance's open transactions", "instance", dead.ID, "transactions", len(dead.Open), "failed", len(errs))
+	return errors.Join(errs...)
+}
+
+// outcomeCollections are the backends' outcome record collections. Each
+// gets its TTL index in the background: records are written and read
+// without it, only their expiry needs it, so a backend that cannot be
+// reached at start delays nothing (the failure is logged).
+func (a *app) outcomeCollections(ctx context.Context, cfg *config, log *slog.Logger) map[string]*mongo.Collection {
+	db, coll, _ := strings.Cut(cfg.outcomeColl, ".")
+	out := map[string]*mongo.Collection{}
+	for _, b := range a.backends {
+		c := b.Client.Database(db).Collection(coll)
+		out[b.Name] = c
+		go func() {
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := txn.EnsureOutcomeIndex(ictx, c); err != nil {
+				log.Warn("mongogate: outcome records' TTL index not created; records will not expire", "backend", b.Name, "err", err)
+			}
+		}()
+	}
+	return out
 }
 
 func (a *app) directoryCounts() map[string]int {

@@ -42,6 +42,9 @@ type config struct {
 	heartbeat      time.Duration
 	peerSecretFile string
 	peerTLSCA      string
+	outcomeColl    string
+	retention      time.Duration
+	recordOutcome  bool
 	shutdown       time.Duration
 	logLevel       string
 	logFormat      string
@@ -94,12 +97,12 @@ func (l *backendOptionList) Set(s string) error {
 			return fmt.Errorf("backend option %q: want name:key=value", item)
 		}
 		switch key {
-		case "retry_writes", "causal_consistency":
+		case "retry_writes", "causal_consistency", "record_outcome":
 			if _, err := strconv.ParseBool(val); err != nil {
 				return fmt.Errorf("backend option %q: %s needs true or false", item, key)
 			}
 		default:
-			return fmt.Errorf("backend option %q: unknown key %q (retry_writes, causal_consistency)", item, key)
+			return fmt.Errorf("backend option %q: unknown key %q (retry_writes, causal_consistency, record_outcome)", item, key)
 		}
 		*l = append(*l, backendOption{backend: name, key: key, value: val})
 	}
@@ -112,7 +115,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:50051", "gRPC listen address")
 	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB connection string of the backend \"default\"; empty starts the in-memory emulator (data is not persisted)")
 	fs.Var(&cfg.backends, "backend", "additional named backend `name=uri` (repeatable)")
-	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes or causal_consistency (repeatable)")
+	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes, causal_consistency or record_outcome (repeatable)")
 	fs.BoolVar(&cfg.retryWrites, "retry-writes", true, "default for retryable writes on every backend")
 	fs.BoolVar(&cfg.causal, "causal-consistency", true, "default causal consistency of new sessions on every backend")
 	fs.StringVar(&cfg.instanceID, "instance-id", "", "this instance's id, the prefix of its session tokens (default: random)")
@@ -135,6 +138,9 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.heartbeat, "heartbeat-interval", 2*time.Second, "how often this instance heartbeats in the directory; an instance silent for 3 intervals is dead")
 	fs.StringVar(&cfg.peerSecretFile, "peer-secret-file", "", "`file` holding a secret (32+ bytes) shared by all instances, which signs the principal of forwarded calls")
 	fs.StringVar(&cfg.peerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) to verify other instances' certificates when serving TLS (default: the system's roots)")
+	fs.StringVar(&cfg.outcomeColl, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
+	fs.DurationVar(&cfg.retention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
+	fs.BoolVar(&cfg.recordOutcome, "record-outcome", false, "default of record_outcome for transactions on every backend (per backend: --backend-option name:record_outcome=true)")
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -205,6 +211,12 @@ func (c *config) validate() error {
 	}
 	if db, coll, ok := strings.Cut(c.directoryColl, "."); !ok || db == "" || coll == "" {
 		errs = append(errs, fmt.Errorf("--directory-collection %q: want db.collection", c.directoryColl))
+	}
+	if db, coll, ok := strings.Cut(c.outcomeColl, "."); !ok || db == "" || coll == "" {
+		errs = append(errs, fmt.Errorf("--outcome-collection %q: want db.collection", c.outcomeColl))
+	}
+	if c.retention <= 0 {
+		errs = append(errs, fmt.Errorf("--outcome-retention %v: must be positive", c.retention))
 	}
 	if c.heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("--heartbeat-interval %v: must be positive", c.heartbeat))
