@@ -66,7 +66,8 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 	quiet := slog.New(slog.DiscardHandler)
 	mc := testbackend.Client(t, uri)
 	m := NewMetrics()
-	tm, err := txn.New(txn.Config{OnOutcome: m.TransactionFinished})
+	outcomes := mc.Database(db).Collection("outcomes")
+	tm, err := txn.New(txn.Config{OnOutcome: m.TransactionFinished, Outcomes: func(string) *mongo.Collection { return outcomes }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +87,13 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 	dir, err := directory.New(directory.Config{
 		Collection: dirMC.Database(db).Collection("instances"),
 		InstanceID: id, Address: addr, Interval: 200 * time.Millisecond, Logger: quiet,
+		Open: func() []directory.OpenTxn {
+			var out []directory.OpenTxn
+			for _, o := range tm.OpenTransactions() {
+				out = append(out, directory.OpenTxn{Backend: o.Backend, LSID: o.LSID, Outcome: o.Outcome, Principal: o.Principal})
+			}
+			return out
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +111,7 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 	s, err := New(Config{
 		Backends: []*Backend{{Name: DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true}},
 		Sessions: reg, Txn: tm, Metrics: m, Logger: quiet, Address: addr,
+		Peers: dir, Outcomes: func(string) *mongo.Collection { return outcomes },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -347,6 +347,28 @@ func (s *Session) Describe(ctx context.Context) (*SessionInfo, error) {
 	return info, nil
 }
 
+// TransactionOutcome asks how the session's transaction number (0: the
+// current or last one) stands. Unlike Describe it works after the server
+// instance holding the session is gone (ErrSessionOwnerGone), from any
+// instance: a transaction that recorded its outcome (RecordOutcome)
+// answers OutcomeCommitted or OutcomeAborted for as long as the server
+// keeps records (24 h by default); OutcomeUnknown means not known yet
+// (ask again in a few seconds) or never (it recorded nothing).
+func (s *Session) TransactionOutcome(ctx context.Context, number int64) (TransactionOutcome, error) {
+	if number == 0 {
+		number, _ = s.position()
+	}
+	ctx, cancel := s.client.withTimeout(ctx)
+	defer cancel()
+	// The client's own target, not the session's instance, which may be
+	// the one that is gone.
+	resp, err := s.client.txns.GetTransactionOutcome(ctx, &pb.GetTransactionOutcomeRequest{SessionToken: s.token, TransactionNumber: number})
+	if err != nil {
+		return OutcomeNone, fromStatus(err)
+	}
+	return TransactionOutcome(resp.GetOutcome()), nil
+}
+
 // StartTransaction opens a transaction on the session; operations that
 // carry the session run in it until CommitTransaction or
 // AbortTransaction. With options.Transaction().SetJoinExisting(true) it
@@ -455,6 +477,12 @@ func (s *Session) position() (int64, int32) {
 //   - if the commit fails with ErrUnknownCommitResult (or its answer is
 //     lost: codes.Unavailable without a reason), the commit is sent again,
 //     fn is not rerun;
+//   - if the server instance holding the session dies during the commit
+//     (ErrSessionOwnerGone), the transaction's recorded outcome (see
+//     options.TransactionOptions.RecordOutcome) decides: nil when it
+//     committed; an error matching ErrSessionOwnerGone and
+//     ErrTransactionAborted when it did not, or ErrUnknownCommitResult
+//     when it recorded none;
 //   - retries stop after 120 s or when ctx ends, returning the last error;
 //     between retries it waits a jittered 5 ms growing by half up to 500 ms.
 //
@@ -538,6 +566,8 @@ func (s *Session) runInTransaction(ctx context.Context, fn func(ctx context.Cont
 }
 
 // commitLoop commits, and commits again while the outcome is unknown.
+// When the instance holding the session dies meanwhile, the
+// transaction's recorded outcome decides.
 func (s *Session) commitLoop(ctx context.Context, start time.Time) error {
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -547,8 +577,36 @@ func (s *Session) commitLoop(ctx context.Context, start time.Time) error {
 			}
 		}
 		err = s.CommitTransaction(ctx)
+		if errors.Is(err, ErrSessionOwnerGone) {
+			// A commit sent through another instance may have reached the
+			// owner before it died.
+			return s.lostOwnerOutcome(ctx, start, err)
+		}
 		if err == nil || !unknownCommitResult(err) || !retryTime(ctx, start) {
 			return err
+		}
+	}
+}
+
+// lostOwnerOutcome asks any instance how the transaction whose commit
+// was under way when its instance died ended, until it is known or the
+// retry time runs out: nil if it committed, else gone (wrapping
+// ErrTransactionAborted when it is known to have aborted, or
+// ErrUnknownCommitResult).
+func (s *Session) lostOwnerOutcome(ctx context.Context, start time.Time, gone error) error {
+	number, _ := s.position()
+	for attempt := 1; ; attempt++ {
+		o, err := s.TransactionOutcome(ctx, number)
+		switch {
+		case err == nil && o == OutcomeCommitted:
+			s.transactionEnded(number)
+			return nil
+		case err == nil && o == OutcomeAborted:
+			s.transactionEnded(number)
+			return fmt.Errorf("%w: %w", gone, ErrTransactionAborted)
+		}
+		if serr := sleepBackoff(ctx, attempt, start); serr != nil {
+			return fmt.Errorf("%w: %w", gone, ErrUnknownCommitResult)
 		}
 	}
 }
@@ -656,5 +714,6 @@ func transactionOptionsOf(o *options.TransactionOptions) (*pb.TransactionOptions
 		out.ReadPreference = prp
 	}
 	out.MaxCommitTime = durationOf(o.MaxCommitTime)
+	out.RecordOutcome = o.RecordOutcome
 	return out, nil
 }

@@ -193,6 +193,12 @@ type TransactionOptions struct {
 	// instead of failing with ErrTransactionInProgress; only the outermost
 	// commit commits.
 	JoinExisting *bool
+	// RecordOutcome has the server record the transaction's outcome
+	// durably, inside the transaction, so that its outcome stays known
+	// even if the server instance holding the session dies during the
+	// commit (see Session.TransactionOutcome). Nil means the server's
+	// default for the backend.
+	RecordOutcome *bool
 }
 
 // Transaction returns empty TransactionOptions.
@@ -225,5 +231,11 @@ func (o *TransactionOptions) SetMaxCommitTime(d time.Duration) *TransactionOptio
 // SetJoinExisting sets JoinExisting.
 func (o *TransactionOptions) SetJoinExisting(b bool) *TransactionOptions {
 	o.JoinExisting = &b
+	return o
+}
+
+// SetRecordOutcome sets RecordOutcome.
+func (o *TransactionOptions) SetRecordOutcome(b bool) *TransactionOptions {
+	o.RecordOutcome = &b
 	return o
 }

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/mongogate/mongogate/directory"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/testbackend"
+)
+
+func TestTransactionOutcome(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	keys := mustKeys(t)
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{secret: testPeerSecret, apiKeys: keys})
+	b := mustInstance(t, uri, db, "inst-b", instanceConfig{secret: testPeerSecret, apiKeys: keys})
+	ctx := as(testCtx(t), aliceKey)
+	ns := &pb.Namespace{Database: db, Collection: "items"}
+	record := true
+	outcomeOf := func(in *instance, token string, n int64) (pb.TransactionOutcome, bool, error) {
+		resp, err := in.txns.GetTransactionOutcome(ctx, &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n})
+		return resp.GetOutcome(), resp.GetFromRecord(), err
+	}
+	want := func(what string, in *instance, token string, n int64, o pb.TransactionOutcome, fromRecord bool) {
+		t.Helper()
+		got, rec, err := outcomeOf(in, token, n)
+		if err != nil || got != o || rec != fromRecord {
+			t.Fatalf("%s: %v (from record %v), %v; want %v (from record %v)", what, got, rec, err, o, fromRecord)
+		}
+	}
+	start, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	begin := func() int64 {
+		t.Helper()
+		st, err := a.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, Options: &pb.TransactionOptions{RecordOutcome: &record}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.GetTransactionNumber()
+	}
+	insert := func(id string) {
+		t.Helper()
+		if _, err := a.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: jsonDoc(`{"_id": "` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	n1 := begin()
+	insert("one")
+	want("open, on the owner", a, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_IN_PROGRESS, false)
+	want("open, through another instance", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_IN_PROGRESS, false)
+	if _, err := a.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: n1}); err != nil {
+		t.Fatal(err)
+	}
+	want("committed", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, false)
+	n2 := begin()
+	insert("two")
+	if _, err := a.txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: n2}); err != nil {
+		t.Fatal(err)
+	}
+	want("aborted", a, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, false)
+	// An earlier transaction: only its record can tell.
+	want("an earlier committed one", a, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, true)
+	_, _, err = outcomeOf(a, token, n2+1)
+	wantReason(t, "a transaction not started yet", err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_TRANSACTION)
+	_, _, err = outcomeOf(a, token, 0)
+	wantReason(t, "transaction 0", err, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
+	_, err = a.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n1})
+	wantReason(t, "another principal", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+
+	// Once the owner is gone (and reclaimed), the records and the
+	// directory's tombstone answer.
+	n3 := begin()
+	insert("three")
+	time.Sleep(500 * time.Millisecond) // a heartbeat lists it
+	a.kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, st, _ := b.dir.Lookup(testCtx(t), "inst-a"); st == directory.Gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a was not reclaimed within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want("committed, owner gone", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, true)
+	want("open when the owner died", b, token, n3, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
+	want("aborted before, owner gone (not listed, no record)", b, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN, false)
+	_, err = b.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n3})
+	wantReason(t, "another principal, owner gone", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+	wantReason(t, "GetSession, owner gone", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
+}
