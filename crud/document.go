@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -93,10 +95,102 @@ func decodeBSON(field string, b []byte) (bson.Raw, error) {
 	if !bsonDepthOK(b) {
 		return nil, tooDeep(field)
 	}
-	if err := bsoncore.Document(b).Validate(); err != nil {
-		return nil, &ArgError{Field: field, Reason: "bson: " + err.Error()}
+	if reason := malformedBSON(b); reason != "" {
+		return nil, &ArgError{Field: field, Reason: "bson: " + reason}
 	}
 	return bson.Raw(b), nil
+}
+
+// malformedBSON says what is wrong with b, or "" if it is well-formed
+// BSON (https://bsonspec.org/spec.html) at every level: the driver's
+// Validate checks only the framing of the top level, so a document that
+// passed it could still hold a broken embedded document or string, fail
+// to encode as Extended JSON, change in the round trip, or be refused by
+// MongoDB as InvalidBSON. Strings and keys must be UTF-8, which MongoDB's
+// default check skips but Extended JSON cannot carry otherwise. b must be
+// within MaxDepth, which bounds the walk's stack.
+func malformedBSON(b []byte) string {
+	type part struct {
+		doc   []byte
+		array bool
+	}
+	stack := []part{{doc: b}}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		d := p.doc
+		// Embedded documents are sliced by their own length prefix; a
+		// code-with-scope's scope is what its total length leaves over.
+		if n, _, ok := bsoncore.ReadLength(d); !ok || n < 5 || int(n) != len(d) || d[n-1] != 0 {
+			return "a document's length prefix or final NUL does not match its bytes"
+		}
+		rest := d[4 : len(d)-1]
+		for i := 0; len(rest) > 0; i++ {
+			elem, r, ok := bsoncore.ReadElement(rest)
+			if !ok {
+				return "malformed element"
+			}
+			rest = r
+			key := elem.Key()
+			if !utf8.ValidString(key) {
+				return fmt.Sprintf("key %q is not valid UTF-8", key)
+			}
+			if p.array && key != strconv.Itoa(i) {
+				return fmt.Sprintf("array element %d has key %q; array keys are 0, 1, 2, ...", i, key)
+			}
+			v := elem.Value()
+			switch v.Type {
+			case bsoncore.TypeEmbeddedDocument:
+				stack = append(stack, part{doc: v.Data})
+			case bsoncore.TypeArray:
+				stack = append(stack, part{doc: v.Data, array: true})
+			case bsoncore.TypeString, bsoncore.TypeJavaScript, bsoncore.TypeSymbol:
+				if !validString(v.Data) {
+					return fmt.Sprintf("%q: malformed string (length, NUL terminator or UTF-8)", key)
+				}
+			case bsoncore.TypeDBPointer:
+				if !validString(v.Data[:len(v.Data)-12]) {
+					return fmt.Sprintf("%q: malformed DBPointer namespace", key)
+				}
+			case bsoncore.TypeBoolean:
+				if v.Data[0] > 1 {
+					return fmt.Sprintf("%q: boolean byte %d is neither 0 nor 1", key, v.Data[0])
+				}
+			case bsoncore.TypeBinary:
+				// Subtype 2 (old binary) repeats the length inside the data.
+				if n := len(v.Data) - 5; v.Data[4] == 0x02 && (n < 4 || int64(binary.LittleEndian.Uint32(v.Data[5:])) != int64(n-4)) {
+					return fmt.Sprintf("%q: malformed binary subtype 2 (inner length)", key)
+				}
+			case bsoncore.TypeRegex:
+				pattern, options, _ := v.RegexOK()
+				if !utf8.ValidString(pattern) || !utf8.ValidString(options) {
+					return fmt.Sprintf("%q: regular expression is not valid UTF-8", key)
+				}
+			case bsoncore.TypeCodeWithScope:
+				// int32 total length, string code, document scope.
+				data := v.Data
+				if len(data) < 8 {
+					return fmt.Sprintf("%q: malformed code with scope", key)
+				}
+				n := int64(int32(binary.LittleEndian.Uint32(data[4:])))
+				if n < 1 || 8+n > int64(len(data)) || !validString(data[4:8+n]) {
+					return fmt.Sprintf("%q: malformed code with scope (code)", key)
+				}
+				stack = append(stack, part{doc: data[8+n:]})
+			}
+		}
+	}
+	return ""
+}
+
+// validString reports whether b is exactly one BSON string: int32 length
+// counting the NUL, UTF-8 bytes, NUL.
+func validString(b []byte) bool {
+	if len(b) < 5 {
+		return false
+	}
+	n := int64(int32(binary.LittleEndian.Uint32(b)))
+	return n >= 1 && n == int64(len(b)-4) && b[len(b)-1] == 0 && utf8.Valid(b[4:len(b)-1])
 }
 
 func decodeJSON(field, s string) (bson.Raw, error) {
@@ -110,6 +204,11 @@ func decodeJSON(field, s string) (bson.Raw, error) {
 			err = fmt.Errorf("not valid JSON")
 		}
 		return nil, &ArgError{Field: field, Reason: "json: " + err.Error()}
+	}
+	// json.Valid lets invalid UTF-8 through, and the Extended JSON parser
+	// copies it into BSON strings that no JSON response can give back.
+	if !utf8.Valid(b) {
+		return nil, &ArgError{Field: field, Reason: "json: not valid UTF-8"}
 	}
 	if !jsonDepthOK(b) {
 		return nil, tooDeep(field)
@@ -161,12 +260,24 @@ func bsonDepthOK(b []byte) bool {
 				break
 			}
 			rest = r
-			if t := bsoncore.Type(elem[0]); t == bsoncore.TypeEmbeddedDocument || t == bsoncore.TypeArray {
-				if l.depth+1 > MaxDepth {
-					return false
+			var sub []byte
+			switch v := elem.Value(); v.Type {
+			case bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray:
+				sub = v.Data
+			case bsoncore.TypeCodeWithScope:
+				// The scope is a document too, and MongoDB counts it.
+				_, scope, ok := v.CodeWithScopeOK()
+				if !ok {
+					continue
 				}
-				stack = append(stack, level{elem.Value().Data, l.depth + 1})
+				sub = scope
+			default:
+				continue
 			}
+			if l.depth+1 > MaxDepth {
+				return false
+			}
+			stack = append(stack, level{sub, l.depth + 1})
 		}
 	}
 	return true
@@ -179,7 +290,8 @@ const jsonWrapperDepth = 3
 
 // jsonDepthOK reports whether the valid JSON b can be within MaxDepth
 // once decoded: the exact check is made on the BSON; this one only keeps
-// the decoder's recursion bounded.
+// the decoder's recursion bounded. A BSON level can take two JSON levels:
+// a code-with-scope's scope is inside its {"$code": …, "$scope": …}.
 func jsonDepthOK(b []byte) bool {
 	depth, inString, escaped := 0, false, false
 	for _, c := range b {
@@ -197,7 +309,7 @@ func jsonDepthOK(b []byte) bool {
 			inString = true
 		case c == '{' || c == '[':
 			depth++
-			if depth > 1+MaxDepth+jsonWrapperDepth {
+			if depth > 1+2*MaxDepth+jsonWrapperDepth {
 				return false
 			}
 		case c == '}' || c == ']':

@@ -32,13 +32,29 @@ func readMessage(r io.Reader) ([]byte, error) {
 	if n < 16 || n > maxMessageSize {
 		return nil, fmt.Errorf("wire: message length %d out of range", n)
 	}
-	buf := make([]byte, n)
+	// n is the client's claim: past readAhead the buffer doubles only as
+	// the bytes arrive, so a header alone cannot make it allocate 48 MB.
+	buf := make([]byte, min(int(n), readAhead))
 	copy(buf, size[:])
 	if _, err := io.ReadFull(r, buf[4:]); err != nil {
 		return nil, err
 	}
+	for len(buf) < int(n) {
+		have := len(buf)
+		buf = append(buf, make([]byte, min(int(n), 2*have)-have)...)
+		if _, err := io.ReadFull(r, buf[have:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
 	return buf, nil
 }
+
+// readAhead is how much of a message readMessage allocates before its
+// bytes arrive: most messages fit.
+const readAhead = 64 << 10
 
 var errMalformed = errors.New("wire: malformed message")
 
