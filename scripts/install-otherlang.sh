@@ -2,7 +2,9 @@
 # Installs what test/otherlang needs to run its Python and Node clients:
 # Debian's gRPC Python runtime, protoc with its gRPC Python plugin and the
 # well-known types (the Python stubs are generated at test time), and the
-# npm packages locked in test/otherlang/node/package-lock.json.
+# npm packages locked in test/otherlang/node/package-lock.json; and
+# PyMongo with its C extensions, the other side of test/bench's Python
+# comparison (test/bench/python/compare.py).
 #
 # Idempotent and non-interactive: packages already installed and a
 # node_modules that matches the lock file are left alone, so a second run
@@ -19,8 +21,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # /usr/bin/protoc looks for the well-known types the contract imports.
 # nginx is the load balancer of the multi-instance tests (test/cluster,
 # test/otherlang's TestPythonThroughBalancer); they run it themselves,
-# in the foreground, on loopback.
-debs=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev nginx)
+# in the foreground, on loopback. PyMongo (with its C extensions, as pip
+# would install it) is the side-by-side of test/bench's Python figures.
+debs=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev nginx
+  python3-pymongo python3-pymongo-ext python3-bson-ext)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -73,4 +77,4 @@ else
   echo "$want" >"$stamp"
 fi
 
-echo "install-otherlang: $(protoc --version), grpcio $(/usr/bin/python3 -c 'import grpc; print(grpc.__version__)'), node $(node --version)"
+echo "install-otherlang: $(protoc --version), grpcio $(/usr/bin/python3 -c 'import grpc; print(grpc.__version__)'), pymongo $(/usr/bin/python3 -c 'import pymongo; print(pymongo.version)'), node $(node --version)"

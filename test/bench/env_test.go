@@ -24,9 +24,10 @@ import (
 	"github.com/mongogate/mongogate/txn"
 )
 
-// maxSessions is the registry's session limit here: above the heap
-// figure's 100,000 sessions (the production default is 100,000 in total
-// and 10,000 per principal, and every session here is "anonymous").
+// maxSessions is the registry's session limit of a gate unless its
+// gateOptions ask for more (the production default is 100,000 in total
+// and 10,000 per principal; every session here is "anonymous", so both
+// limits are set alike).
 const maxSessions = 200_000
 
 // closeTimeout bounds each shutdown step at cleanup.
@@ -61,11 +62,23 @@ func connectDriver(t testing.TB, uri string) *mongo.Client {
 	return c
 }
 
+// gateOptions change a gate's registry for the idle-state figures; the
+// zero value is the registry's defaults with maxSessions.
+type gateOptions struct {
+	// maxSessions raises the limits above maxSessions.
+	maxSessions int
+	// idleTimeout is the default idle timeout; 0 is the registry's.
+	idleTimeout time.Duration
+	// now is the registry's clock; nil is time.Now.
+	now func() time.Time
+}
+
 // startGate starts a mongogate server on uri and stops it at cleanup
 // (graceful stop, then the registry ends its sessions, then the backend
 // disconnects).
-func startGate(t testing.TB, uri string) *gate {
+func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	t.Helper()
+	limit := max(maxSessions, o.maxSessions)
 	backend := connectDriver(t, uri)
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -76,8 +89,10 @@ func startGate(t testing.TB, uri string) *gate {
 	}
 	reg, err := sessions.New(sessions.Config{
 		InstanceID:      "bench",
-		MaxSessions:     maxSessions,
-		MaxPerPrincipal: maxSessions,
+		MaxSessions:     limit,
+		MaxPerPrincipal: limit,
+		IdleTimeout:     o.idleTimeout,
+		Now:             o.now,
 		Logger:          log.With("component", "sessions"),
 		OnExpire:        metrics.SessionExpired,
 		AbortTxn:        manager.AbortFor,
@@ -142,9 +157,9 @@ func startGate(t testing.TB, uri string) *gate {
 }
 
 // client is a Go client of g, closed at cleanup.
-func (g *gate) client(t testing.TB) *mongogate.Client {
+func (g *gate) client(t testing.TB, opts ...mongogate.Option) *mongogate.Client {
 	t.Helper()
-	c, err := mongogate.New(g.addr)
+	c, err := mongogate.New(g.addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,22 +218,27 @@ func dial(t testing.TB, addr string) *grpc.ClientConn {
 }
 
 // env is what the figures share: one backend, the driver on it, and one
-// mongogate server on it with its Go client.
+// mongogate server on it with its Go client; and a second Go client of
+// that server, probe, whose calls rec notes, to learn the sizes of
+// mongogate's messages for the floors.
 type env struct {
 	uri    string
 	db     string
 	direct *mongo.Client
 	gate   *gate
 	mg     *mongogate.Client
+	probe  *mongogate.Client
+	rec    *recorder
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	uri := testbackend.URI(t)
-	e := &env{uri: uri, db: testbackend.DBName(t)}
+	e := &env{uri: uri, db: testbackend.DBName(t), rec: &recorder{}}
 	e.direct = connectDriver(t, uri)
-	e.gate = startGate(t, uri)
+	e.gate = startGate(t, uri, gateOptions{})
 	e.mg = e.gate.client(t)
+	e.probe = e.gate.client(t, mongogate.WithDialOptions(grpc.WithChainUnaryInterceptor(e.rec.intercept)))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()

@@ -3,12 +3,8 @@ package bench
 import (
 	"context"
 	"flag"
-	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,9 +12,11 @@ import (
 )
 
 var (
-	flagFull = flag.Bool("bench-full", false, "run TestBenchFull (also MONGOGATE_BENCH_FULL=1)")
-	flagDur  = flag.Duration("bench-dur", 10*time.Second, "full run: time per side of each throughput or latency figure")
-	flagRun  = flag.String("bench-run", "", "full run: only the measurements whose \"figure/side\" matches this regexp")
+	flagFull     = flag.Bool("bench-full", false, "run TestBenchFull, and TestBenchPython in full (also MONGOGATE_BENCH_FULL=1)")
+	flagDur      = flag.Duration("bench-dur", 10*time.Second, "full run: time per side of each throughput or latency figure")
+	flagRun      = flag.String("bench-run", "", "full run: only the measurements whose \"figure/side\" matches this regexp")
+	flagSessions = flag.Int("bench-sessions", 1_000_000, "full run: idle sessions of the idle-state figures")
+	flagWindow   = flag.Duration("bench-expiry-window", 10*time.Second, "full run: how long the reaper figure lets 1% of the idle sessions expire per second")
 )
 
 // plan is how much of each measurement a run does.
@@ -32,19 +30,24 @@ type plan struct {
 	warm int
 	// clients is the concurrency of the throughput figures.
 	clients int
-	// sessions is the number of idle sessions of the heap figure.
+	// sessions is the number of idle sessions of the idle-state figures;
+	// window is how long 1% of them expire per second in the reaper's.
 	sessions int
+	window   time.Duration
 	// only keeps the measurements whose "figure/side" matches; nil keeps
 	// all.
 	only *regexp.Regexp
 }
 
 func smokePlan() plan {
-	return plan{rounds: 2, ops: 128, warm: 32, clients: 64, sessions: 1_000}
+	return plan{rounds: 2, ops: 128, warm: 32, clients: 64, sessions: 1_000, window: 500 * time.Millisecond}
 }
 
 func fullPlan(t testing.TB) plan {
-	p := plan{rounds: 5, dur: *flagDur / 5, warm: 2_000, clients: 64, sessions: 100_000}
+	p := plan{rounds: 5, dur: *flagDur / 5, warm: 2_000, clients: 64, sessions: *flagSessions, window: *flagWindow}
+	if p.sessions < 1_000 || p.window <= 0 {
+		t.Fatalf("-bench-sessions must be at least 1000 and -bench-expiry-window positive")
+	}
 	if *flagRun != "" {
 		re, err := regexp.Compile(*flagRun)
 		if err != nil {
@@ -189,159 +192,4 @@ func runRound(ctx context.Context, clients, ops int, dur time.Duration, op func(
 	wg.Wait()
 	res := result{ops: int(total.Load()), elapsed: time.Since(start), cpu: cpuTime() - cpu0}
 	return res, context.Cause(ctx)
-}
-
-// row is one line of the table.
-type row struct {
-	figure, direct, gate, ratio, target, verdict string
-}
-
-// table collects the figures and prints them once at the end.
-type table struct {
-	title string
-	rows  []row
-	notes []string // printed under the table
-}
-
-// add appends r, unless -bench-run left both of its sides out.
-func (tb *table) add(r row) {
-	if strings.HasPrefix(r.direct, "-") && strings.HasPrefix(r.gate, "-") {
-		return
-	}
-	tb.rows = append(tb.rows, r)
-}
-
-// latencyRows adds the p50 and p99 rows of a latency figure; the p50 ratio
-// is the one DESIGN §7 sets a target for, when target is not "".
-func (tb *table) latencyRows(figure string, direct, gate result, target float64) {
-	for _, q := range []struct {
-		name string
-		q    float64
-	}{{"p50", 0.50}, {"p99", 0.99}} {
-		d, g := direct.quantile(q.q), gate.quantile(q.q)
-		r := row{figure: figure + " " + q.name, direct: fmtDur(d), gate: fmtDur(g), ratio: fmtRatio(float64(g), float64(d))}
-		if q.name == "p50" && target > 0 && d > 0 && g > 0 {
-			r.target = fmt.Sprintf("≤ %.1f", target)
-			r.verdict = verdict(float64(g)/float64(d) <= target)
-		}
-		tb.add(r)
-	}
-	tb.cpuRow(direct, gate)
-}
-
-// rateRow adds a throughput figure and the CPU time per operation behind
-// it; target > 0 is the least ratio mongogate/direct that DESIGN §7 asks
-// for.
-func (tb *table) rateRow(figure, unit string, direct, gate result, target float64) {
-	d, g := direct.perSecond(), gate.perSecond()
-	r := row{figure: figure, direct: fmtRate(d, unit), gate: fmtRate(g, unit), ratio: fmtRatio(g, d)}
-	if target > 0 && d > 0 && g > 0 {
-		r.target = fmt.Sprintf("≥ %.1f", target)
-		r.verdict = verdict(g/d >= target)
-	}
-	tb.add(r)
-	tb.cpuRow(direct, gate)
-}
-
-// cpuRow adds the CPU time per operation of the figure above.
-func (tb *table) cpuRow(direct, gate result) {
-	d, g := direct.cpuPerOp(), gate.cpuPerOp()
-	tb.add(row{figure: cpuFigure, direct: fmtDur(d), gate: fmtDur(g), ratio: fmtRatio(float64(g), float64(d))})
-}
-
-// cpuFigure names the rows that cpuRow adds; they may be empty where the
-// CPU time cannot be read.
-const cpuFigure = "  CPU per op (whole process)"
-
-func (tb *table) print(w io.Writer) {
-	head := row{"figure", "direct", "mongogate", "mg/direct", "target", ""}
-	widths := make([]int, 6)
-	all := append([]row{head}, tb.rows...)
-	for _, r := range all {
-		for i, c := range r.cells() {
-			widths[i] = max(widths[i], len([]rune(c)))
-		}
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s\n", tb.title)
-	for n, r := range all {
-		for i, c := range r.cells() {
-			pad := widths[i] - len([]rune(c))
-			if i == 0 {
-				b.WriteString(c + strings.Repeat(" ", pad))
-			} else {
-				b.WriteString(" | " + strings.Repeat(" ", pad) + c)
-			}
-		}
-		b.WriteString("\n")
-		if n == 0 {
-			total := len(widths)*3 - 3
-			for _, w := range widths {
-				total += w
-			}
-			b.WriteString(strings.Repeat("-", total) + "\n")
-		}
-	}
-	for _, n := range tb.notes {
-		b.WriteString(n + "\n")
-	}
-	fmt.Fprint(w, b.String())
-}
-
-func (r row) cells() []string {
-	return []string{r.figure, r.direct, r.gate, r.ratio, r.target, r.verdict}
-}
-
-// complete reports whether every figure has both a mongogate value and a
-// ratio or a note saying why not.
-func (tb *table) complete() error {
-	if len(tb.rows) == 0 {
-		return fmt.Errorf("no rows")
-	}
-	for _, r := range tb.rows {
-		if r.figure == cpuFigure {
-			continue
-		}
-		if r.gate == "" || r.gate == "-" || r.ratio == "" {
-			return fmt.Errorf("row %q is incomplete: %+v", r.figure, r)
-		}
-	}
-	return nil
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "MISS"
-}
-
-func fmtDur(d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	us := float64(d) / float64(time.Microsecond)
-	if us >= 10_000 {
-		return fmt.Sprintf("%.1f ms", us/1000)
-	}
-	return fmt.Sprintf("%.0f µs", us)
-}
-
-func fmtRate(v float64, unit string) string {
-	if v <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f %s", v, unit)
-}
-
-func fmtRatio(gate, direct float64) string {
-	if gate <= 0 || direct <= 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f", gate/direct)
-}
-
-// fullRun reports whether the full benchmark was asked for.
-func fullRun() bool {
-	return *flagFull || os.Getenv("MONGOGATE_BENCH_FULL") == "1"
 }
