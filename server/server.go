@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 
+	"github.com/mongogate/mongogate/authz"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
@@ -36,6 +37,9 @@ type Config struct {
 	Txn      *txn.Manager
 	Metrics  *Metrics // nil: no metrics
 	Logger   *slog.Logger
+	// Authz decides which namespaces each principal may read and write;
+	// nil allows every principal everything (see authorize).
+	Authz *authz.Authorizer
 }
 
 // Server implements mongogate's three gRPC services.
@@ -45,6 +49,7 @@ type Server struct {
 	txn      *txn.Manager
 	metrics  *Metrics
 	log      *slog.Logger
+	authz    *authz.Authorizer
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -53,6 +58,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Sessions and Txn are required")
 	}
 	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger}
+	s.authz = cfg.Authz
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
