@@ -37,6 +37,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/emulator"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/mongotrace"
@@ -55,6 +56,7 @@ type app struct {
 	health   *health.Server
 	metrics  *http.Server
 	tracer   *sdktrace.TracerProvider // nil without --otlp-endpoint
+	authz    *authz.Authorizer        // nil without --authz
 	serveErr chan error
 	stopOnce sync.Once
 	cancel   context.CancelFunc // stops the health probes
@@ -68,6 +70,10 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 	}()
 
+	// A bad rules file fails before anything starts.
+	if a.authz, err = newAuthorizer(cfg, log); err != nil {
+		return nil, err
+	}
 	uris := map[string]string{}
 	for _, b := range cfg.backends {
 		uris[b.name] = b.uri
@@ -140,7 +146,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics.SetActiveSessions(func() int { return int(a.registry.Stats().Active) })
-	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log})
+	srv, err := server.New(server.Config{Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log, Authz: a.authz})
 	if err != nil {
 		return nil, err
 	}
