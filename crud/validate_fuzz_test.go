@@ -18,7 +18,7 @@ var forbiddenSlots = []struct {
 }{
 	{"filter", func(d *Document) interface{ Validate() error } { return FindOne{Namespace: testNS, Filter: d} }},
 	{"options.projection", func(d *Document) interface{ Validate() error } {
-		return Find{Namespace: testNS, Options: FindOptions{Projection: d}}
+		return Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Projection: d}}}
 	}},
 	{"pipeline[1]", func(d *Document) interface{ Validate() error } {
 		return Aggregate{Namespace: testNS, Pipeline: []Document{{JSON: `{"$match": {}}`}, *d}}
@@ -34,7 +34,7 @@ var forbiddenSlots = []struct {
 		return ReplaceOne{Namespace: testNS, Filter: js(`{}`), Replacement: d}
 	}},
 	{"options.let", func(d *Document) interface{ Validate() error } {
-		return Find{Namespace: testNS, Options: FindOptions{Let: d}}
+		return Find{Namespace: testNS, Options: FindOptions{CommonOptions: CommonOptions{Let: d}}}
 	}},
 	{"options.array_filters[0]", func(d *Document) interface{ Validate() error } {
 		return FindOneAndUpdate{Namespace: testNS, Filter: js(`{}`), Update: Update{Document: js(`{"$set": {"a.$[e]": 1}}`)},
@@ -50,16 +50,16 @@ var forbiddenSlots = []struct {
 		return Distinct{Namespace: testNS, FieldName: "a", Filter: d}
 	}},
 	{"options.hint", func(d *Document) interface{ Validate() error } {
-		return DeleteOne{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{Hint: d}}
+		return DeleteOne{Namespace: testNS, Filter: js(`{}`), Options: DeleteOptions{CommonOptions: CommonOptions{Hint: d}}}
 	}},
 	{"options.collation", func(d *Document) interface{ Validate() error } {
-		return CountDocuments{Namespace: testNS, Options: CountOptions{Collation: d}}
+		return CountDocuments{Namespace: testNS, Options: CountOptions{CommonOptions: CommonOptions{Collation: d}}}
 	}},
 	{"options.let", func(d *Document) interface{ Validate() error } {
-		return Aggregate{Namespace: testNS, Options: AggregateOptions{Let: d}}
+		return Aggregate{Namespace: testNS, Options: AggregateOptions{CommonOptions: CommonOptions{Let: d}}}
 	}},
 	{"options.sort", func(d *Document) interface{ Validate() error } {
-		return FindOneAndReplace{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{}`), Options: FindOneAndReplaceOptions{Sort: d}}
+		return FindOneAndReplace{Namespace: testNS, Filter: js(`{}`), Replacement: js(`{}`), Options: FindOneAndReplaceOptions{CommonOptions: CommonOptions{Sort: d}}}
 	}},
 }
 

@@ -32,11 +32,11 @@ type sessionRequest interface {
 }
 
 // runOne is the body of every unary DocumentService handler, given the
-// converted operation's Do: it checks the write concern and response
-// format, takes the request's session for the call, runs the operation
-// and encodes its result. Requests without a write concern or response
-// format pass nil and 0.
-func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, pwc *pb.WriteConcern, pf pb.DocumentFormat,
+// converted operation and its Do: it checks the write concern and
+// response format, authorizes the operation, takes the request's session
+// for the call, runs the operation and encodes its result. Requests
+// without a write concern or response format pass nil and 0.
+func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, op any, pwc *pb.WriteConcern, pf pb.DocumentFormat,
 	do func(context.Context, crud.Target) (R, error), encode func(R, crud.Format) (P, error),
 ) (P, error) {
 	var zero P
@@ -46,6 +46,9 @@ func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, pwc *p
 	}
 	f, err := formatFromProto(pf)
 	if err != nil {
+		return zero, toStatus(err)
+	}
+	if err := s.authorize(ctx, op); err != nil {
 		return zero, toStatus(err)
 	}
 	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
@@ -70,7 +73,7 @@ func (h *documentService) InsertOne(ctx context.Context, req *pb.InsertOneReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertOneResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertOneResponse)
 }
 
 // InsertMany inserts documents.
@@ -79,7 +82,7 @@ func (h *documentService) InsertMany(ctx context.Context, req *pb.InsertManyRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertManyResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertManyResponse)
 }
 
 // FindOne returns the first matching document; the response's document is
@@ -89,7 +92,7 @@ func (h *documentService) FindOne(ctx context.Context, req *pb.FindOneRequest) (
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, nil, req.GetResponseFormat(), op.Do, findOneResponse)
+	return runOne(ctx, h.s, req, op, nil, req.GetResponseFormat(), op.Do, findOneResponse)
 }
 
 // UpdateOne updates the first matching document.
@@ -98,7 +101,7 @@ func (h *documentService) UpdateOne(ctx context.Context, req *pb.UpdateOneReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateOneResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateOneResponse)
 }
 
 // UpdateMany updates every matching document.
@@ -107,7 +110,7 @@ func (h *documentService) UpdateMany(ctx context.Context, req *pb.UpdateManyRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateManyResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateManyResponse)
 }
 
 // ReplaceOne replaces the first matching document.
@@ -116,7 +119,7 @@ func (h *documentService) ReplaceOne(ctx context.Context, req *pb.ReplaceOneRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, replaceOneResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, replaceOneResponse)
 }
 
 // DeleteOne deletes the first matching document.
@@ -125,7 +128,7 @@ func (h *documentService) DeleteOne(ctx context.Context, req *pb.DeleteOneReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), 0, op.Do, deleteOneResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), 0, op.Do, deleteOneResponse)
 }
 
 // DeleteMany deletes every matching document.
@@ -134,7 +137,7 @@ func (h *documentService) DeleteMany(ctx context.Context, req *pb.DeleteManyRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), 0, op.Do, deleteManyResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), 0, op.Do, deleteManyResponse)
 }
 
 // FindOneAndUpdate updates the first matching document and returns it.
@@ -143,7 +146,7 @@ func (h *documentService) FindOneAndUpdate(ctx context.Context, req *pb.FindOneA
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndUpdateResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndUpdateResponse)
 }
 
 // FindOneAndReplace replaces the first matching document and returns it.
@@ -152,7 +155,7 @@ func (h *documentService) FindOneAndReplace(ctx context.Context, req *pb.FindOne
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndReplaceResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndReplaceResponse)
 }
 
 // FindOneAndDelete deletes the first matching document and returns it.
@@ -161,7 +164,7 @@ func (h *documentService) FindOneAndDelete(ctx context.Context, req *pb.FindOneA
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndDeleteResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndDeleteResponse)
 }
 
 // CountDocuments counts the matching documents.
@@ -170,7 +173,7 @@ func (h *documentService) CountDocuments(ctx context.Context, req *pb.CountDocum
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, nil, 0, op.Do, countDocumentsResponse)
+	return runOne(ctx, h.s, req, op, nil, 0, op.Do, countDocumentsResponse)
 }
 
 // Distinct returns the distinct values of a field.
@@ -179,7 +182,7 @@ func (h *documentService) Distinct(ctx context.Context, req *pb.DistinctRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, nil, req.GetResponseFormat(), op.Do, distinctResponse)
+	return runOne(ctx, h.s, req, op, nil, req.GetResponseFormat(), op.Do, distinctResponse)
 }
 
 // BulkWrite runs several writes on one collection.
@@ -188,7 +191,7 @@ func (h *documentService) BulkWrite(ctx context.Context, req *pb.BulkWriteReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return runOne(ctx, h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, bulkWriteResponse)
+	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, bulkWriteResponse)
 }
 
 // Find streams the matching documents, one message per cursor batch. The
@@ -198,7 +201,7 @@ func (h *documentService) Find(req *pb.FindRequest, stream pb.DocumentService_Fi
 	if err != nil {
 		return toStatus(err)
 	}
-	return streamCursor(stream.Context(), h.s, req, nil, req.GetResponseFormat(), op.Do,
+	return streamCursor(stream.Context(), h.s, req, op, nil, req.GetResponseFormat(), op.Do,
 		func(docs []*pb.Document) error { return stream.Send(&pb.FindResponse{Documents: docs}) })
 }
 
@@ -209,15 +212,15 @@ func (h *documentService) Aggregate(req *pb.AggregateRequest, stream pb.Document
 	if err != nil {
 		return toStatus(err)
 	}
-	return streamCursor(stream.Context(), h.s, req, req.GetWriteConcern(), req.GetResponseFormat(), op.Do,
+	return streamCursor(stream.Context(), h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do,
 		func(docs []*pb.Document) error { return stream.Send(&pb.AggregateResponse{Documents: docs}) })
 }
 
-// streamCursor is the body of Find and Aggregate: it holds the request's
-// session for the whole stream, opens the cursor with do, and sends each
-// batch with send. The cursor is closed on every exit, including a
-// cancelled stream and a failed send.
-func streamCursor(ctx context.Context, s *Server, req sessionRequest, pwc *pb.WriteConcern, pf pb.DocumentFormat,
+// streamCursor is the body of Find and Aggregate: it authorizes op, holds
+// the request's session for the whole stream, opens the cursor with do,
+// and sends each batch with send. The cursor is closed on every exit,
+// including a cancelled stream and a failed send.
+func streamCursor(ctx context.Context, s *Server, req sessionRequest, op any, pwc *pb.WriteConcern, pf pb.DocumentFormat,
 	do func(context.Context, crud.Target) (*crud.Cursor, error), send func([]*pb.Document) error,
 ) error {
 	wc, err := writeConcernFromProto("write_concern", pwc)
@@ -226,6 +229,9 @@ func streamCursor(ctx context.Context, s *Server, req sessionRequest, pwc *pb.Wr
 	}
 	f, err := formatFromProto(pf)
 	if err != nil {
+		return toStatus(err)
+	}
+	if err := s.authorize(ctx, op); err != nil {
 		return toStatus(err)
 	}
 	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())

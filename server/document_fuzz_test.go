@@ -282,7 +282,7 @@ func FuzzDocumentRequests(f *testing.F) {
 			t.Fatalf("%s succeeded with a cancelled context and no backend: %v", rpc.name, req)
 		}
 		code, reason := wantOneErrorInfo(t, err)
-		if code == codes.InvalidArgument && reason != reasonInvalidArgument && reason != reasonForbiddenOperator {
+		if code == codes.InvalidArgument && reason != pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.Wire() && reason != pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR.Wire() {
 			t.Fatalf("%s: INVALID_ARGUMENT with reason %s", rpc.name, reason)
 		}
 		// The oracle applies when nothing before validation can fail:
@@ -297,7 +297,7 @@ func FuzzDocumentRequests(f *testing.F) {
 			t.Fatalf("%s: validation accepts the request but the handler refused it: %v\nrequest: %v", rpc.name, err, req)
 		case verr != nil && code != codes.InvalidArgument:
 			t.Fatalf("%s: validation refuses the request (%v) but the handler said %v", rpc.name, verr, err)
-		case errors.Is(verr, crud.ErrForbiddenOperator) != (reason == reasonForbiddenOperator):
+		case errors.Is(verr, crud.ErrForbiddenOperator) != (reason == pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR.Wire()):
 			t.Fatalf("%s: validation says %v, the handler %v", rpc.name, verr, err)
 		}
 	})

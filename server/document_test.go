@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/mongogate/mongogate/authz"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/sessions"
@@ -48,6 +49,12 @@ type gateBackend struct {
 // transactions on}, and stops it at cleanup.
 func mustGate(t *testing.T, backends ...gateBackend) *gate {
 	t.Helper()
+	return mustGateAuthz(t, nil, backends...)
+}
+
+// mustGateAuthz is mustGate with authorization rules; nil allows all.
+func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) *gate {
+	t.Helper()
 	if len(backends) == 0 {
 		backends = []gateBackend{{name: DefaultBackend, transactions: true}}
 	}
@@ -66,7 +73,7 @@ func mustGate(t *testing.T, backends ...gateBackend) *gate {
 		defer cancel()
 		_ = reg.Close(ctx)
 	})
-	cfg := Config{Sessions: reg, Txn: tm, Metrics: m}
+	cfg := Config{Sessions: reg, Txn: tm, Metrics: m, Authz: az}
 	for _, b := range backends {
 		cfg.Backends = append(cfg.Backends, &Backend{
 			Name: b.name, Client: testbackend.Client(t, uri),

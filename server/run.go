@@ -153,7 +153,7 @@ func operationsFromProto(ops []*pb.Operation) ([]txnOp, error) {
 // transaction, with the retry loop of the drivers' withTransaction (see
 // txn.Manager.RunWithin): in the caller's session when the request has a
 // token, else in a session of its own. Nothing runs unless every
-// operation converts and validates.
+// operation converts, validates and is authorized.
 func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTransactionRequest) (*pb.RunTransactionResponse, error) {
 	ops, err := operationsFromProto(req.GetOperations())
 	if err != nil {
@@ -170,6 +170,13 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	f, err := formatFromProto(req.GetResponseFormat())
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	// Every operation is authorized before any runs, so that one refused
+	// operation runs none of them.
+	for i, op := range ops {
+		if err := h.s.authorize(ctx, op.op); err != nil {
+			return nil, withOperationIndex(err, i, op.field)
+		}
 	}
 	ctx, c, err := h.s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {

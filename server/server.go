@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 
+	"github.com/mongogate/mongogate/authz"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
@@ -46,6 +47,9 @@ type Config struct {
 	// Outcomes returns a backend's outcome record collection (see
 	// txn.Config.Outcomes); nil means there are no records.
 	Outcomes func(backend string) *mongo.Collection
+	// Authz decides which namespaces each principal may read and write;
+	// nil allows every principal everything (see authorize).
+	Authz *authz.Authorizer
 }
 
 // Server implements mongogate's three gRPC services.
@@ -58,6 +62,7 @@ type Server struct {
 	address  string
 	peers    Peers
 	outcomes func(backend string) *mongo.Collection
+	authz    *authz.Authorizer
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -67,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
 		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
+	s.authz = cfg.Authz
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

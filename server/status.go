@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
@@ -42,6 +43,7 @@ const (
 	metaBoundClient    = "bound_client"    // SESSION_CLIENT_MISMATCH: the backend the session is bound to
 	metaDatabase       = "database"        // NAMESPACE_FORBIDDEN
 	metaCollection     = "collection"      // NAMESPACE_FORBIDDEN
+	metaAccess         = "access"          // NAMESPACE_FORBIDDEN: read or write
 	metaOperationIndex = "operation_index" // RunTransaction: which operation failed, from 0
 )
 
@@ -222,8 +224,16 @@ func classifyDomain(err error) *apiError {
 	var (
 		argErr       *crud.ArgError
 		forbiddenErr *crud.ForbiddenError
+		deniedErr    *authz.DeniedError
+		pipelineErr  *authz.PipelineError
 	)
 	switch {
+	case errors.As(err, &deniedErr):
+		return namespaceForbidden(deniedErr.Access)
+	case errors.As(err, &pipelineErr):
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
+		e.badField(pipelineErr.Field, pipelineErr.Reason)
+		return e
 	case errors.As(err, &argErr):
 		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
 		e.badField(argErr.Field, argErr.Reason)
@@ -273,6 +283,17 @@ func classifyDomain(err error) *apiError {
 			msg: domainMessage(err, txn.ErrUnknownCommitResult), retryAfter: retryUnavailable}
 	}
 	return nil
+}
+
+// namespaceForbidden: the principal may not do a (the authorization
+// rules do not allow it).
+func namespaceForbidden(a authz.Access) *apiError {
+	e := &apiError{code: codes.PermissionDenied, reason: pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
+		msg: fmt.Sprintf("%s on namespace %s is not allowed for this principal", a.Action, a.Namespace)}
+	e.set(metaDatabase, a.Namespace.Database)
+	e.set(metaCollection, a.Namespace.Collection)
+	e.set(metaAccess, a.Action.String())
+	return e
 }
 
 // domainMessage is err's text, unless err wraps a connection-level driver
@@ -461,15 +482,6 @@ func errClientMismatch(requested, bound string) error {
 		msg: fmt.Sprintf("the session is bound to client %q, the request names client %q", bound, requested)}
 	e.set(metaClient, requested)
 	e.set(metaBoundClient, bound)
-	return e.err()
-}
-
-// errNamespaceForbidden: the principal may not use database.collection.
-func errNamespaceForbidden(database, collection string) error {
-	e := &apiError{code: codes.PermissionDenied, reason: pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
-		msg: fmt.Sprintf("namespace %s.%s is not allowed for this principal", database, collection)}
-	e.set(metaDatabase, database)
-	e.set(metaCollection, collection)
 	return e.err()
 }
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
@@ -153,8 +154,12 @@ func TestToStatus(t *testing.T) {
 		// server-originated
 		{"client mismatch", fmt.Errorf("wrapped: %w", errClientMismatch("reports", "default")), codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH,
 			map[string]string{metaClient: "reports", metaBoundClient: "default"}, false, "-"},
-		{"namespace forbidden", errNamespaceForbidden("db", "c"), codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
-			map[string]string{metaDatabase: "db", metaCollection: "c"}, false, "-"},
+		// authz
+		{"namespace forbidden", fmt.Errorf("x: %w", &authz.DeniedError{Access: authz.Access{Namespace: authz.Namespace{Database: "db", Collection: "c"}, Action: authz.Write}}),
+			codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN,
+			map[string]string{metaDatabase: "db", metaCollection: "c", metaAccess: "write"}, false, "-"},
+		{"bad pipeline namespace", &authz.PipelineError{Field: "pipeline[0].$lookup.from", Reason: "must be a string"},
+			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "pipeline[0].$lookup.from"},
 		{"unauthenticated", errUnauthenticated("no key"), codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, nil, false, "-"},
 		{"invalid argument", errInvalidArgument("namespace.database", "required"), codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "namespace.database"},
 		{"shutting down", errShuttingDown(), codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},

@@ -44,6 +44,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/directory"
 	"github.com/mongogate/mongogate/emulator"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -67,6 +68,7 @@ type app struct {
 	health   *health.Server
 	metrics  *http.Server
 	tracer   *sdktrace.TracerProvider // nil without --otlp-endpoint
+	authz    *authz.Authorizer        // nil without --authz
 	serveErr chan error
 	stopOnce sync.Once
 	cancel   context.CancelFunc // stops the health probes
@@ -80,6 +82,10 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 	}()
 
+	// A bad rules file fails before anything starts.
+	if a.authz, err = newAuthorizer(cfg, log); err != nil {
+		return nil, err
+	}
 	uris := map[string]string{}
 	for _, b := range cfg.backends {
 		uris[b.name] = b.uri
@@ -200,6 +206,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	srv, err := server.New(server.Config{
 		Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log,
 		Address: advertise, Peers: a.dir, Outcomes: func(b string) *mongo.Collection { return outcomes[b] },
+		Authz: a.authz,
 	})
 	if err != nil {
 		return nil, err

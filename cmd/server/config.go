@@ -32,6 +32,7 @@ type config struct {
 	commitRetry    time.Duration
 	runTimeout     time.Duration
 	apiKeys        string
+	authz          string
 	tlsCert        string
 	tlsKey         string
 	tlsClientCA    string
@@ -129,6 +130,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.commitRetry, "commit-retry-limit", 30*time.Second, "how long CommitTransaction retries an unknown commit result")
 	fs.DurationVar(&cfg.runTimeout, "run-transaction-timeout", 120*time.Second, "RunTransaction's time limit, as in the drivers' convenient API")
 	fs.StringVar(&cfg.apiKeys, "api-keys", "", "`file` with one \"principal sha256-hex-of-key\" line per key; enables API-key auth (authorization: Bearer <key>)")
+	fs.StringVar(&cfg.authz, "authz", "", "`file` of authorization rules (YAML): the namespaces each principal may read and write; reloaded on SIGHUP. Empty: every principal may use every namespace")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "server certificate (PEM); enables TLS")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,12 @@ func TestParseConfig(t *testing.T) {
 			check: func(t *testing.T, c *config) {
 				if len(c.backends) != 2 {
 					t.Errorf("backends %+v", c.backends)
+				}
+			}},
+		{name: "authorization rules from the environment", env: map[string]string{"MONGOGATE_AUTHZ": "/etc/mongogate/authz.yaml"},
+			check: func(t *testing.T, c *config) {
+				if c.authz != "/etc/mongogate/authz.yaml" {
+					t.Errorf("authz %q", c.authz)
 				}
 			}},
 		{name: "bad environment value names the variable", env: map[string]string{"MONGOGATE_IDLE_TIMEOUT": "soon"}, wantErr: true},
@@ -117,5 +125,20 @@ func TestRunExitCodes(t *testing.T) {
 	}
 	if code := run([]string{"--log-level", "loud"}, env(nil), &stdout, &stderr); code != 2 {
 		t.Errorf("bad log level exit code %d, want 2", code)
+	}
+	// A rules file that does not load stops the start, before anything
+	// listens.
+	bad := filepath.Join(t.TempDir(), "authz.yaml")
+	if err := os.WriteFile(bad, []byte("principals:\n  p:\n    read: [nodot]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{bad, filepath.Join(t.TempDir(), "missing.yaml")} {
+		stdout.Reset()
+		if code := run([]string{"--authz", file, "--listen", "127.0.0.1:0"}, env(nil), &stdout, &stderr); code != 1 {
+			t.Errorf("--authz %s: exit code %d, want 1", file, code)
+		}
+		if strings.Contains(stdout.String(), "listening") {
+			t.Errorf("--authz %s: the server listened", file)
+		}
 	}
 }

@@ -9,6 +9,8 @@
 // gracefully: health turns NOT_SERVING, in-flight RPCs get the shutdown
 // timeout to finish, open transactions are aborted (never committed),
 // sessions end, backends disconnect. A second signal stops at once.
+// With --authz, SIGHUP reloads the authorization rules without ending
+// any session; a file that does not load keeps the rules in force.
 package main
 
 import (
@@ -46,6 +48,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	// SIGHUP is caught only when there is something to reload; otherwise
+	// it keeps its default effect.
+	var reload chan os.Signal
+	if cfg.authz != "" {
+		reload = make(chan os.Signal, 1)
+		signal.Notify(reload, syscall.SIGHUP)
+		defer signal.Stop(reload)
+	}
 
 	ctx := context.Background()
 	app, err := start(ctx, cfg, log, stdout)
@@ -53,13 +63,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		log.Error("mongogate: start failed", "err", err)
 		return 1
 	}
-	select {
-	case sig := <-signals:
-		log.Info("mongogate: shutting down", "signal", sig.String(), "timeout", cfg.shutdown)
-	case err := <-app.serveErr:
-		log.Error("mongogate: serving failed", "err", err)
-		app.stopNow()
-		return 1
+	for serving := true; serving; {
+		select {
+		case <-reload:
+			app.reloadAuthz()
+		case sig := <-signals:
+			log.Info("mongogate: shutting down", "signal", sig.String(), "timeout", cfg.shutdown)
+			serving = false
+		case err := <-app.serveErr:
+			log.Error("mongogate: serving failed", "err", err)
+			app.stopNow()
+			return 1
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.shutdown(ctx, cfg.shutdown) }()
