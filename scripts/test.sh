@@ -24,6 +24,9 @@ bash scripts/gen-check.sh
 step "go test"
 go test -count=1 -timeout 15m $(go list ./... | grep -v '/test/spec$')
 
+step "fuzzing (each target for ${FUZZTIME:-15s})"
+bash scripts/fuzz.sh
+
 step "MongoDB spec tests (test/spec)"
 if [ -z "${MONGOGATE_SPEC_DIR:-}" ]; then
   echo "MONGOGATE_SPEC_DIR is unset: the MongoDB spec suites are skipped"

@@ -14,16 +14,28 @@ import (
 // access it needs (see accesses): PERMISSION_DENIED NAMESPACE_FORBIDDEN
 // naming the first namespace refused. It runs before the operation takes
 // the caller's session or sends anything to MongoDB, so a refused
-// operation has no effect. Without Config.Authz everything is allowed.
+// operation has no effect. mongogate's own collections (Config.Internal:
+// the instance directory, the outcome records) are refused to everyone:
+// a caller who could change them could misdirect forwarded calls or make
+// GetTransactionOutcome lie. Otherwise, without Config.Authz everything
+// is allowed.
 func (s *Server) authorize(ctx context.Context, op any) error {
+	if s.authz == nil && len(s.internal) == 0 {
+		return nil
+	}
+	needs, err := accesses(op)
+	if err != nil {
+		return err
+	}
+	for _, a := range needs {
+		if s.internal[a.Namespace] {
+			return &authz.DeniedError{Access: a}
+		}
+	}
 	if s.authz == nil {
 		return nil
 	}
 	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	needs, err := accesses(op)
 	if err != nil {
 		return err
 	}

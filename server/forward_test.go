@@ -112,6 +112,7 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 		Backends: []*Backend{{Name: DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true}},
 		Sessions: reg, Txn: tm, Metrics: m, Logger: quiet, Address: addr,
 		Peers: dir, Outcomes: func(string) *mongo.Collection { return outcomes },
+		Internal: []string{db + ".instances", db + ".outcomes"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -98,3 +98,28 @@ func TestTransactionOutcome(t *testing.T) {
 	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
 	wantReason(t, "GetSession, owner gone", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
 }
+
+// mongogate's own collections are out of every request's reach, reads
+// and writes, directly or through an aggregation stage, and with no
+// authorization rules configured.
+func TestInternalCollectionsRefused(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{})
+	ctx := testCtx(t)
+	outcomes := &pb.Namespace{Database: db, Collection: "outcomes"}
+	items := &pb.Namespace{Database: db, Collection: "items"}
+	_, err := a.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: outcomes, Filter: jsonDoc(`{}`)})
+	wantReason(t, "DeleteMany on the outcome records", err, codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN)
+	_, err = a.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: &pb.Namespace{Database: db, Collection: "instances"}})
+	wantReason(t, "FindOne on the directory", err, codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN)
+	stream, err := a.docs.Aggregate(ctx, &pb.AggregateRequest{Namespace: items, Pipeline: []*pb.Document{
+		jsonDoc(`{"$lookup": {"from": "instances", "pipeline": [], "as": "x"}}`)}})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	wantReason(t, "$lookup from the directory", err, codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN)
+	if _, err := a.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: items}); err != nil {
+		t.Fatalf("FindOne on a user collection: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
@@ -50,6 +51,9 @@ type Config struct {
 	// Authz decides which namespaces each principal may read and write;
 	// nil allows every principal everything (see authorize).
 	Authz *authz.Authorizer
+	// Internal are mongogate's own collections ("db.collection"), which
+	// no request may touch.
+	Internal []string
 }
 
 // Server implements mongogate's three gRPC services.
@@ -63,6 +67,7 @@ type Server struct {
 	peers    Peers
 	outcomes func(backend string) *mongo.Collection
 	authz    *authz.Authorizer
+	internal map[authz.Namespace]bool
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -73,6 +78,16 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
 		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
 	s.authz = cfg.Authz
+	for _, ns := range cfg.Internal {
+		db, coll, ok := strings.Cut(ns, ".")
+		if !ok {
+			return nil, fmt.Errorf("server: internal namespace %q: want db.collection", ns)
+		}
+		if s.internal == nil {
+			s.internal = map[authz.Namespace]bool{}
+		}
+		s.internal[authz.Namespace{Database: db, Collection: coll}] = true
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -206,7 +206,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	srv, err := server.New(server.Config{
 		Backends: a.backends, Sessions: a.registry, Txn: manager, Metrics: metrics, Logger: log,
 		Address: advertise, Peers: a.dir, Outcomes: func(b string) *mongo.Collection { return outcomes[b] },
-		Authz: a.authz,
+		Authz: a.authz, Internal: []string{cfg.directoryColl, cfg.outcomeColl},
 	})
 	if err != nil {
 		return nil, err
