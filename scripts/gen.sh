@@ -7,25 +7,16 @@
 # scripts/gen-check.sh passes a temporary BASE_DIR to compare against the
 # committed gen/ without touching it.
 #
-# Needs only Go: buf is installed at the version pinned below into .cache/bin
-# on first use (about 2 minutes on a fresh machine), and the protoc plugins are
-# the `tool` lines of go.mod, run through `go tool`.
+# Needs only Go: scripts/buf.sh installs buf at its pinned version into
+# .cache/bin on first use, and the protoc plugins are the `tool` lines of
+# go.mod, run through `go tool`.
 set -euo pipefail
-
-# Keep in step with the buf release used to write buf.yaml/buf.gen.yaml.
-BUF_VERSION=v1.75.0
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 base=${1:-$root}
 
-# buf is not a go.mod tool on purpose: its dependency graph would become ours.
-bin_dir=$root/.cache/bin
-buf=$bin_dir/buf
-if [[ ! -x $buf || $("$buf" --version 2>/dev/null) != "${BUF_VERSION#v}" ]]; then
-	echo "gen.sh: installing buf $BUF_VERSION into $bin_dir" >&2
-	GOBIN=$bin_dir go install "github.com/bufbuild/buf/cmd/buf@$BUF_VERSION"
-fi
+source "$root/scripts/buf.sh"
 
 if ! "$buf" format --diff --exit-code; then
 	echo "gen.sh: proto/ is not in buf's format; fix it with: $buf format -w" >&2
