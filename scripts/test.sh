@@ -21,6 +21,9 @@ go vet ./...
 step "generated code is fresh (buf lint + generate)"
 bash scripts/gen-check.sh
 
+step "wire contract is compatible (buf breaking)"
+bash scripts/breaking-check.sh
+
 step "go test"
 go test -count=1 -timeout 15m $(go list ./... | grep -v '/test/spec$')
 
