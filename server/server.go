@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
@@ -28,6 +29,23 @@ type Backend struct {
 	Transactions bool
 	// CausalConsistency is the default for sessions that do not choose.
 	CausalConsistency bool
+
+	// down is set while the health probe finds the deployment unreachable.
+	down atomic.Bool
+}
+
+// SetDown records whether the deployment answers (the health probe's
+// finding). While it does not, calls that need it fail at once with
+// BACKEND_UNAVAILABLE and RetryInfo instead of waiting for the driver's
+// server selection timeout.
+func (b *Backend) SetDown(down bool) { b.down.Store(down) }
+
+// available fails while the backend is down.
+func (b *Backend) available() error {
+	if b.down.Load() {
+		return errBackendDown(b.Name)
+	}
+	return nil
 }
 
 // Config wires the services to the domain.
@@ -188,6 +206,9 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 		if err != nil {
 			return ctx, nil, err
 		}
+		if err := b.available(); err != nil {
+			return ctx, nil, err
+		}
 		return ctx, &call{backend: b}, nil
 	}
 	ctx, e, release, err := s.acquire(ctx, token)
@@ -206,6 +227,10 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 	if b == nil {
 		release()
 		return ctx, nil, errInternal()
+	}
+	if err := b.available(); err != nil {
+		release()
+		return ctx, nil, err
 	}
 	return ctx, &call{backend: b, entry: e, release: release}, nil
 }

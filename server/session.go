@@ -29,6 +29,9 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	if err != nil {
 		return nil, err
 	}
+	if err := b.available(); err != nil {
+		return nil, err
+	}
 	opts, err := sessionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
 		return nil, toStatus(err)

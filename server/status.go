@@ -340,6 +340,13 @@ func backendUnavailable() *apiError {
 		msg: "the MongoDB backend is unreachable or has no primary"}
 }
 
+// errBackendDown: the health probe finds the backend unreachable.
+func errBackendDown(name string) error {
+	e := backendUnavailable()
+	e.msg = fmt.Sprintf("the MongoDB backend %q is unreachable (health check failing)", name)
+	return e.err()
+}
+
 // mongoCodeToGRPC chooses the status code of a MongoDB error that has no
 // reason of its own (MONGO_ERROR).
 func mongoCodeToGRPC(code int) codes.Code {

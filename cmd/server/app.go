@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"strings"
@@ -255,6 +256,13 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", metrics)
+		if cfg.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := a.metrics.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -313,6 +321,10 @@ func (a *app) probe(ctx context.Context) {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			err := b.Client.Ping(pctx, readpref.Primary())
 			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			b.SetDown(err != nil)
 			if err != nil {
 				status = healthpb.HealthCheckResponse_NOT_SERVING
 			}

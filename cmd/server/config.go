@@ -38,6 +38,7 @@ type config struct {
 	tlsClientCA    string
 	metricsListen  string
 	otlpEndpoint   string
+	pprof          bool
 	advertise      string
 	directoryColl  string
 	heartbeat      time.Duration
@@ -143,6 +144,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.outcomeColl, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
 	fs.DurationVar(&cfg.retention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
 	fs.BoolVar(&cfg.recordOutcome, "record-outcome", false, "default of record_outcome for transactions on every backend (per backend: --backend-option name:record_outcome=true)")
+	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-listen")
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -207,6 +209,9 @@ func (c *config) validate() error {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.pprof && c.metricsListen == "" {
+		errs = append(errs, errors.New("--pprof needs --metrics-listen"))
 	}
 	if c.tlsClientCA != "" && c.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
