@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 
@@ -30,8 +31,15 @@ type Backend struct {
 	// CausalConsistency is the default for sessions that do not choose.
 	CausalConsistency bool
 
-	// down is set while the health probe finds the deployment unreachable.
+	// down is set while the deployment has no server to write to, as the
+	// driver's topology monitoring or the health probe found.
 	down atomic.Bool
+	// seen is set once the topology had a writable server: before that
+	// (while connecting at start) nothing is known to be down.
+	seen atomic.Bool
+	// OnDown, if set, is called when TopologyChanged finds the backend
+	// going down or coming back (for health).
+	OnDown func(down bool)
 }
 
 // SetDown records whether the deployment answers (the health probe's
@@ -39,6 +47,33 @@ type Backend struct {
 // BACKEND_UNAVAILABLE and RetryInfo instead of waiting for the driver's
 // server selection timeout.
 func (b *Backend) SetDown(down bool) { b.down.Store(down) }
+
+// TopologyChanged takes the driver's topology events (set it as the
+// client's event.ServerMonitor TopologyDescriptionChanged): the backend is
+// down as soon as the driver loses its last writable server (a network
+// error or a failed heartbeat marks a server Unknown), and up again when
+// one is back, without waiting for the next health probe.
+func (b *Backend) TopologyChanged(ev *event.TopologyDescriptionChangedEvent) {
+	writable := false
+	for _, s := range ev.NewDescription.Servers {
+		switch s.Kind {
+		case "RSPrimary", "Standalone", "Mongos", "LoadBalancer":
+			writable = true
+		}
+	}
+	down := !writable
+	if writable {
+		b.seen.Store(true)
+	} else if !b.seen.Load() {
+		return
+	}
+	if b.down.Swap(down) != down && b.OnDown != nil {
+		b.OnDown(down)
+	}
+}
+
+// Down reports whether the backend is known to be unreachable.
+func (b *Backend) Down() bool { return b.down.Load() }
 
 // available fails while the backend is down.
 func (b *Backend) available() error {

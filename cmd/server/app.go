@@ -18,9 +18,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -67,6 +69,8 @@ type app struct {
 	ln       net.Listener
 	grpc     *grpc.Server
 	health   *health.Server
+	healthMu sync.Mutex  // orders the probe's and the driver's health updates
+	ready    atomic.Bool // backends and health are set up
 	metrics  *http.Server
 	tracer   *sdktrace.TracerProvider // nil without --otlp-endpoint
 	authz    *authz.Authorizer        // nil without --authz
@@ -121,7 +125,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	probeCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	for _, name := range sortedNames(uris) {
-		b, err := connect(ctx, name, uris[name], cfg, a.tracerProvider(), log)
+		b, err := connect(ctx, name, uris[name], cfg, a.tracerProvider(), a.backendChanged, log)
 		if err != nil {
 			return nil, err
 		}
@@ -241,6 +245,7 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	a.ready.Store(true)
 	go a.probe(probeCtx)
 
 	ln := a.ln
@@ -280,8 +285,15 @@ func start(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 // connect opens a backend and learns whether it can run transactions. An
 // unreachable backend is not fatal: health stays NOT_SERVING until it
 // answers, and transactions are assumed possible meanwhile.
-func connect(ctx context.Context, name, uri string, cfg *config, tp trace.TracerProvider, log *slog.Logger) (*server.Backend, error) {
-	opts := options.Client().ApplyURI(uri).SetRetryWrites(cfg.backendBool(name, "retry_writes", cfg.retryWrites))
+func connect(ctx context.Context, name, uri string, cfg *config, tp trace.TracerProvider, onDown func(bool), log *slog.Logger) (*server.Backend, error) {
+	b := &server.Backend{
+		Name:              name,
+		Transactions:      true,
+		CausalConsistency: cfg.backendBool(name, "causal_consistency", cfg.causal),
+		OnDown:            onDown,
+	}
+	opts := options.Client().ApplyURI(uri).SetRetryWrites(cfg.backendBool(name, "retry_writes", cfg.retryWrites)).
+		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: b.TopologyChanged})
 	if tp != nil {
 		opts.SetMonitor(mongotrace.Monitor(tp))
 	}
@@ -289,12 +301,7 @@ func connect(ctx context.Context, name, uri string, cfg *config, tp trace.Tracer
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", name, err)
 	}
-	b := &server.Backend{
-		Name:              name,
-		Client:            client,
-		Transactions:      true,
-		CausalConsistency: cfg.backendBool(name, "causal_consistency", cfg.causal),
-	}
+	b.Client = client
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var hello bson.M
@@ -316,7 +323,6 @@ func (a *app) probe(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
-		status := healthpb.HealthCheckResponse_SERVING
 		for _, b := range a.backends {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			err := b.Client.Ping(pctx, readpref.Primary())
@@ -325,22 +331,37 @@ func (a *app) probe(ctx context.Context) {
 				return
 			}
 			b.SetDown(err != nil)
-			if err != nil {
-				status = healthpb.HealthCheckResponse_NOT_SERVING
-			}
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		a.health.SetServingStatus("", status)
-		for _, svc := range []string{pb.SessionService_ServiceDesc.ServiceName, pb.TransactionService_ServiceDesc.ServiceName, pb.DocumentService_ServiceDesc.ServiceName} {
-			a.health.SetServingStatus(svc, status)
-		}
+		a.setHealth()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// backendChanged is the backends' OnDown: the driver saw a backend go or
+// come back, so health follows at once rather than at the next probe.
+func (a *app) backendChanged(bool) {
+	if a.ready.Load() {
+		a.setHealth()
+	}
+}
+
+// setHealth serves SERVING while no backend is down.
+func (a *app) setHealth() {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	status := healthpb.HealthCheckResponse_SERVING
+	for _, b := range a.backends {
+		if b.Down() {
+			status = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+	}
+	a.health.SetServingStatus("", status)
+	for _, svc := range []string{pb.SessionService_ServiceDesc.ServiceName, pb.TransactionService_ServiceDesc.ServiceName, pb.DocumentService_ServiceDesc.ServiceName} {
+		a.health.SetServingStatus(svc, status)
 	}
 }
 

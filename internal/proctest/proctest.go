@@ -38,7 +38,8 @@ type Binaries struct {
 	Emulator string // cmd/emulator
 }
 
-// Build builds cmd/server and cmd/emulator into dir, for a TestMain.
+// Build builds cmd/server and cmd/emulator into dir, for a TestMain;
+// with MONGOGATE_TEST_RACE=1 in the environment, with the race detector.
 func Build(dir string) (Binaries, error) {
 	root, err := testbackend.RepoRoot()
 	if err != nil {
@@ -46,7 +47,11 @@ func Build(dir string) (Binaries, error) {
 	}
 	b := Binaries{Server: filepath.Join(dir, "mongogate"), Emulator: filepath.Join(dir, "mongogate-emulator")}
 	for bin, pkg := range map[string]string{b.Server: "./cmd/server", b.Emulator: "./cmd/emulator"} {
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		args := []string{"build", "-o", bin}
+		if os.Getenv("MONGOGATE_TEST_RACE") == "1" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return Binaries{}, fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
@@ -102,6 +107,9 @@ func Start(t testing.TB, name string, args []string, env ...string) *Proc {
 	}()
 	t.Cleanup(func() {
 		p.Stop(t)
+		if strings.Contains(p.Stderr(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race (MONGOGATE_TEST_RACE=1)", p.Name)
+		}
 		if t.Failed() {
 			t.Logf("%s (pid %d) stderr:\n%s", p.Name, p.cmd.Process.Pid, p.Stderr())
 		}
