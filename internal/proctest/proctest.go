@@ -73,17 +73,19 @@ type Proc struct {
 	exited  chan struct{} // closed once the process has exited
 	waitErr error         // cmd.Wait's result, set before exited closes
 	stop    sync.Once
+	killed  bool // by Kill: no clean exit is expected
 }
 
 // Start runs name with args (env added to the test's environment without
 // MONGOGATE_* variables, so a developer's settings change nothing). At
 // cleanup the process gets SIGTERM, then SIGKILL after StopTimeout (which
-// fails the test).
+// fails the test); it must then exit with status 0, unless the test
+// killed it.
 func Start(t testing.TB, name string, args []string, env ...string) *Proc {
 	t.Helper()
 	p := &Proc{Name: filepath.Base(name), grew: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
-	p.cmd.Env = append(cleanEnv(), env...)
+	p.cmd.Env = append(CleanEnv(), env...)
 	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -106,7 +108,9 @@ func Start(t testing.TB, name string, args []string, env ...string) *Proc {
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		p.Stop(t)
+		if code := p.Stop(t); code != 0 && !p.killed {
+			t.Errorf("%s exited with status %d after SIGTERM, want 0", p.Name, code)
+		}
 		if strings.Contains(p.Stderr(), "WARNING: DATA RACE") {
 			t.Errorf("%s reported a data race (MONGOGATE_TEST_RACE=1)", p.Name)
 		}
@@ -117,8 +121,9 @@ func Start(t testing.TB, name string, args []string, env ...string) *Proc {
 	return p
 }
 
-// cleanEnv is the environment without MONGOGATE_* variables.
-func cleanEnv() []string {
+// CleanEnv is the test's environment without MONGOGATE_* variables, so a
+// developer's settings change nothing in a process a test runs.
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MONGOGATE_") {
@@ -177,9 +182,28 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 // Kill stops the process with SIGKILL, as a crash would, and waits for it.
 func (p *Proc) Kill() {
 	p.stop.Do(func() {
+		p.killed = true
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
 	})
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Terminate sends SIGTERM and waits up to within for the process to exit;
+// it returns the exit code, or kills the process and fails the test if it
+// is still running.
+func (p *Proc) Terminate(t testing.TB, within time.Duration) int {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(within):
+		p.Kill()
+		t.Fatalf("%s still running %v after SIGTERM; killed", p.Name, within)
+	}
+	return p.Stop(t)
 }
 
 // Stop sends SIGTERM, waits up to StopTimeout, then kills the process and

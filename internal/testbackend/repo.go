@@ -2,9 +2,7 @@ package testbackend
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 )
 
@@ -26,20 +24,4 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// BuildServer builds the mongogate server binary (cmd/server) into dir and
-// returns its path, for tests that run the real process.
-func BuildServer(dir string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "mongogate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/server")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/server: %w\n%s", err, out)
-	}
-	return bin, nil
 }

@@ -256,7 +256,7 @@ principals:
 		writeFile(t, rulesFile, "principals:\n  analyst: [\n")
 		s.hangUp(t)
 		waitFor(t, "the server to log the failed reload", func() bool {
-			return strings.Contains(s.stderr.String(), "authorization rules not reloaded")
+			return strings.Contains(s.Stderr(), "authorization rules not reloaded")
 		})
 		if _, err := s.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret}); err != nil {
 			t.Fatalf("after a bad reload the rules in force must stay: %v", err)
@@ -284,7 +284,7 @@ principals:
 // hangUp sends the server SIGHUP.
 func (s *serverProc) hangUp(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := s.Signal(syscall.SIGHUP); err != nil {
 		t.Fatalf("SIGHUP: %v", err)
 	}
 }

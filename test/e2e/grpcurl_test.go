@@ -21,7 +21,7 @@ func TestGrpcurl(t *testing.T) {
 	b := mustBackend(t)
 	s := mustStartServer(t, b)
 
-	services := strings.Fields(runGrpcurl(t, grpcurl, "-plaintext", s.addr, "list"))
+	services := strings.Fields(runGrpcurl(t, grpcurl, "-plaintext", s.Addr, "list"))
 	for _, want := range []string{
 		"mongogate.v1.SessionService",
 		"mongogate.v1.TransactionService",
@@ -35,11 +35,11 @@ func TestGrpcurl(t *testing.T) {
 	}
 
 	// Reflection serves the contract's documentation comments.
-	if out := runGrpcurl(t, grpcurl, "-plaintext", s.addr, "describe", "mongogate.v1.SessionService"); !strings.Contains(out, "// ") {
+	if out := runGrpcurl(t, grpcurl, "-plaintext", s.Addr, "describe", "mongogate.v1.SessionService"); !strings.Contains(out, "// ") {
 		t.Errorf("grpcurl describe shows no comments:\n%s", out)
 	}
 	// Every error reason is there too, each value under its comment.
-	reasons := strings.Split(runGrpcurl(t, grpcurl, "-plaintext", s.addr, "describe", "mongogate.v1.ErrorReason"), "\n")
+	reasons := strings.Split(runGrpcurl(t, grpcurl, "-plaintext", s.Addr, "describe", "mongogate.v1.ErrorReason"), "\n")
 	values := pb.ErrorReason(0).Descriptor().Values()
 	for i := range values.Len() {
 		v := values.Get(i)
@@ -52,7 +52,7 @@ func TestGrpcurl(t *testing.T) {
 	}
 
 	var health struct{ Status string }
-	out := runGrpcurl(t, grpcurl, "-plaintext", s.addr, "grpc.health.v1.Health/Check")
+	out := runGrpcurl(t, grpcurl, "-plaintext", s.Addr, "grpc.health.v1.Health/Check")
 	if err := json.Unmarshal([]byte(out), &health); err != nil || health.Status != "SERVING" {
 		t.Errorf("grpcurl health check = %q (%v), want status SERVING", out, err)
 	}

@@ -17,7 +17,7 @@ func TestMetricsScrape(t *testing.T) {
 	t.Parallel()
 	b := mustBackend(t)
 	s := mustStartServer(t, b, "--metrics-listen", "127.0.0.1:0")
-	if s.metricsURL == "" {
+	if s.MetricsURL == "" {
 		t.Fatal("the server did not print its metrics URL")
 	}
 	ns := namespace(testbackend.DBName(t), "items")
@@ -34,7 +34,7 @@ func TestMetricsScrape(t *testing.T) {
 	_, err := s.sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
 	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 
-	fams := promtest.Scrape(t, s.metricsURL)
+	fams := promtest.Scrape(t, s.MetricsURL)
 	for _, want := range []struct {
 		name   string
 		labels []string

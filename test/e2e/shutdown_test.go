@@ -32,7 +32,7 @@ func TestShutdownAbortsOpenTransactions(t *testing.T) {
 		}
 	}
 
-	if code := s.terminate(t, stopWait); code != 0 {
+	if code := s.Terminate(t, stopWait); code != 0 {
 		t.Fatalf("server exited with code %d after SIGTERM, want 0", code)
 	}
 	if n := b.count(t, db, "items", nil); n != 0 {

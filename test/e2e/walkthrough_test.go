@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
@@ -35,7 +36,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	// do not collide on the walkthrough's fixed _id.
 	db := testbackend.DBName(t)
 	dir := t.TempDir()
-	env := append(serverEnv(), "PATH="+filepath.Dir(grpcurl)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env := append(proctest.CleanEnv(), "PATH="+filepath.Dir(grpcurl)+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	var outputs []walkthroughOutput // of the commands run so far
 	for _, st := range steps {
@@ -46,7 +47,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 			}
 			continue
 		}
-		script := strings.ReplaceAll(st.command, walkthroughAddr, s.addr)
+		script := strings.ReplaceAll(st.command, walkthroughAddr, s.Addr)
 		script = walkthroughDB.ReplaceAllString(script, `"database": "`+db+`"`)
 		var stdout, stderr bytes.Buffer
 		cmd := exec.CommandContext(testCtx(t), "sh", "-c", script)

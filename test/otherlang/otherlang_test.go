@@ -1,19 +1,14 @@
 package otherlang
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,18 +23,14 @@ const (
 	python = "/usr/bin/python3"
 
 	installHint     = "run scripts/install-otherlang.sh (as root) to install it"
-	startTimeout    = 30 * time.Second
 	scenarioTimeout = 2 * time.Minute
-	stopTimeout     = 15 * time.Second
 )
 
 var (
-	// root is the repository root, serverBin the server binary TestMain
-	// built from it.
-	root, serverBin string
-	bins            proctest.Binaries
-
-	listeningRE = regexp.MustCompile(`^mongogate listening on (\S+)$`)
+	// root is the repository root, bins the binaries TestMain built
+	// from it.
+	root string
+	bins proctest.Binaries
 )
 
 func TestMain(m *testing.M) {
@@ -62,7 +53,6 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "otherlang:", err)
 		return 1
 	}
-	serverBin = bins.Server
 	return m.Run()
 }
 
@@ -227,84 +217,14 @@ func mustLookPath(t *testing.T, name string) string {
 	return p
 }
 
-// syncBuffer collects a process's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // mustStartServer runs the server binary on a free loopback port against
-// the test backend, waits until it listens and returns its address. At
-// cleanup it stops the server with SIGTERM and checks that it exits 0.
+// the test backend and returns its address once it serves; at cleanup it
+// must exit 0 after SIGTERM.
 func mustStartServer(t *testing.T) string {
 	t.Helper()
-	uri := testbackend.URI(t)
-	cmd := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--mongo-uri", uri)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	exited := make(chan error, 1)
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-				break
-			}
-		}
-		// Keep draining so the server never blocks on a full pipe; Wait
-		// must not run before the reads end.
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("server exited with %v after SIGTERM", err)
-			}
-		case <-time.After(stopTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("server still running %v after SIGTERM; killed", stopTimeout)
-		}
-		if t.Failed() {
-			t.Logf("server stderr:\n%s", stderr)
-		}
-	})
-
-	select {
-	case addr := <-addrc:
-		t.Logf("server %s listening on %s", serverBin, addr)
-		return addr
-	case err := <-exited:
-		exited <- err // for the cleanup
-		t.Fatalf("server exited before listening: %v", err)
-	case <-time.After(startTimeout):
-		t.Fatalf("server did not print %q within %v", "mongogate listening on ADDR", startTimeout)
-	}
-	return ""
+	s := proctest.StartServer(t, bins, testbackend.URI(t))
+	t.Logf("server %s listening on %s", bins.Server, s.Addr)
+	return s.Addr
 }
 
 // runScenario runs a scenario script in test/otherlang/dir, logs what it
