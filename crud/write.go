@@ -3,6 +3,7 @@ package crud
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -10,8 +11,29 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
+// knownID is doc's _id, or the zero RawValue (Type 0) when it has none:
+// the driver then adds a new ObjectId, as MongoDB drivers do, cheaply; an
+// _id added here would make it decode the whole document to find it.
+func knownID(doc bson.Raw) bson.RawValue {
+	v, _ := doc.LookupErr("_id")
+	return v
+}
+
+// insertedID is the _id the driver reports for a document whose own
+// (known) was none: the ObjectId it added.
+func insertedID(known bson.RawValue, reported any) (bson.RawValue, error) {
+	if known.Type != 0 {
+		return known, nil
+	}
+	if oid, ok := reported.(bson.ObjectID); ok {
+		return bson.RawValue{Type: bson.TypeObjectID, Value: append([]byte(nil), oid[:]...)}, nil
+	}
+	return rawValue(reported)
+}
+
 // ensureID returns doc with an _id, adding a new ObjectId first if it has
-// none (as MongoDB drivers do), and the _id.
+// none (as MongoDB drivers do), and the _id: for bulk writes, whose result
+// does not say what the driver added.
 func ensureID(doc bson.Raw) (bson.Raw, bson.RawValue) {
 	if v, err := doc.LookupErr("_id"); err == nil {
 		return doc, v
@@ -60,8 +82,7 @@ func (op InsertOne) prepare() (bson.Raw, bson.RawValue, *options.InsertOneOption
 	if err := applyCommon(o, "options.", op.Options.CommonOptions, false); err != nil {
 		return nil, bson.RawValue{}, nil, err
 	}
-	doc, id := ensureID(doc)
-	return doc, id, o, nil
+	return doc, knownID(doc), o, nil
 }
 
 // Validate implements Op.
@@ -85,6 +106,9 @@ func (op InsertOne) Do(ctx context.Context, t Target) (*InsertOneResult, error) 
 	res, err := coll.InsertOne(ctx, doc, o)
 	if err != nil {
 		return nil, opError("insertOne", op.Namespace, err)
+	}
+	if id, err = insertedID(id, res.InsertedID); err != nil {
+		return nil, err
 	}
 	return &InsertOneResult{InsertedID: id, Acknowledged: res.Acknowledged}, nil
 }
@@ -125,7 +149,7 @@ func (op InsertMany) prepare() ([]bson.Raw, []bson.RawValue, *options.InsertMany
 	}
 	ids := make([]bson.RawValue, len(docs))
 	for i := range docs {
-		docs[i], ids[i] = ensureID(docs[i])
+		ids[i] = knownID(docs[i])
 	}
 	return docs, ids, o, nil
 }
@@ -151,6 +175,14 @@ func (op InsertMany) Do(ctx context.Context, t Target) (*InsertManyResult, error
 	res, err := coll.InsertMany(ctx, docs, o)
 	if err != nil {
 		return nil, opError("insertMany", op.Namespace, err)
+	}
+	if len(res.InsertedIDs) != len(ids) {
+		return nil, fmt.Errorf("crud: insertMany %s: the driver reports %d ids for %d documents", op.Namespace, len(res.InsertedIDs), len(ids))
+	}
+	for i := range ids {
+		if ids[i], err = insertedID(ids[i], res.InsertedIDs[i]); err != nil {
+			return nil, err
+		}
 	}
 	return &InsertManyResult{InsertedIDs: ids, Acknowledged: res.Acknowledged}, nil
 }

@@ -407,9 +407,10 @@ func forwardedFrom(ctx context.Context) string {
 // asserts a principal, it must carry a valid signature by secret, else
 // the call is refused: a client cannot claim to be forwarded.
 func forwarded(ctx context.Context, secret []byte) (from, principal string, asserted bool, err error) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	// Key by key: metadata.FromIncomingContext would copy all of it on
+	// every call.
 	one := func(k string) (string, bool) {
-		v := md.Get(k)
+		v := metadata.ValueFromIncomingContext(ctx, k)
 		if len(v) != 1 {
 			return "", len(v) > 1
 		}

@@ -39,6 +39,7 @@ type config struct {
 	metricsListen  string
 	otlpEndpoint   string
 	pprof          bool
+	gogc           int
 	advertise      string
 	directoryColl  string
 	heartbeat      time.Duration
@@ -144,6 +145,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.outcomeColl, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
 	fs.DurationVar(&cfg.retention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
 	fs.BoolVar(&cfg.recordOutcome, "record-outcome", false, "default of record_outcome for transactions on every backend (per backend: --backend-option name:record_outcome=true)")
+	fs.IntVar(&cfg.gogc, "gogc", 400, "garbage collection target percentage, as Go's GOGC (which wins when set); 0 keeps Go's default of 100")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-listen")
 	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
@@ -209,6 +211,9 @@ func (c *config) validate() error {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.gogc < 0 {
+		errs = append(errs, fmt.Errorf("--gogc %d: must not be negative", c.gogc))
 	}
 	if c.pprof && c.metricsListen == "" {
 		errs = append(errs, errors.New("--pprof needs --metrics-listen"))

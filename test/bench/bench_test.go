@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -58,6 +60,28 @@ func TestBenchFull(t *testing.T) {
 	run(t, fullPlan(t))
 }
 
+type gogcSetting struct {
+	label    string
+	previous int
+}
+
+// setGOGC gives the whole process (every side alike) the garbage
+// collection target cmd/server runs with by default (--gogc 400), unless
+// GOGC is set in the environment, which then wins as it does for the
+// server.
+func setGOGC() gogcSetting {
+	if v := os.Getenv("GOGC"); v != "" {
+		cur := debug.SetGCPercent(100)
+		debug.SetGCPercent(cur)
+		return gogcSetting{label: v + " (environment)", previous: cur}
+	}
+	prev := debug.SetGCPercent(serverGOGC)
+	return gogcSetting{label: strconv.Itoa(serverGOGC) + " (cmd/server's default)", previous: prev}
+}
+
+// serverGOGC is cmd/server's --gogc default.
+const serverGOGC = 400
+
 // run measures every figure with p and prints the table.
 func run(t *testing.T, p plan) *table {
 	ctx := context.Background()
@@ -66,17 +90,17 @@ func run(t *testing.T, p plan) *table {
 	if p.dur > 0 {
 		mode = fmt.Sprintf("full, %d rounds × %v per side", p.rounds, p.dur)
 	}
-	backend := "in-process emulator"
+	backend := "a cmd/emulator process"
 	if testbackend.External() {
 		backend = testbackend.EnvURI
 	}
-	tb := &table{title: fmt.Sprintf("mongogate benchmark (%s; backend: %s; GOMAXPROCS=%d; %d clients for throughput)",
-		mode, backend, runtime.GOMAXPROCS(0), p.clients)}
+	gogc := setGOGC()
+	defer debug.SetGCPercent(gogc.previous)
+	tb := &table{title: fmt.Sprintf("mongogate benchmark (%s; backend: %s; GOMAXPROCS=%d; GOGC=%s; %d clients for throughput)",
+		mode, backend, runtime.GOMAXPROCS(0), gogc.label, p.clients)}
 	tb.notes = append(tb.notes, "floor = bare gRPC round trips (grpc-go defaults, loopback) with mongogate's request and response sizes, "+
 		"then the direct driver call, in one operation: what a proxy that cost nothing would take")
-	if testbackend.External() {
-		tb.notes = append(tb.notes, "CPU per op: this process only; the backend's own CPU is not counted")
-	}
+	tb.notes = append(tb.notes, "CPU per op: this process only (clients, mongogate, the floor's server); the backend's own CPU is not counted")
 	defer tb.print(os.Stdout)
 
 	emptyRPCFigures(ctx, t, p, e, tb)
@@ -202,9 +226,8 @@ func insertOneFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *tab
 	drop(ctx, t, e, "insert_direct", "insert_floor", "insert_mongogate")
 }
 
-// drop removes what a figure wrote. The in-process emulator keeps every
-// document on this process's heap, where it would make garbage collection
-// (and so every later figure, on every side) slower.
+// drop removes what a figure wrote, so that later figures find the
+// backend as empty as the first did.
 func drop(ctx context.Context, t *testing.T, e *env, names ...string) {
 	for _, n := range names {
 		if err := e.direct.Database(e.db).Collection(n).Drop(ctx); err != nil {

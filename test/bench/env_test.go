@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
@@ -231,9 +233,28 @@ type env struct {
 	rec    *recorder
 }
 
+// backendURI is the deployment every side uses: MONGOGATE_TEST_URI's, or
+// a cmd/emulator process of its own. Not an in-process emulator: its data
+// would be on this process's heap, so that the garbage collector's work
+// for every side grew with what the figures wrote, the more for the side
+// that allocates more; a real MongoDB is another process too. The CPU rows
+// then count this process only: clients, mongogate, the floor.
+func backendURI(t testing.TB) string {
+	t.Helper()
+	if uri := os.Getenv(testbackend.EnvURI); uri != "" {
+		return uri
+	}
+	bins, err := proctest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, uri := proctest.Emulator(t, bins)
+	return uri
+}
+
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	uri := testbackend.URI(t)
+	uri := backendURI(t)
 	e := &env{uri: uri, db: testbackend.DBName(t), rec: &recorder{}}
 	e.direct = connectDriver(t, uri)
 	e.gate = startGate(t, uri, gateOptions{})

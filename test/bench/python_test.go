@@ -27,7 +27,7 @@ const python = "/usr/bin/python3"
 // to prove the script works; it asserts nothing about time.
 func TestBenchPython(t *testing.T) {
 	needPython(t)
-	uri := testbackend.URI(t)
+	uri := backendURI(t)
 	g := startGate(t, uri, gateOptions{})
 	args := []string{filepath.Join("python", "compare.py"), "--gate", g.addr, "--mongo", uri, "--db", testbackend.DBName(t)}
 	timeout := 2 * time.Minute
