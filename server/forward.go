@@ -28,17 +28,17 @@ import (
 	"github.com/mongogate/mongogate/sessions"
 )
 
-// Metadata of a forwarded call. mdForwardedFrom names the forwarding
-// instance and marks the call as forwarded, so it is never forwarded
-// again. With a peer secret the forwarder also asserts the caller's
-// principal, signed; without one it passes the caller's own credentials
-// on and the owner authenticates the caller itself.
+// Metadata of a forwarded call, one key so that every call pays one
+// lookup for it. Its value names the forwarding instance, which marks the
+// call as forwarded, so it is never forwarded again: "<from>". With a peer
+// secret the forwarder also asserts the caller's principal (base64url),
+// with the time (Unix milliseconds) and a signature of both:
+// "<from> <principal> <time> <signature>". Without one it passes the
+// caller's own credentials on, and the owner authenticates the caller
+// itself.
 const (
-	mdForwardedFrom      = "mongogate-fwd-from"
-	mdForwardedPrincipal = "mongogate-fwd-principal"
-	mdForwardedTime      = "mongogate-fwd-time"
-	mdForwardedSig       = "mongogate-fwd-sig"
-	mdAuthorization      = "authorization"
+	mdForwarded     = "mongogate-forwarded"
+	mdAuthorization = "authorization"
 )
 
 // forwardSkew is how far the clocks of two instances may disagree for a
@@ -334,13 +334,11 @@ func (f *Forwarder) conn(id, addr string) (*grpc.ClientConn, error) {
 // outgoing is the context of the forwarded call: ctx's deadline and
 // cancellation, and the forwarding metadata instead of the caller's.
 func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context {
-	md := metadata.MD{mdForwardedFrom: {f.cfg.Self}}
+	md := metadata.MD{mdForwarded: {f.cfg.Self}}
 	if len(f.cfg.Secret) > 0 {
 		p := PrincipalFrom(ctx)
 		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		md.Set(mdForwardedPrincipal, p)
-		md.Set(mdForwardedTime, ts)
-		md.Set(mdForwardedSig, forwardSignature(f.cfg.Secret, method, f.cfg.Self, p, ts))
+		md[mdForwarded] = []string{forwardedValue(f.cfg.Self, p, ts, forwardSignature(f.cfg.Secret, method, f.cfg.Self, p, ts))}
 	} else if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
 		md[mdAuthorization] = auth
 	}
@@ -402,41 +400,45 @@ func forwardedFrom(ctx context.Context) string {
 	return s
 }
 
+// forwardedValue is the metadata value that asserts principal.
+func forwardedValue(from, principal, ts, sig string) string {
+	return from + " " + base64.RawURLEncoding.EncodeToString([]byte(principal)) + " " + ts + " " + sig
+}
+
 // forwarded reads the forwarding metadata of an incoming call. from is
 // the forwarding instance ("" for a call from a client). When the call
 // asserts a principal, it must carry a valid signature by secret, else
 // the call is refused: a client cannot claim to be forwarded.
 func forwarded(ctx context.Context, secret []byte) (from, principal string, asserted bool, err error) {
-	// Key by key: metadata.FromIncomingContext would copy all of it on
-	// every call.
-	one := func(k string) (string, bool) {
-		v := metadata.ValueFromIncomingContext(ctx, k)
-		if len(v) != 1 {
-			return "", len(v) > 1
-		}
-		return v[0], false
+	vals := metadata.ValueFromIncomingContext(ctx, mdForwarded)
+	switch len(vals) {
+	case 0:
+		return "", "", false, nil
+	case 1:
+	default:
+		return "", "", true, errUnauthenticated("malformed forwarding metadata")
 	}
-	from, dup1 := one(mdForwardedFrom)
-	principal, dup2 := one(mdForwardedPrincipal)
-	ts, dup3 := one(mdForwardedTime)
-	sig, dup4 := one(mdForwardedSig)
-	asserted = principal != "" || ts != "" || sig != "" || dup2 || dup3 || dup4
-	if dup1 || !asserted {
-		if dup1 {
+	parts := strings.Split(vals[0], " ")
+	switch len(parts) {
+	case 1:
+		if parts[0] == "" {
 			return "", "", false, errUnauthenticated("malformed forwarding metadata")
 		}
-		return strings.TrimSpace(from), "", false, nil
+		return parts[0], "", false, nil
+	case 4:
+	default:
+		return "", "", true, errUnauthenticated("malformed forwarding metadata")
 	}
 	if len(secret) == 0 {
 		return "", "", true, errUnauthenticated("forwarded principal refused: this instance has no peer secret to verify it")
 	}
-	if from == "" || principal == "" || dup2 || dup3 || dup4 {
-		return "", "", true, errUnauthenticated("malformed forwarding metadata")
-	}
+	from, ts, sig := parts[0], parts[2], parts[3]
+	p, derr := base64.RawURLEncoding.DecodeString(parts[1])
 	ms, perr := strconv.ParseInt(ts, 10, 64)
-	if perr != nil {
+	if from == "" || len(p) == 0 || derr != nil || perr != nil {
 		return "", "", true, errUnauthenticated("malformed forwarding metadata")
 	}
+	principal = string(p)
 	method, _ := grpc.Method(ctx)
 	want := forwardSignature(secret, method, from, principal, ts)
 	if !hmac.Equal([]byte(sig), []byte(want)) {

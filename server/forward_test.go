@@ -294,23 +294,23 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		a := mustInstance(t, uri, db, "inst-s"+strconv.Itoa(len(secret)), instanceConfig{secret: secret, apiKeys: keys})
 		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		method := pb.SessionService_StartSession_FullMethodName
+		sig := func(secret []byte, ts string) string { return forwardSignature(secret, method, "x", "alice", ts) }
 		tests := []struct {
 			name string
 			md   []string
 		}{
-			{"unsigned", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now}},
-			{"bad signature", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now, mdForwardedSig, "AAAA"}},
-			{"signed with another secret", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, now,
-				mdForwardedSig, forwardSignature([]byte("not the peers' secret, not at all!"), method, "x", "alice", now)}},
-			{"principal only", []string{mdForwardedPrincipal, "alice"}},
+			{"unsigned", []string{mdForwarded, "x YWxpY2U " + now + " "}},
+			{"bad signature", []string{mdForwarded, forwardedValue("x", "alice", now, "AAAA")}},
+			{"signed with another secret", []string{mdForwarded, forwardedValue("x", "alice", now, sig([]byte("not the peers' secret, not at all!"), now))}},
+			{"principal only", []string{mdForwarded, "x YWxpY2U"}},
+			{"twice", []string{mdForwarded, "x", mdForwarded, "y"}},
 		}
 		if secret != nil {
 			old := strconv.FormatInt(time.Now().Add(-2*forwardSkew).UnixMilli(), 10)
 			tests = append(tests, struct {
 				name string
 				md   []string
-			}{"replayed too late", []string{mdForwardedFrom, "x", mdForwardedPrincipal, "alice", mdForwardedTime, old,
-				mdForwardedSig, forwardSignature(secret, method, "x", "alice", old)}})
+			}{"replayed too late", []string{mdForwarded, forwardedValue("x", "alice", old, sig(secret, old))}})
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -322,8 +322,7 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		}
 		if secret != nil {
 			t.Run("signed by a peer", func(t *testing.T) {
-				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwardedFrom, "x", mdForwardedPrincipal, "alice",
-					mdForwardedTime, now, mdForwardedSig, forwardSignature(secret, method, "x", "alice", now))
+				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, forwardedValue("x", "alice", now, sig(secret, now)))
 				if _, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{}); err != nil {
 					t.Fatalf("StartSession with a valid forward: %v", err)
 				}
@@ -343,7 +342,7 @@ func TestForwardingOneHop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwardedFrom, "inst-c")
+	ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, "inst-c")
 	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: start.GetSession().GetToken()})
 	wantReason(t, "GetSession marked forwarded, at a non-owner", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 	if f := b.forwarded(t); f != 0 {

@@ -58,6 +58,8 @@ type Client struct {
 	dial    []grpc.DialOption
 	peersMu sync.Mutex
 	peers   map[string]*peerConn
+
+	keeper *keeper // the sessions' keep-alive
 }
 
 // peerConn is a connection to one server instance and its stubs.
@@ -186,6 +188,7 @@ func New(target string, opts ...Option) (*Client, error) {
 	}
 	return &Client{
 		routing:   !cfg.noRouting,
+		keeper:    newKeeper(),
 		dial:      dial,
 		peers:     map[string]*peerConn{},
 		conn:      conn,
@@ -221,6 +224,7 @@ func (c *Client) Close() error {
 		wg.Go(func() { _ = s.End(ctx) })
 	}
 	wg.Wait()
+	c.keeper.close()
 	c.peersMu.Lock()
 	errs := []error{c.conn.Close()}
 	for addr, p := range c.peers {

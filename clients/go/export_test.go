@@ -26,3 +26,10 @@ var IsLoopback = isLoopback
 
 // BackoffCeiling is backoffCeiling.
 var BackoffCeiling = backoffCeiling
+
+// KeptSessions is how many sessions c's keep-alive schedules.
+func KeptSessions(c *Client) int {
+	c.keeper.mu.Lock()
+	defer c.keeper.mu.Unlock()
+	return len(c.keeper.due)
+}

@@ -270,8 +270,22 @@ func waitGone(t *testing.T, frames ...string) {
 	}
 }
 
-// keepAliveFrame is the keep-alive goroutine's function in stack traces.
-const keepAliveFrame = "mongogate/clients/go.(*Session).keepAlive"
+// keepAliveFrame is the keep-alive goroutine's function in stack traces:
+// one per client, from its first session until Close.
+const keepAliveFrame = "mongogate/clients/go.(*keeper).run"
+
+// waitUnkept waits until c's keep-alive schedules no session: each was
+// ended.
+func waitUnkept(t *testing.T, c *mongogate.Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for mongogate.KeptSessions(c) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("keep-alive still schedules %d sessions", mongogate.KeptSessions(c))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // requireIs fails unless errors.Is(err, want).
 func requireIs(t *testing.T, err, want error) {

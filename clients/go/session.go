@@ -56,8 +56,7 @@ type Session struct {
 	txnNumber int64
 	depth     int32
 
-	stopKeepAlive context.CancelFunc
-	keepAliveDone chan struct{} // closed when the keep-alive goroutine returns
+	kept *keptSession // its keep-alive, nil without
 }
 
 // StartSession starts a session on the server. The options, merged in
@@ -108,10 +107,7 @@ func (c *Client) StartSession(ctx context.Context, opts ...*options.SessionOptio
 		interval = s.idleTimeout / 3
 	}
 	if interval > 0 {
-		kctx, stop := context.WithCancel(context.Background())
-		s.stopKeepAlive = stop
-		s.keepAliveDone = make(chan struct{})
-		go s.keepAlive(kctx, interval)
+		s.kept = c.keeper.add(s, interval)
 	}
 	// Only now may Close see the session and End it.
 	if !c.track(s) {
@@ -155,30 +151,6 @@ func (s *Session) sessionsRPC() pb.SessionServiceClient   { c, _, _ := s.rpc(); 
 func (s *Session) txnsRPC() pb.TransactionServiceClient   { _, c, _ := s.rpc(); return c }
 func (s *Session) documentsRPC() pb.DocumentServiceClient { _, _, c := s.rpc(); return c }
 
-// keepAlive refreshes the session every interval until ctx ends or the
-// server no longer knows the session.
-func (s *Session) keepAlive(ctx context.Context, interval time.Duration) {
-	defer close(s.keepAliveDone)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rctx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
-		_, err := s.sessionsRPC().RefreshSession(rctx, &pb.RefreshSessionRequest{SessionToken: s.token})
-		cancel()
-		// A transient failure (the server restarting, a network blip) is
-		// retried at the next tick; a session the server has forgotten
-		// will not come back.
-		if st := fromStatus(err); errors.Is(st, ErrSessionNotFound) || errors.Is(st, ErrSessionExpired) {
-			return
-		}
-	}
-}
-
 // End ends the session on the server, aborting its open transaction (never
 // committing it), and stops its keep-alive. Later uses of the session fail
 // with ErrSessionEnded. End is idempotent, and a session the server has
@@ -191,9 +163,8 @@ func (s *Session) End(ctx context.Context) error {
 	}
 	s.ended = true
 	s.mu.Unlock()
-	if s.stopKeepAlive != nil {
-		s.stopKeepAlive()
-		<-s.keepAliveDone
+	if s.kept != nil {
+		s.client.keeper.remove(s.kept)
 	}
 	s.client.forget(s)
 	ctx, cancel := s.client.withTimeout(ctx)

@@ -76,7 +76,7 @@ func TestWithSessionEnds(t *testing.T) {
 				t.Fatalf("WithSession = %v, want %v", err, tt.want)
 			}
 			requireIs(t, mongogate.GetSessionByToken(ctx, c, token), mongogate.ErrSessionNotFound)
-			waitGone(t, keepAliveFrame)
+			waitUnkept(t, c)
 		})
 	}
 	if n := g.count(t, dbName(t), "c", bson.D{}); n != 0 {
@@ -124,13 +124,13 @@ func TestKeepAlive(t *testing.T) {
 			if err := s.End(ctx); err != nil {
 				t.Errorf("End: %v", err)
 			}
-			waitGone(t, keepAliveFrame)
+			waitUnkept(t, c)
 		})
 	}
 }
 
-// Keep-alive goroutines stop with End and with Close, and Close releases
-// the connection's goroutines and ends the sessions left open.
+// The keep-alive forgets a session at End and stops with Close, and Close
+// releases the connection's goroutines and ends the sessions left open.
 func TestNoGoroutineLeaks(t *testing.T) {
 	g := mustGate(t, gateConfig{idleTimeout: time.Second})
 	ctx := testCtx(t)
@@ -153,11 +153,17 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	if !strings.Contains(string(stacks()), keepAliveFrame) {
 		t.Fatal("no keep-alive goroutine running")
 	}
+	if n := mongogate.KeptSessions(c); n != 4 {
+		t.Fatalf("keep-alive schedules %d sessions, want 4", n)
+	}
 	if err := ended.End(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := ended.End(ctx); err != nil {
 		t.Errorf("second End: %v", err)
+	}
+	if n := mongogate.KeptSessions(c); n != 3 {
+		t.Errorf("keep-alive schedules %d sessions after one End, want 3", n)
 	}
 	// A cursor left open holds a stream, in its session.
 	coll := c.Database(dbName(t)).Collection("c")
