@@ -17,8 +17,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
+	"github.com/mongogate/mongogate/clients/go/options"
+	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
@@ -90,9 +93,12 @@ func run(t *testing.T, p plan) *table {
 	if p.dur > 0 {
 		mode = fmt.Sprintf("full, %d rounds × %v per side", p.rounds, p.dur)
 	}
-	backend := "a cmd/emulator process"
-	if testbackend.External() {
+	backend := "in-process emulator"
+	switch {
+	case testbackend.External():
 		backend = testbackend.EnvURI
+	case *flagBackend == "process":
+		backend = "a cmd/emulator process"
 	}
 	gogc := setGOGC()
 	defer debug.SetGCPercent(gogc.previous)
@@ -100,14 +106,18 @@ func run(t *testing.T, p plan) *table {
 		mode, backend, runtime.GOMAXPROCS(0), gogc.label, p.clients)}
 	tb.notes = append(tb.notes, "floor = bare gRPC round trips (grpc-go defaults, loopback) with mongogate's request and response sizes, "+
 		"then the direct driver call, in one operation: what a proxy that cost nothing would take")
-	tb.notes = append(tb.notes, "CPU per op: this process only (clients, mongogate, the floor's server); the backend's own CPU is not counted")
+	if testbackend.External() || *flagBackend == "process" {
+		tb.notes = append(tb.notes, "CPU per op: this process only (clients, mongogate, the floor's server); the backend's own CPU is not counted")
+	}
 	defer tb.print(os.Stdout)
 
 	emptyRPCFigures(ctx, t, p, e, tb)
 	findOneFigures(ctx, t, p, e, tb)
 	insertOneFigures(ctx, t, p, e, tb)
 	transactionFigures(ctx, t, p, e, tb)
+	recordOutcomeFigure(ctx, t, p, e, tb)
 	sessionPairFigure(ctx, t, p, e, tb)
+	forwardFigure(ctx, t, p, e, tb)
 	idleFigures(ctx, t, p, e, tb)
 	return tb
 }
@@ -218,12 +228,24 @@ func insertOneFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *tab
 		withFloor(f, insertDirect(e.direct.Database(e.db).Collection("insert_floor"))),
 		insertDirect(e.direct.Database(e.db).Collection("insert_direct")))
 
-	r := measure(ctx, t, p, fig+", 1 client", 1, sides...)
+	colls := []string{"insert_direct", "insert_floor", "insert_mongogate"}
+	reset := func() { empty(ctx, t, e, colls...) }
+	r := measureWith(ctx, t, p, fig+", 1 client", 1, reset, sides...)
 	tb.latencyRows(fig+", 1 client", cols3(r), maxResidual)
 	fig = fmt.Sprintf("%s, %d clients", fig, p.clients)
-	r = measure(ctx, t, p, fig, p.clients, sides...)
+	r = measureWith(ctx, t, p, fig, p.clients, reset, sides...)
 	tb.rateRow(fig, "ops/s", cols3(r), minRate)
-	drop(ctx, t, e, "insert_direct", "insert_floor", "insert_mongogate")
+	drop(ctx, t, e, colls...)
+}
+
+// empty deletes the documents of collections (which stay, so that no
+// transaction has to create them).
+func empty(ctx context.Context, t *testing.T, e *env, names ...string) {
+	for _, n := range names {
+		if _, err := e.direct.Database(e.db).Collection(n).DeleteMany(ctx, bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // drop removes what a figure wrote, so that later figures find the
@@ -351,13 +373,14 @@ func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *t
 		minRate float64
 	}{{"explicit RPCs", 0, minExplicitTxnRate}, {"RunTransaction", 2, minRate}}
 
+	reset := func() { empty(ctx, t, e, colls...) }
 	one := fig + ", 1 client"
-	r := measure(ctx, t, p, one, 1, sides...)
+	r := measureWith(ctx, t, p, one, 1, reset, sides...)
 	for _, f := range figs {
 		tb.latencyRows(one+", "+f.name, cols{gate: r[f.gate], floor: r[f.gate+1], direct: r[4]}, 0)
 	}
 	many := fmt.Sprintf("%s, %d clients", fig, p.clients)
-	r = measure(ctx, t, p, many, p.clients, sides...)
+	r = measureWith(ctx, t, p, many, p.clients, reset, sides...)
 	for _, f := range figs {
 		tb.rateRow(many+", "+f.name, "txn/s", cols{gate: r[f.gate], floor: r[f.gate+1], direct: r[4]}, f.minRate)
 	}
@@ -391,4 +414,124 @@ func sessionPairFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *ta
 	sides := sides3(func(ctx context.Context, _ int) error { return pair(ctx, e.mg) }, withFloor(f, direct), direct)
 	r := measure(ctx, t, p, fig, p.clients, sides...)
 	tb.rateRow(fig, "pairs/s", cols3(r), minSessionPairRate)
+}
+
+// recordOutcomeFigure: the transaction of 3 InsertOnes by explicit RPCs,
+// on a session kept per client, with and without record_outcome; the
+// floor column is the same transaction without it, so mg/floor is the
+// cost of the record.
+func recordOutcomeFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *table) {
+	const perTxn = 3
+	colls := []string{"outcome_on", "outcome_off"}
+	for _, name := range colls {
+		if err := e.direct.Database(e.db).CreateCollection(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess := make([]*mongogate.Session, p.clients)
+	for c := range sess {
+		s, err := e.mg.StartSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess[c] = s
+	}
+	defer func() {
+		for _, s := range sess {
+			_ = s.End(ctx)
+		}
+	}()
+	var seq atomic.Int64
+	txn := func(name string, record bool) func(ctx context.Context, c int) error {
+		coll := e.mg.Database(e.db).Collection(name)
+		opts := options.Transaction().SetRecordOutcome(record)
+		return func(ctx context.Context, c int) error {
+			s := sess[c]
+			if err := s.StartTransaction(ctx, opts); err != nil {
+				return err
+			}
+			sctx := mongogate.NewSessionContext(ctx, s)
+			for range perTxn {
+				if _, err := coll.InsertOne(sctx, newDoc(seq.Add(1))); err != nil {
+					return errors.Join(err, s.AbortTransaction(ctx))
+				}
+			}
+			return s.CommitTransaction(ctx)
+		}
+	}
+	sides := []side{{"mongogate record_outcome", txn("outcome_on", true)}, {"mongogate plain", txn("outcome_off", false)}}
+	reset := func() {
+		empty(ctx, t, e, colls...)
+		if _, err := e.direct.Database(directoryDB).Collection(outcomesColl).DeleteMany(ctx, bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fig := "Txn 3×InsertOne + record_outcome (floor: without it)"
+	tb.notes = append(tb.notes, "record_outcome: both columns are mongogate's explicit-RPC transaction on sessions kept per client; "+
+		"mg/floor is what recording the outcome (one more insert, inside the transaction) costs")
+	r := measureWith(ctx, t, p, fig+", 1 client", 1, reset, sides...)
+	tb.latencyRows(fig+", 1 client", cols{gate: r[0], floor: r[1]}, 0)
+	many := fmt.Sprintf("%s, %d clients", fig, p.clients)
+	r = measureWith(ctx, t, p, many, p.clients, reset, sides...)
+	tb.rateRow(many, "txn/s", cols{gate: r[0], floor: r[1]}, 0)
+	drop(ctx, t, e, colls...)
+}
+
+// forwardFigure: FindOne with a session token, sent to the instance that
+// holds the session (direct column) and to another instance, which
+// forwards it (mongogate column); the floor column is the owner's call
+// followed by one bare gRPC round trip of the same sizes, so mg/floor ≤ 1
+// means forwarding costs at most one extra loopback round trip.
+func forwardFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *table) {
+	owner := startGate(t, e.uri, gateOptions{instance: "bench-owner", peers: true})
+	other := startGate(t, e.uri, gateOptions{instance: "bench-other", peers: true})
+	toOwner, viaOther := owner.stubs(t), other.stubs(t)
+	start, err := toOwner.sessions.StartSession(ctx, &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	coll := e.direct.Database(e.db).Collection("forward")
+	docs := make([]any, seeded)
+	for i := range docs {
+		docs[i] = bson.D{{Key: "_id", Value: i}, {Key: "payload", Value: payload}}
+	}
+	if _, err := coll.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	ns := &pb.Namespace{Database: e.db, Collection: "forward"}
+	find := func(st stubs) func(ctx context.Context, _ int) error {
+		return func(ctx context.Context, _ int) error {
+			f, err := bson.Marshal(bson.D{{Key: "_id", Value: rand.N(seeded)}})
+			if err != nil {
+				return err
+			}
+			_, err = st.docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns,
+				Filter: &pb.Document{Value: &pb.Document_Bson{Bson: f}}, ResponseFormat: pb.DocumentFormat_DOCUMENT_FORMAT_BSON})
+			return err
+		}
+	}
+	// The forwarded hop carries the same request and response.
+	f0, _ := bson.Marshal(bson.D{{Key: "_id", Value: 0}})
+	req := &pb.FindOneRequest{SessionToken: token, Namespace: ns, Filter: &pb.Document{Value: &pb.Document_Bson{Bson: f0}},
+		ResponseFormat: pb.DocumentFormat_DOCUMENT_FORMAT_BSON}
+	resp, err := toOwner.docs.FindOne(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []call{{method: pb.DocumentService_FindOne_FullMethodName, req: proto.Size(req), resp: proto.Size(resp)}}
+	fl := startFloor(t, calls)
+	fig := "FindOne w/ token, forwarded (floor: to the owner + 1 round trip)"
+	tb.notes = append(tb.notes, "forwarded: mongogate = FindOne sent to another instance, which forwards it to the session's owner; "+
+		"direct = sent to the owner; floor = sent to the owner, then one bare round trip of its sizes ("+fl.sizes(calls)+")")
+	ownerCall := find(toOwner)
+	sides := sides3(find(viaOther), func(ctx context.Context, c int) error {
+		if err := ownerCall(ctx, c); err != nil {
+			return err
+		}
+		return fl.roundTrips(ctx)
+	}, ownerCall)
+	r := measure(ctx, t, p, fig+", 1 client", 1, sides...)
+	tb.latencyRows(fig+", 1 client", cols3(r), time.Nanosecond)
+	drop(ctx, t, e, "forward")
 }

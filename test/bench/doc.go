@@ -3,14 +3,19 @@
 // one run, and prints one table of the figures behind DESIGN.md §7.
 //
 // Every side runs in this process against ONE backend: an in-process
-// emulator, or the deployment named by MONGOGATE_TEST_URI. The mongogate
-// side is a server wired like cmd/server (sessions.New, txn.New,
-// server.New, grpc.NewServer(server.ServerOptions(...)...), anonymous
-// authentication, a text slog handler at info level writing to
-// io.Discard) on a real loopback TCP listener, called through the Go client
-// (clients/go, BSON documents). The client, the server and the emulator
-// share the machine's cores, as do the driver and the emulator on the
-// direct side.
+// emulator, a cmd/emulator process of its own (-bench-backend process), or
+// the deployment named by MONGOGATE_TEST_URI. The mongogate side is a
+// server wired like cmd/server (sessions.New, txn.New, server.New with the
+// outcome collection and mongogate's own collections refused,
+// grpc.NewServer(server.ServerOptions(...)...), anonymous authentication,
+// a text slog handler at info level writing to io.Discard) on a real
+// loopback TCP listener, called through the Go client (clients/go, BSON
+// documents). The client, the server and the emulator share the machine's
+// cores, as do the driver and the emulator on the direct side. The whole
+// process runs with cmd/server's garbage collection target, GOGC 400
+// (every side alike), unless GOGC is set. Figures that write empty their
+// collections before each round, and every round starts after a garbage
+// collection, so that no round pays for what another left.
 //
 // Each figure has three columns, measured in alternating rounds (each
 // round starts with another side, so drift of a noisy machine falls on
@@ -54,6 +59,15 @@
 //     floor 5 round trips + the direct transaction; mongogate
 //     RunTransaction without a token (1 RPC, the server uses a session of
 //     its own), floor 1 round trip + the direct transaction.
+//   - record_outcome: the transaction by explicit RPCs with record_outcome
+//     (mongogate column) and without (floor column): mg/floor is the cost
+//     of the record, at 1 client and 64.
+//   - Forwarding: FindOne with a session token, at 1 client, sent to
+//     another instance that forwards it to the session's owner (mongogate
+//     column), to the owner (direct column), and, floor, to the owner
+//     followed by one bare round trip of its sizes: mg/floor ≤ 1 means a
+//     forwarded call costs at most one extra loopback round trip. Both
+//     instances run the directory and forwarding as cmd/server does.
 //   - StartSession+EndSession pairs/s at 64 clients. The direct pair never
 //     leaves the driver (it takes a server session id from its pool and
 //     gives it back); the floor is two round trips of StartSession's and

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
+	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/testbackend"
@@ -73,7 +74,20 @@ type gateOptions struct {
 	idleTimeout time.Duration
 	// now is the registry's clock; nil is time.Now.
 	now func() time.Time
+	// instance is the instance id; "" is "bench".
+	instance string
+	// peers registers the gate in the instance directory (collection
+	// directoryColl of the backend) and forwards other instances' calls,
+	// as several cmd/server processes do.
+	peers bool
 }
+
+// The collections cmd/server keeps in every deployment by default.
+const (
+	directoryDB   = "mongogate"
+	directoryColl = "instances"
+	outcomesColl  = "outcomes"
+)
 
 // startGate starts a mongogate server on uri and stops it at cleanup
 // (graceful stop, then the registry ends its sessions, then the backend
@@ -85,12 +99,20 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	metrics := server.NewMetrics()
-	manager, err := txn.New(txn.Config{Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt, OnOutcome: metrics.TransactionFinished})
+	outcomes := backend.Database(directoryDB).Collection(outcomesColl)
+	manager, err := txn.New(txn.Config{
+		Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt, OnOutcome: metrics.TransactionFinished,
+		Outcomes: func(string) *mongo.Collection { return outcomes },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	instance := o.instance
+	if instance == "" {
+		instance = "bench"
+	}
 	reg, err := sessions.New(sessions.Config{
-		InstanceID:      "bench",
+		InstanceID:      instance,
 		MaxSessions:     limit,
 		MaxPerPrincipal: limit,
 		IdleTimeout:     o.idleTimeout,
@@ -103,13 +125,47 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 		t.Fatal(err)
 	}
 	metrics.SetActiveSessions(func() int { return int(reg.Stats().Active) })
-	srv, err := server.New(server.Config{
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		dir *directory.Directory
+		fwd *server.Forwarder
+	)
+	if o.peers {
+		dir, err = directory.New(directory.Config{
+			Collection: backend.Database(directoryDB).Collection(directoryColl),
+			InstanceID: instance, Address: ln.Addr().String(), Logger: log,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fwd, err = server.NewForwarder(server.ForwardConfig{
+			Self: instance, Peers: dir, Metrics: metrics, Logger: log,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srvCfg := server.Config{
 		Backends: []*server.Backend{{Name: server.DefaultBackend, Client: backend, Transactions: true, CausalConsistency: true}},
 		Sessions: reg,
 		Txn:      manager,
 		Metrics:  metrics,
 		Logger:   log,
-	})
+		Address:  ln.Addr().String(),
+		Outcomes: func(string) *mongo.Collection { return outcomes },
+		Internal: []string{directoryDB + "." + directoryColl, directoryDB + "." + outcomesColl},
+	}
+	if dir != nil {
+		srvCfg.Peers = dir
+	}
+	srv, err := server.New(srvCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +173,7 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics})
+	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics, Forward: fwd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,10 +183,6 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	healthpb.RegisterHealthServer(g, hs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(ln) }()
 	t.Cleanup(func() {
@@ -153,6 +205,10 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 		defer cancel()
 		if err := reg.Close(ctx); err != nil {
 			t.Errorf("close registry: %v", err)
+		}
+		if dir != nil {
+			_ = dir.Close(ctx)
+			_ = fwd.Close()
 		}
 	})
 	return &gate{addr: ln.Addr().String(), reg: reg, backend: backend}
@@ -233,16 +289,20 @@ type env struct {
 	rec    *recorder
 }
 
-// backendURI is the deployment every side uses: MONGOGATE_TEST_URI's, or
-// a cmd/emulator process of its own. Not an in-process emulator: its data
-// would be on this process's heap, so that the garbage collector's work
-// for every side grew with what the figures wrote, the more for the side
-// that allocates more; a real MongoDB is another process too. The CPU rows
-// then count this process only: clients, mongogate, the floor.
+// backendURI is the deployment every side uses: MONGOGATE_TEST_URI's, an
+// in-process emulator (the default: everything shares this process's two
+// cores and scheduler, the least noisy set-up, and the CPU rows count the
+// backend too), or with -bench-backend process a cmd/emulator process of
+// its own (as a real MongoDB is another process: the CPU rows then count
+// clients, mongogate and the floor only, but two processes' schedulers
+// contend for the cores, which adds latency to both sides).
 func backendURI(t testing.TB) string {
 	t.Helper()
 	if uri := os.Getenv(testbackend.EnvURI); uri != "" {
 		return uri
+	}
+	if *flagBackend != "process" {
+		return testbackend.URI(t)
 	}
 	bins, err := proctest.Build(t.TempDir())
 	if err != nil {

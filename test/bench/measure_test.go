@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"regexp"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 var (
 	flagFull     = flag.Bool("bench-full", false, "run TestBenchFull, and TestBenchPython in full (also MONGOGATE_BENCH_FULL=1)")
 	flagDur      = flag.Duration("bench-dur", 10*time.Second, "full run: time per side of each throughput or latency figure")
+	flagBackend  = flag.String("bench-backend", "inproc", "full run: the emulator in this process (inproc) or a cmd/emulator process of its own (process)")
 	flagRun      = flag.String("bench-run", "", "full run: only the measurements whose \"figure/side\" matches this regexp")
 	flagSessions = flag.Int("bench-sessions", 1_000_000, "full run: idle sessions of the idle-state figures")
 	flagWindow   = flag.Duration("bench-expiry-window", 10*time.Second, "full run: how long the reaper figure lets 1% of the idle sessions expire per second")
@@ -110,6 +112,15 @@ func (r result) quantile(q float64) time.Duration {
 // Sides that -bench-run leaves out get a zero result.
 func measure(ctx context.Context, t testing.TB, p plan, figure string, clients int, sides ...side) []result {
 	t.Helper()
+	return measureWith(ctx, t, p, figure, clients, nil, sides...)
+}
+
+// measureWith is measure with reset, when not nil, run before each round
+// (untimed): for figures that write, it empties what they wrote, so that
+// every round finds the backend as the first did. A garbage collection
+// follows it, so that no round pays for the garbage of the one before.
+func measureWith(ctx context.Context, t testing.TB, p plan, figure string, clients int, reset func(), sides ...side) []result {
+	t.Helper()
 	results := make([]result, len(sides))
 	var kept []int
 	for i, s := range sides {
@@ -128,6 +139,10 @@ func measure(ctx context.Context, t testing.TB, p plan, figure string, clients i
 	for r := range p.rounds {
 		for k := range kept {
 			i := kept[(k+r)%len(kept)]
+			if reset != nil {
+				reset()
+			}
+			runtime.GC()
 			res := &results[i]
 			n, err := runRound(ctx, clients, p.ops, p.dur, sides[i].op, &res.lat)
 			if err != nil {
