@@ -15,6 +15,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -57,6 +61,7 @@ type instance struct {
 type instanceConfig struct {
 	secret  []byte
 	apiKeys string // file; empty: anonymous
+	tracer  trace.TracerProvider
 }
 
 // mustInstance starts instance id on the deployment at uri; everything
@@ -103,7 +108,7 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 	}
 	fwd, err := NewForwarder(ForwardConfig{
 		Self: id, Peers: dir, Secret: cfg.secret, Metrics: m, Logger: quiet,
-		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+		DialOptions: peerDial(cfg.tracer),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +126,7 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := ServerOptions(TransportConfig{Auth: auth, Metrics: m, Logger: quiet, Forward: fwd})
+	opts, err := ServerOptions(TransportConfig{Auth: auth, Metrics: m, Logger: quiet, Forward: fwd, TracerProvider: cfg.tracer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +158,17 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 		_ = dirMC.Disconnect(ctx)
 	})
 	return in
+}
+
+// peerDial connects to peers as cmd/server does: plaintext, traced with
+// tp when set.
+func peerDial(tp trace.TracerProvider) []grpc.DialOption {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if tp != nil {
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(DefaultPropagator()))))
+	}
+	return opts
 }
 
 // kill stops the instance as a crash would: no more answers, no more
@@ -427,4 +443,54 @@ func TestOwnerGone(t *testing.T) {
 	wantReason(t, "CommitTransaction of a reclaimed owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
 	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: "inst-never.AAAAAAAAAAAAAAAAAAAAAAAA"})
 	wantReason(t, "GetSession of an unknown instance's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+}
+
+// A forwarded call stays in its caller's trace: the owner's server span
+// is a child of the forwarder's client span, itself a child of the
+// forwarder's server span.
+func TestForwardingCarriesTraceContext(t *testing.T) {
+	uri := testbackend.URI(t)
+	db := testbackend.DBName(t)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	a := mustInstance(t, uri, db, "inst-a", instanceConfig{secret: testPeerSecret, tracer: tp})
+	b := mustInstance(t, uri, db, "inst-b", instanceConfig{secret: testPeerSecret, tracer: tp})
+	start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: start.GetSession().GetToken()}); err != nil {
+		t.Fatal(err)
+	}
+	var servers, clients []sdktrace.ReadOnlySpan
+	for _, sp := range rec.Ended() {
+		if sp.Name() != "mongogate.v1.SessionService/GetSession" {
+			continue
+		}
+		switch sp.SpanKind() {
+		case trace.SpanKindServer:
+			servers = append(servers, sp)
+		case trace.SpanKindClient:
+			clients = append(clients, sp)
+		}
+	}
+	if len(servers) != 2 || len(clients) != 1 {
+		t.Fatalf("GetSession spans: %d server, %d client; want 2 (forwarder, owner) and 1 (the forward)", len(servers), len(clients))
+	}
+	fwd := clients[0]
+	var forwarder, owner sdktrace.ReadOnlySpan
+	for _, sp := range servers {
+		if sp.Parent().SpanID() == fwd.SpanContext().SpanID() {
+			owner = sp
+		} else {
+			forwarder = sp
+		}
+	}
+	if owner == nil || forwarder == nil {
+		t.Fatal("no server span is a child of the forwarding call's span")
+	}
+	if fwd.Parent().SpanID() != forwarder.SpanContext().SpanID() || owner.SpanContext().TraceID() != forwarder.SpanContext().TraceID() {
+		t.Errorf("the forward is not in the forwarder's trace")
+	}
 }

@@ -238,11 +238,12 @@ func insertOneFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *tab
 	drop(ctx, t, e, colls...)
 }
 
-// empty deletes the documents of collections (which stay, so that no
+// empty drops collections and creates them again, empty (so that no
 // transaction has to create them).
 func empty(ctx context.Context, t *testing.T, e *env, names ...string) {
+	drop(ctx, t, e, names...)
 	for _, n := range names {
-		if _, err := e.direct.Database(e.db).Collection(n).DeleteMany(ctx, bson.D{}); err != nil {
+		if err := e.direct.Database(e.db).CreateCollection(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -462,7 +463,13 @@ func recordOutcomeFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *
 	sides := []side{{"mongogate record_outcome", txn("outcome_on", true)}, {"mongogate plain", txn("outcome_off", false)}}
 	reset := func() {
 		empty(ctx, t, e, colls...)
-		if _, err := e.direct.Database(directoryDB).Collection(outcomesColl).DeleteMany(ctx, bson.D{}); err != nil {
+		// Created up front, as cmd/server does with its TTL index:
+		// transactions creating it would conflict with each other.
+		outcomes := e.direct.Database(directoryDB).Collection(outcomesColl)
+		if err := outcomes.Drop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.direct.Database(directoryDB).CreateCollection(ctx, outcomesColl); err != nil {
 			t.Fatal(err)
 		}
 	}
