@@ -107,7 +107,7 @@
 // table was printed, never a time: timings on a shared CI machine prove
 // nothing (STYLE.md rule 8).
 //
-//	go test ./test/bench -run TestBenchFull -bench-full -v -timeout 30m
+//	go test ./test/bench -run TestBenchFull -bench-full -v -timeout 40m
 //
 // (or MONGOGATE_BENCH_FULL=1 instead of -bench-full) is the full run:
 // 5 rounds per side of -bench-dur/5 each (default 10 s per side per
