@@ -93,6 +93,21 @@ func mustStubs(t *testing.T, addr string) stubs {
 	return stubs{pb.NewSessionServiceClient(conn), pb.NewTransactionServiceClient(conn), pb.NewDocumentServiceClient(conn)}
 }
 
+// beginTxn starts a session on s and a transaction on it, and returns
+// the session's token.
+func beginTxn(ctx context.Context, t *testing.T, s stubs) string {
+	t.Helper()
+	start, err := s.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := start.GetSession().GetToken()
+	if _, err := s.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
 func ctxAs(t *testing.T, key string) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -197,14 +212,7 @@ func TestFindAcrossInstances(t *testing.T) {
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	ctx := ctxAs(t, aliceKey)
-	start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := start.GetSession().GetToken()
-	if _, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
-		t.Fatal(err)
-	}
+	token := beginTxn(ctx, t, owner)
 	const n = 250
 	docs := make([]*pb.Document, n)
 	for i := range docs {
@@ -316,14 +324,7 @@ func TestOwnerKilled(t *testing.T) {
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	ctx := ctxAs(t, aliceKey)
-	start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := start.GetSession().GetToken()
-	if _, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
-		t.Fatal(err)
-	}
+	token := beginTxn(ctx, t, owner)
 	if _, err := owner.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
 		t.Fatal(err)
 	}

@@ -84,14 +84,7 @@ func TestOrphanReleasedPromptly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxAs(t, aliceKey)
-	start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := start.GetSession().GetToken()
-	if _, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
-		t.Fatal(err)
-	}
+	token := beginTxn(ctx, t, owner)
 	set := func(by string) *pb.UpdateOneRequest {
 		return &pb.UpdateOneRequest{Namespace: ns, Filter: doc(`{"_id": "x"}`),
 			UpdateSpec: &pb.UpdateOneRequest_Update{Update: doc(`{"$set": {"by": "` + by + `"}}`)}}
