@@ -266,7 +266,6 @@ func drop(ctx context.Context, t *testing.T, e *env, names ...string) {
 // does everything. The floor of the explicit RPCs is 5 bare round trips
 // and the direct transaction; that of RunTransaction 1 and the same.
 func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *table) {
-	const perTxn = 3
 	colls := []string{"txn_direct", "txn_floor", "txn_floor_run", "txn_mongogate", "txn_run"}
 	// Collections must exist before a transaction inserts into them on
 	// MongoDB before 4.4; create them outside the figures.
@@ -306,7 +305,7 @@ func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *t
 		coll := e.direct.Database(e.db).Collection(name)
 		return func(ctx context.Context, c int) error {
 			_, err := directSess[c].WithTransaction(ctx, func(ctx context.Context) (any, error) {
-				for range perTxn {
+				for range txnInserts {
 					if _, err := coll.InsertOne(ctx, newDoc(seq.Add(1))); err != nil {
 						return nil, err
 					}
@@ -317,19 +316,10 @@ func transactionFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *t
 		}
 	}
 	explicit := func(ctx context.Context, s *mongogate.Session, coll *mongogate.Collection) error {
-		if err := s.StartTransaction(ctx); err != nil {
-			return err
-		}
-		sctx := mongogate.NewSessionContext(ctx, s)
-		for range perTxn {
-			if _, err := coll.InsertOne(sctx, newDoc(seq.Add(1))); err != nil {
-				return errors.Join(err, s.AbortTransaction(ctx))
-			}
-		}
-		return s.CommitTransaction(ctx)
+		return explicitTxn(ctx, s, coll, &seq, nil)
 	}
 	runTxn := func(ctx context.Context, c *mongogate.Client, coll *mongogate.Collection) error {
-		ops := make([]mongogate.TxnOp, perTxn)
+		ops := make([]mongogate.TxnOp, txnInserts)
 		for i := range ops {
 			ops[i] = coll.InsertOneOp(newDoc(seq.Add(1)))
 		}
@@ -417,12 +407,35 @@ func sessionPairFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *ta
 	tb.rateRow(fig, "pairs/s", cols3(r), minSessionPairRate)
 }
 
+// txnInserts is the number of InsertOnes in the transaction figures.
+const txnInserts = 3
+
+// explicitTxn runs the transaction figures' transaction by explicit RPCs
+// on s: StartTransaction (with opts, when not nil), txnInserts InsertOnes
+// into coll of documents numbered by seq, CommitTransaction; an insert
+// that fails aborts it.
+func explicitTxn(ctx context.Context, s *mongogate.Session, coll *mongogate.Collection, seq *atomic.Int64, opts *options.TransactionOptions) error {
+	var start []*options.TransactionOptions
+	if opts != nil {
+		start = append(start, opts)
+	}
+	if err := s.StartTransaction(ctx, start...); err != nil {
+		return err
+	}
+	sctx := mongogate.NewSessionContext(ctx, s)
+	for range txnInserts {
+		if _, err := coll.InsertOne(sctx, newDoc(seq.Add(1))); err != nil {
+			return errors.Join(err, s.AbortTransaction(ctx))
+		}
+	}
+	return s.CommitTransaction(ctx)
+}
+
 // recordOutcomeFigure: the transaction of 3 InsertOnes by explicit RPCs,
 // on a session kept per client, with and without record_outcome; the
 // floor column is the same transaction without it, so mg/floor is the
 // cost of the record.
 func recordOutcomeFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *table) {
-	const perTxn = 3
 	colls := []string{"outcome_on", "outcome_off"}
 	for _, name := range colls {
 		if err := e.direct.Database(e.db).CreateCollection(ctx, name); err != nil {
@@ -447,17 +460,7 @@ func recordOutcomeFigure(ctx context.Context, t *testing.T, p plan, e *env, tb *
 		coll := e.mg.Database(e.db).Collection(name)
 		opts := options.Transaction().SetRecordOutcome(record)
 		return func(ctx context.Context, c int) error {
-			s := sess[c]
-			if err := s.StartTransaction(ctx, opts); err != nil {
-				return err
-			}
-			sctx := mongogate.NewSessionContext(ctx, s)
-			for range perTxn {
-				if _, err := coll.InsertOne(sctx, newDoc(seq.Add(1))); err != nil {
-					return errors.Join(err, s.AbortTransaction(ctx))
-				}
-			}
-			return s.CommitTransaction(ctx)
+			return explicitTxn(ctx, sess[c], coll, &seq, opts)
 		}
 	}
 	sides := []side{{"mongogate record_outcome", txn("outcome_on", true)}, {"mongogate plain", txn("outcome_off", false)}}
