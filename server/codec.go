@@ -14,6 +14,7 @@ import (
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 // Conversions between the wire types and the domain's that every service
@@ -238,55 +239,58 @@ func tagSetFromProto(field string, d *pb.Document) (tag.Set, error) {
 
 // transactionOptionsFromProto: nil is all unset. A transaction's writes
 // belong to its session, so w:0 is refused.
-func transactionOptionsFromProto(field string, o *pb.TransactionOptions) (sessions.TransactionOptions, error) {
+func transactionOptionsFromProto(field string, o *pb.TransactionOptions) (txn.Options, error) {
 	var (
-		out sessions.TransactionOptions
+		out txn.Options
 		err error
 	)
 	if o == nil {
 		return out, nil
 	}
 	if out.ReadConcern, err = readConcernFromProto(field+".read_concern", o.GetReadConcern()); err != nil {
-		return sessions.TransactionOptions{}, err
+		return txn.Options{}, err
 	}
 	if out.WriteConcern, err = writeConcernFromProto(field+".write_concern", o.GetWriteConcern()); err != nil {
-		return sessions.TransactionOptions{}, err
+		return txn.Options{}, err
 	}
 	if !out.WriteConcern.Acknowledged() {
-		return sessions.TransactionOptions{}, errInvalidArgument(field+".write_concern.w_nodes",
+		return txn.Options{}, errInvalidArgument(field+".write_concern.w_nodes",
 			"0 (unacknowledged) is not allowed in a transaction")
 	}
 	if out.ReadPreference, err = readPrefFromProto(field+".read_preference", o.GetReadPreference()); err != nil {
-		return sessions.TransactionOptions{}, err
+		return txn.Options{}, err
 	}
 	if out.MaxCommitTime, err = durationFromProto(field+".max_commit_time", o.GetMaxCommitTime()); err != nil {
-		return sessions.TransactionOptions{}, err
+		return txn.Options{}, err
 	}
 	out.RecordOutcome = o.RecordOutcome
 	return out, nil
 }
 
 // sessionOptionsFromProto: nil is all defaults.
-func sessionOptionsFromProto(field string, o *pb.SessionOptions) (sessions.Options, error) {
+// The session's default transaction options come apart: they belong to
+// the transaction layer's state (txn.NewState).
+func sessionOptionsFromProto(field string, o *pb.SessionOptions) (sessions.Options, txn.Options, error) {
 	var (
 		out sessions.Options
 		err error
 	)
 	if o == nil {
-		return out, nil
+		return out, txn.Options{}, nil
 	}
 	out.CausalConsistency = o.CausalConsistency
 	out.Snapshot = o.GetSnapshot()
 	if out.Snapshot && o.GetCausalConsistency() {
-		return sessions.Options{}, errInvalidArgument(field+".causal_consistency", "cannot be true with snapshot")
+		return sessions.Options{}, txn.Options{}, errInvalidArgument(field+".causal_consistency", "cannot be true with snapshot")
 	}
 	if out.IdleTimeout, err = durationFromProto(field+".idle_timeout", o.GetIdleTimeout()); err != nil {
-		return sessions.Options{}, err
+		return sessions.Options{}, txn.Options{}, err
 	}
-	if out.DefaultTransaction, err = transactionOptionsFromProto(field+".default_transaction_options", o.GetDefaultTransactionOptions()); err != nil {
-		return sessions.Options{}, err
+	defaults, err := transactionOptionsFromProto(field+".default_transaction_options", o.GetDefaultTransactionOptions())
+	if err != nil {
+		return sessions.Options{}, txn.Options{}, err
 	}
-	return out, nil
+	return out, defaults, nil
 }
 
 // Domain to wire, for describing a session (GetSession, StartSession).
@@ -344,7 +348,7 @@ func readPrefToProto(rp *readpref.ReadPref, f crud.Format) (*pb.ReadPreference, 
 	return out, nil
 }
 
-func transactionOptionsToProto(o sessions.TransactionOptions, f crud.Format) (*pb.TransactionOptions, error) {
+func transactionOptionsToProto(o txn.Options, f crud.Format) (*pb.TransactionOptions, error) {
 	rp, err := readPrefToProto(o.ReadPreference, f)
 	if err != nil {
 		return nil, err
@@ -361,8 +365,8 @@ func transactionOptionsToProto(o sessions.TransactionOptions, f crud.Format) (*p
 	return out, nil
 }
 
-func sessionOptionsToProto(o sessions.Options, f crud.Format) (*pb.SessionOptions, error) {
-	txo, err := transactionOptionsToProto(o.DefaultTransaction, f)
+func sessionOptionsToProto(o sessions.Options, defaults txn.Options, f crud.Format) (*pb.SessionOptions, error) {
+	txo, err := transactionOptionsToProto(defaults, f)
 	if err != nil {
 		return nil, err
 	}
@@ -378,15 +382,15 @@ func sessionOptionsToProto(o sessions.Options, f crud.Format) (*pb.SessionOption
 }
 
 // txnOutcomeToProto is the wire form of a transaction's state.
-func txnOutcomeToProto(s sessions.TxnState) pb.TransactionOutcome {
+func txnOutcomeToProto(s txn.Status) pb.TransactionOutcome {
 	switch s {
-	case sessions.TxnInProgress:
+	case txn.InProgress:
 		return pb.TransactionOutcome_TRANSACTION_OUTCOME_IN_PROGRESS
-	case sessions.TxnCommitted:
+	case txn.Committed:
 		return pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED
-	case sessions.TxnAborted:
+	case txn.Aborted:
 		return pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED
-	case sessions.TxnUnknown:
+	case txn.Unknown:
 		return pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN
 	}
 	return pb.TransactionOutcome_TRANSACTION_OUTCOME_UNSPECIFIED

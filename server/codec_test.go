@@ -15,6 +15,7 @@ import (
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 // wantInvalid asserts that err is INVALID_ARGUMENT naming field.
@@ -304,7 +305,7 @@ func TestTransactionOptionsFromProto(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.in == nil {
-				if got != (sessions.TransactionOptions{}) {
+				if got != (txn.Options{}) {
 					t.Fatalf("= %+v, want zero", got)
 				}
 				return
@@ -333,7 +334,7 @@ func TestSessionOptionsFromProto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := sessionOptionsFromProto("options", tt.in)
+			_, _, err := sessionOptionsFromProto("options", tt.in)
 			if tt.field != "" {
 				wantInvalid(t, err, tt.field)
 				return
@@ -362,18 +363,18 @@ func TestSessionOptionsRoundTrip(t *testing.T) {
 			MaxCommitTime: durationpb.New(3 * time.Second),
 		},
 	}
-	o, err := sessionOptionsFromProto("options", in)
+	o, defaults, err := sessionOptionsFromProto("options", in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := sessionOptionsToProto(o, crud.FormatJSONCanonical)
+	out, err := sessionOptionsToProto(o, defaults, crud.FormatJSONCanonical)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !proto.Equal(in, out) {
 		t.Errorf("round trip:\n in  %v\n out %v", in, out)
 	}
-	empty, err := sessionOptionsToProto(sessions.Options{}, crud.FormatJSONCanonical)
+	empty, err := sessionOptionsToProto(sessions.Options{}, txn.Options{}, crud.FormatJSONCanonical)
 	if err != nil || !proto.Equal(empty, &pb.SessionOptions{DefaultTransactionOptions: &pb.TransactionOptions{}}) {
 		t.Errorf("empty options = %v, %v", empty, err)
 	}
@@ -381,14 +382,14 @@ func TestSessionOptionsRoundTrip(t *testing.T) {
 
 func TestTxnOutcomeToProto(t *testing.T) {
 	tests := []struct {
-		in   sessions.TxnState
+		in   txn.Status
 		want pb.TransactionOutcome
 	}{
-		{sessions.TxnNone, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNSPECIFIED},
-		{sessions.TxnInProgress, pb.TransactionOutcome_TRANSACTION_OUTCOME_IN_PROGRESS},
-		{sessions.TxnCommitted, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED},
-		{sessions.TxnAborted, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED},
-		{sessions.TxnUnknown, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN},
+		{txn.None, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNSPECIFIED},
+		{txn.InProgress, pb.TransactionOutcome_TRANSACTION_OUTCOME_IN_PROGRESS},
+		{txn.Committed, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED},
+		{txn.Aborted, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED},
+		{txn.Unknown, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in.String(), func(t *testing.T) {

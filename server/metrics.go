@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
-	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 // rpcDurationBuckets spans a FindOne on loopback to RunTransaction's
@@ -186,18 +186,18 @@ func (m *Metrics) SessionExpired() {
 }
 
 // TransactionFinished counts a transaction that reached state s:
-// TxnCommitted, TxnAborted or TxnUnknown; other states are not outcomes
+// txn.Committed, txn.Aborted or txn.Unknown; other states are not outcomes
 // and are ignored. It is txn.Config.OnOutcome.
-func (m *Metrics) TransactionFinished(s sessions.TxnState) {
+func (m *Metrics) TransactionFinished(s txn.Status) {
 	if m == nil {
 		return
 	}
 	switch s {
-	case sessions.TxnCommitted:
+	case txn.Committed:
 		m.transactions.WithLabelValues(outcomeCommitted).Inc()
-	case sessions.TxnAborted:
+	case txn.Aborted:
 		m.transactions.WithLabelValues(outcomeAborted).Inc()
-	case sessions.TxnUnknown:
+	case txn.Unknown:
 		m.transactions.WithLabelValues(outcomeUnknown).Inc()
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mongogate/mongogate/internal/promtest"
-	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 func TestMetrics(t *testing.T) {
@@ -15,9 +15,9 @@ func TestMetrics(t *testing.T) {
 	m.SessionStarted()
 	m.SessionExpired()
 	m.CommitAttempt()
-	m.TransactionFinished(sessions.TxnCommitted)
-	m.TransactionFinished(sessions.TxnUnknown)
-	m.TransactionFinished(sessions.TxnInProgress) // not an outcome
+	m.TransactionFinished(txn.Committed)
+	m.TransactionFinished(txn.Unknown)
+	m.TransactionFinished(txn.InProgress) // not an outcome
 
 	fams := promtest.Serve(t, m)
 	tests := []struct {
@@ -51,7 +51,7 @@ func TestMetrics(t *testing.T) {
 	nilMetrics.SessionStarted()
 	nilMetrics.SessionExpired()
 	nilMetrics.CommitAttempt()
-	nilMetrics.TransactionFinished(sessions.TxnAborted)
+	nilMetrics.TransactionFinished(txn.Aborted)
 	nilMetrics.SetActiveSessions(func() int { return 1 })
 	nilMetrics.InitializeRPCs(nil)
 }

@@ -61,11 +61,11 @@ func (s *Server) localOutcome(ctx context.Context, token, p string, number int64
 		return nil, err
 	}
 	defer release()
-	current, state, _ := txn.Outcome(e)
+	t := txn.Describe(e)
 	switch {
-	case number > current:
-		return nil, fmt.Errorf("server: transaction %d of a session at %d: %w", number, current, txn.ErrNoTransaction)
-	case number < current || state == sessions.TxnUnknown:
+	case number > t.Number:
+		return nil, fmt.Errorf("server: transaction %d of a session at %d: %w", number, t.Number, txn.ErrNoTransaction)
+	case number < t.Number || t.Status == txn.Unknown:
 		// An earlier transaction ended before the current one began, or
 		// the last commit's outcome is unknown here: a record settles it.
 		if resp, found, err := s.fromRecord(ctx, token, p, number, e.Backend); err != nil || found {
@@ -73,7 +73,7 @@ func (s *Server) localOutcome(ctx context.Context, token, p string, number int64
 		}
 		return outcome(pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN), nil
 	}
-	return outcome(txnOutcomeToProto(state)), nil
+	return outcome(txnOutcomeToProto(t.Status)), nil
 }
 
 // goneOutcome answers for the session of an instance that is gone (or

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
-	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
 
@@ -212,13 +211,14 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 		}
 		return nil
 	}
-	e := c.entry
-	if e == nil {
-		// A session of RunWithin's own, on this backend for this caller.
+	var attempts int
+	if c.entry != nil {
+		attempts, err = h.s.txn.RunWithin(ctx, c.entry, opts, timeout, fn)
+	} else {
+		// A session of its own, on this backend for this caller.
 		p, _ := principal(ctx)
-		e = &sessions.Entry{Backend: c.backend.Name, Principal: p}
+		attempts, err = h.s.txn.RunOwn(ctx, c.backend.Client, c.backend.Name, p, opts, timeout, fn)
 	}
-	attempts, err := h.s.txn.RunWithin(ctx, c.backend.Client, e, opts, timeout, fn)
 	if err != nil {
 		if opErr != nil && errors.Is(err, opErr) {
 			return nil, withOperationIndex(err, failed, ops[failed].field)
@@ -227,7 +227,7 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	}
 	number := int64(attempts)
 	if c.entry != nil {
-		number, _, _ = txn.Outcome(c.entry)
+		number = txn.Describe(c.entry).Number
 	}
 	return &pb.RunTransactionResponse{Results: results, TransactionNumber: number, Attempts: int32(attempts)}, nil
 }

@@ -32,7 +32,7 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	if err := b.available(); err != nil {
 		return nil, err
 	}
-	opts, err := sessionOptionsFromProto("options", req.GetOptions())
+	opts, txnDefaults, err := sessionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -51,7 +51,7 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	e, err := s.reg.Create(p, b.Name, sess, opts)
+	e, err := s.reg.Create(p, b.Name, sess, opts, txn.NewState(txnDefaults))
 	if err != nil {
 		sess.EndSession(context.WithoutCancel(ctx))
 		return nil, toStatus(err)
@@ -132,7 +132,8 @@ func (h *sessionService) GetSession(ctx context.Context, req *pb.GetSessionReque
 // answer, the one place a client learns it.
 func (s *Server) sessionToProto(e *sessions.Entry, withToken bool) (*pb.Session, error) {
 	idle, abs := s.reg.Deadlines(e)
-	opts, err := sessionOptionsToProto(e.Options, 0)
+	t := txn.Describe(e)
+	opts, err := sessionOptionsToProto(e.Options, t.Defaults, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -150,16 +151,15 @@ func (s *Server) sessionToProto(e *sessions.Entry, withToken bool) (*pb.Session,
 	if withToken {
 		out.Token = e.Token
 	}
-	number, state, depth := txn.Outcome(e)
-	if state == sessions.TxnInProgress {
+	if t.Status == txn.InProgress {
 		out.State = pb.SessionState_SESSION_STATE_IN_TRANSACTION
 	}
-	if number > 0 {
+	if t.Number > 0 {
 		out.LastTransaction = &pb.TransactionStatus{
-			TransactionNumber: number,
-			Outcome:           txnOutcomeToProto(state),
-			Depth:             int32(depth),
-			StartTime:         timestamppb.New(e.Txn.Started),
+			TransactionNumber: t.Number,
+			Outcome:           txnOutcomeToProto(t.Status),
+			Depth:             int32(t.Depth),
+			StartTime:         timestamppb.New(t.Started),
 		}
 	}
 	return out, nil

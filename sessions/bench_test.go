@@ -51,7 +51,7 @@ func BenchmarkCreateAcquireEnd(b *testing.B) {
 	r := mustRegistry(b, Config{}, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		e, err := r.Create("alice", "default", nil, Options{})
+		e, err := r.Create("alice", "default", nil, Options{}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func BenchmarkCreateEndParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			e, err := r.Create("alice", "default", nil, Options{})
+			e, err := r.Create("alice", "default", nil, Options{}, nil)
 			if err != nil {
 				b.Error(err)
 				return

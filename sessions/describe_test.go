@@ -10,7 +10,7 @@ import (
 func TestInspectIsNotActivity(t *testing.T) {
 	clk := newClock()
 	r := mustRegistry(t, Config{IdleTimeout: time.Minute}, clk)
-	e, err := r.Create("alice", "default", nil, Options{})
+	e, err := r.Create("alice", "default", nil, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestInspectIsNotActivity(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	clk := newClock()
 	r := mustRegistry(t, Config{IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour}, clk)
-	e, err := r.Create("alice", "default", nil, Options{IdleTimeout: 10 * time.Second})
+	e, err := r.Create("alice", "default", nil, Options{IdleTimeout: 10 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,12 +52,12 @@ func TestDriverSession(t *testing.T) {
 	ctx := context.Background()
 	open := func(t *testing.T, r *Registry) (*Entry, *mongo.Session) {
 		sess := mustDriverSession(t)
-		e, err := r.Create("alice", "default", sess, Options{})
+		e, err := r.Create("alice", "default", sess, Options{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		release := mustAcquire(t, r, e)
-		e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+		e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 		release()
 		return e, sess
 	}
@@ -91,8 +91,8 @@ func TestDriverSession(t *testing.T) {
 		e, sess := open(t, r)
 		clk.Add(time.Minute)
 		release := mustAcquire(t, r, e)
-		if e.Txn.State != TxnAborted || sess.TransactionRunning() {
-			t.Fatalf("Txn %+v, driver transaction running %v", e.Txn, sess.TransactionRunning())
+		if txnOf(e).State != txnAborted || sess.TransactionRunning() {
+			t.Fatalf("Txn %+v, driver transaction running %v", txnOf(e), sess.TransactionRunning())
 		}
 		release()
 	})

@@ -12,23 +12,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
-	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
-	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 )
-
-// TransactionOptions are the per-transaction settings; zero fields fall back
-// to the session's defaults, then the backend's.
-type TransactionOptions struct {
-	ReadConcern    *readconcern.ReadConcern
-	WriteConcern   *writeconcern.WriteConcern
-	ReadPreference *readpref.ReadPref
-	// MaxCommitTime bounds one commit, including its retries.
-	MaxCommitTime time.Duration
-	// RecordOutcome writes an outcome record inside the transaction before
-	// it commits (see txn.OutcomeID); nil means the session's default.
-	RecordOutcome *bool
-}
 
 // Options are what StartSession asked for.
 type Options struct {
@@ -36,70 +20,31 @@ type Options struct {
 	CausalConsistency *bool
 	Snapshot          bool
 	// IdleTimeout zero means the registry's default.
-	IdleTimeout        time.Duration
-	DefaultTransaction TransactionOptions
+	IdleTimeout time.Duration
 }
 
-// TxnState is where the session's current (or last) transaction stands.
-type TxnState int
-
-const (
-	// TxnNone: no transaction was ever started on the session.
-	TxnNone TxnState = iota
-	// TxnInProgress: started and neither committed nor aborted.
-	TxnInProgress
-	// TxnCommitted: the last transaction committed.
-	TxnCommitted
-	// TxnAborted: the last transaction aborted (by the client, an error,
-	// expiry or shutdown).
-	TxnAborted
-	// TxnUnknown: a commit was attempted and its outcome is not known yet;
-	// committing again is the way to learn it.
-	TxnUnknown
-)
-
-func (s TxnState) String() string {
-	switch s {
-	case TxnInProgress:
-		return "IN_PROGRESS"
-	case TxnCommitted:
-		return "COMMITTED"
-	case TxnAborted:
-		return "ABORTED"
-	case TxnUnknown:
-		return "UNKNOWN"
-	}
-	return "NONE"
-}
-
-// Txn is the transaction state of a session. Only the holder of the
-// session (see Registry.Acquire) may read or change it.
-type Txn struct {
-	// Number counts the session's transactions from 1; 0 before the first.
-	Number int64
-	State  TxnState
-	// Depth is the nesting level of join_existing starts; 1 for a plain
-	// transaction, 0 when none is open.
-	Depth int
-	// Dangling counts levels the client opened on a transaction that
-	// ended without them closing it: the outer levels left by an abort at
-	// an inner depth, or every level when the transaction outlived its
-	// lifetime. Until the client closes each (Commit answers aborted,
-	// Abort succeeds), the session refuses document operations, so code
-	// that believes it is inside the transaction never writes outside it.
-	Dangling int
-	Options  TransactionOptions
-	Started  time.Time
-	// Outcome is the id of the transaction's outcome record when it
-	// records one (Options.RecordOutcome), else "".
-	Outcome string
+// TxnSlot is the transaction state of a session (Entry.Txn). Package txn
+// defines it and alone changes it, on the goroutine that holds the
+// session; the registry only reads it through these methods, to enforce
+// the transaction lifetime and to bound the end of a session whose commit
+// is undecided.
+type TxnSlot interface {
+	// OpenSince reports when the transaction in progress started, on the
+	// registry's clock (Entry.Now); ok is false when none is in progress.
+	OpenSince() (started time.Time, ok bool)
+	// CommitPending reports whether a commit was sent and its outcome is
+	// not known.
+	CommitPending() bool
+	// Number is the current (or last) transaction's number, 0 before the
+	// first.
+	Number() int64
 }
 
 // Entry is one registered session. Token, Principal, Backend, Session,
 // Options and Created never change after creation. Txn belongs to whoever
-// holds the session, and only package txn changes it: the registry reads
-// it to schedule the transaction lifetime, and asks txn (Config.AbortTxn)
-// whenever a transaction must end.
+// holds the session, and only package txn sets or changes it (nil until it
+// does): the registry reads it to schedule the transaction lifetime, and
+// asks txn (Config.AbortTxn) whenever a transaction must end.
 type Entry struct {
 	Token     string
 	Principal string
@@ -107,7 +52,7 @@ type Entry struct {
 	Session   *mongo.Session
 	Options   Options
 	Created   time.Time
-	Txn       Txn
+	Txn       TxnSlot
 
 	now   func() time.Time // the registry's clock; nil outside a registry
 	state entryState       // registry bookkeeping, guarded by the registry
@@ -124,30 +69,31 @@ func (e *Entry) Now() time.Time {
 	return e.now()
 }
 
-// AbortCause says why the registry asks for a transaction to be aborted.
-type AbortCause int
+// Cause says why the registry asks for a session's transaction to be
+// aborted (Config.AbortTxn).
+type Cause int
 
 const (
-	// AbortEnded: EndSession.
-	AbortEnded AbortCause = iota + 1
-	// AbortExpired: the session outlived its idle or absolute timeout.
-	AbortExpired
-	// AbortClosed: the registry is closing (shutdown).
-	AbortClosed
-	// AbortLifetime: the transaction outlived Config.TxnLifetime; the
+	// CauseEnded: EndSession.
+	CauseEnded Cause = iota + 1
+	// CauseExpired: the session outlived its idle or absolute timeout.
+	CauseExpired
+	// CauseClosed: the registry is closing (shutdown).
+	CauseClosed
+	// CauseLifetime: the transaction outlived Config.TxnLifetime; the
 	// session stays.
-	AbortLifetime
+	CauseLifetime
 )
 
-func (c AbortCause) String() string {
+func (c Cause) String() string {
 	switch c {
-	case AbortEnded:
+	case CauseEnded:
 		return "session ended"
-	case AbortExpired:
+	case CauseExpired:
 		return "session expired"
-	case AbortClosed:
+	case CauseClosed:
 		return "shutdown"
-	case AbortLifetime:
+	case CauseLifetime:
 		return "transaction lifetime exceeded"
 	}
 	return "unknown"

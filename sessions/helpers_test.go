@@ -57,27 +57,57 @@ func mustRegistry(t testing.TB, cfg Config, clk *clock) *Registry {
 	return r
 }
 
-// fakeAbortTxn stands in for txn.Manager.AbortFor, which this package
-// cannot import: it aborts an open transaction the way the transaction
-// layer does (the driver's too, when there is a driver session), so the
-// tests see what the registry asked for.
-func fakeAbortTxn(ctx context.Context, e *Entry, cause AbortCause) bool {
-	if e.Txn.State != TxnInProgress {
+// fakeTxn stands in for txn.State, which this package cannot import: the
+// registry reads it only through TxnSlot.
+type fakeTxn struct {
+	N               int64
+	State           fakeState
+	Depth, Dangling int
+	Started         time.Time
+}
+
+type fakeState int
+
+const (
+	txnNone fakeState = iota
+	txnInProgress
+	txnCommitted
+	txnAborted
+	txnUnknown
+)
+
+func (f *fakeTxn) OpenSince() (time.Time, bool) { return f.Started, f.State == txnInProgress }
+func (f *fakeTxn) CommitPending() bool          { return f.State == txnUnknown }
+func (f *fakeTxn) Number() int64                { return f.N }
+
+// txnOf is e's fake transaction state, nil if it has none.
+func txnOf(e *Entry) *fakeTxn {
+	f, _ := e.Txn.(*fakeTxn)
+	return f
+}
+
+// fakeAbortTxn stands in for txn.Manager.AbortFor: it aborts an open
+// transaction the way the transaction layer does (the driver's too, when
+// there is a driver session), so the tests see what the registry asked
+// for.
+func fakeAbortTxn(ctx context.Context, e *Entry, cause Cause) bool {
+	f := txnOf(e)
+	if f == nil || f.State != txnInProgress {
 		return false
 	}
 	if e.Session != nil {
 		_ = e.Session.AbortTransaction(ctx)
 	}
-	if cause == AbortLifetime {
-		e.Txn.Dangling = e.Txn.Depth
+	if cause == CauseLifetime {
+		f.Dangling = f.Depth
 	}
-	e.Txn.State, e.Txn.Depth = TxnAborted, 0
+	f.State, f.Depth = txnAborted, 0
 	return true
 }
 
 func mustCreate(t testing.TB, r *Registry, principal string, opts Options) *Entry {
 	t.Helper()
-	e, err := r.Create(principal, "default", nil, opts)
+	e, err := r.Create(principal, "default", nil, opts, nil)
 	if err != nil {
 		t.Fatalf("Create(%q): %v", principal, err)
 	}

@@ -145,7 +145,7 @@ func (r *Registry) dispatch(j reapJob) {
 func (r *Registry) runJob(j reapJob) {
 	ctx := context.Background()
 	if j.why != "" {
-		r.finish(ctx, j.e, AbortExpired, j.why)
+		r.finish(ctx, j.e, CauseExpired, j.why)
 		return
 	}
 	r.expireTxn(ctx, j.e)

@@ -72,7 +72,7 @@ type Config struct {
 	// it holding e, with the cause: when the session ends, expires or is
 	// closed, and when the transaction outlives TxnLifetime. Nil means
 	// there is no transaction layer, so there is nothing to abort.
-	AbortTxn func(ctx context.Context, e *Entry, cause AbortCause) bool
+	AbortTxn func(ctx context.Context, e *Entry, cause Cause) bool
 }
 
 func (c *Config) setDefaults() error {
@@ -253,9 +253,10 @@ func (r *Registry) idleTimeout(asked time.Duration) time.Duration {
 }
 
 // Create registers a started driver session (sess may be nil in tests) for
-// principal on backend and returns its entry with a fresh token. On error
+// principal on backend, with the transaction state txn starts it with (nil
+// for none), and returns its entry with a fresh token. On error
 // the session is not registered and the caller still owns sess.
-func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts Options) (*Entry, error) {
+func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts Options, txn TxnSlot) (*Entry, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -279,6 +280,7 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		Session:   sess,
 		Options:   opts,
 		Created:   now,
+		Txn:       txn,
 		now:       r.cfg.Now,
 		state: entryState{
 			idle:   idle,
@@ -457,7 +459,7 @@ func dueLocked(e *Entry, n int64, idleCounts bool) string {
 // idle; release restarts the idle clock and records e.Txn, so a
 // transaction's lifetime is enforced from then on. If the transaction has
 // already outlived TxnLifetime, Acquire aborts it before returning (the
-// entry then shows TxnAborted).
+// transaction is then aborted).
 func (r *Registry) Acquire(ctx context.Context, token, principal string) (*Entry, func(), error) {
 	return r.acquire(ctx, token, principal, true)
 }
@@ -487,7 +489,7 @@ func (r *Registry) acquire(ctx context.Context, token, principal string, touch b
 	if why := dueLocked(e, n, true); why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(ctx, e, AbortExpired, why)
+		r.finish(ctx, e, CauseExpired, why)
 		return nil, nil, ErrExpired
 	}
 	txnDue := n >= e.state.txnAt
@@ -521,13 +523,13 @@ func (r *Registry) release(e *Entry, gen uint32, touch bool) {
 		// Close gave up waiting for this operation: end the session now.
 		r.killLocked(sh, e, closed, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, AbortClosed, "")
+		r.finish(context.Background(), e, CauseClosed, "")
 		return
 	}
 	if why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, AbortExpired, why)
+		r.finish(context.Background(), e, CauseExpired, why)
 		return
 	}
 	r.handOnLocked(sh, e)
@@ -536,12 +538,16 @@ func (r *Registry) release(e *Entry, gen uint32, touch bool) {
 
 // txnDeadline is when e's open transaction outlives TxnLifetime, or never.
 func (r *Registry) txnDeadline(e *Entry, n int64) int64 {
-	if e.Txn.State != TxnInProgress {
+	if e.Txn == nil {
+		return never
+	}
+	startedAt, open := e.Txn.OpenSince()
+	if !open {
 		return never
 	}
 	started := n
-	if !e.Txn.Started.IsZero() {
-		started = r.mono(e.Txn.Started)
+	if !startedAt.IsZero() {
+		started = r.mono(startedAt)
 	}
 	return after(started, r.cfg.TxnLifetime)
 }
@@ -572,7 +578,7 @@ func (r *Registry) Refresh(token, principal string) (time.Time, error) {
 		e.state.held = true
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(context.Background(), e, AbortExpired, why)
+		r.finish(context.Background(), e, CauseExpired, why)
 		return time.Time{}, ErrExpired
 	}
 	at := after(n, e.state.idle)
@@ -623,23 +629,23 @@ func (r *Registry) End(ctx context.Context, token, principal string) (abortedTxn
 	if why := dueLocked(e, n, true); why != "" {
 		r.killLocked(sh, e, expired, n)
 		sh.mu.Unlock()
-		r.finish(ctx, e, AbortExpired, why)
+		r.finish(ctx, e, CauseExpired, why)
 		return false, ErrExpired
 	}
 	r.killLocked(sh, e, ended, n)
 	sh.mu.Unlock()
 	r.ended.Add(1)
-	return r.finish(ctx, e, AbortEnded, ""), nil
+	return r.finish(ctx, e, CauseEnded, ""), nil
 }
 
 // finish aborts e's open transaction (never commits it) and ends its
 // driver session. e must be held and already killed, so nobody else can
 // reach it. It reports whether a transaction was open.
-func (r *Registry) finish(ctx context.Context, e *Entry, cause AbortCause, why string) (abortedTxn bool) {
+func (r *Registry) finish(ctx context.Context, e *Entry, cause Cause, why string) (abortedTxn bool) {
 	abortedTxn = r.abortTxn(ctx, e, cause)
 	if e.Session != nil {
 		dctx := context.WithoutCancel(ctx)
-		if e.Txn.State == TxnUnknown {
+		if e.Txn != nil && e.Txn.CommitPending() {
 			// The driver may still consider the commit running and send
 			// an abort: bound it. Otherwise ending is local (the server
 			// session goes back to the driver's pool).
@@ -662,15 +668,15 @@ func (r *Registry) finish(ctx context.Context, e *Entry, cause AbortCause, why s
 // expireTxn has e's transaction aborted if it outlived TxnLifetime; the
 // session stays. e must be held.
 func (r *Registry) expireTxn(ctx context.Context, e *Entry) {
-	if !r.abortTxn(ctx, e, AbortLifetime) {
+	if !r.abortTxn(ctx, e, CauseLifetime) {
 		return
 	}
 	r.txnExpired.Add(1)
 	r.log.Info("sessions: transaction aborted: lifetime exceeded",
-		"session", e.Redacted(), "principal", e.Principal, "txn_number", e.Txn.Number, "lifetime", r.cfg.TxnLifetime)
+		"session", e.Redacted(), "principal", e.Principal, "txn_number", e.Txn.Number(), "lifetime", r.cfg.TxnLifetime)
 }
 
-func (r *Registry) abortTxn(ctx context.Context, e *Entry, cause AbortCause) bool {
+func (r *Registry) abortTxn(ctx context.Context, e *Entry, cause Cause) bool {
 	if r.cfg.AbortTxn == nil {
 		return false
 	}
@@ -764,6 +770,6 @@ func (r *Registry) endOnClose(ctx context.Context, e *Entry) error {
 	}
 	r.killLocked(sh, e, closed, r.monoNow())
 	sh.mu.Unlock()
-	r.finish(ctx, e, AbortClosed, "")
+	r.finish(ctx, e, CauseClosed, "")
 	return nil
 }

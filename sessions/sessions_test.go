@@ -328,14 +328,14 @@ func TestTxnLifetime(t *testing.T) {
 			r := mustRegistry(t, Config{IdleTimeout: 5 * time.Minute, TxnLifetime: time.Minute}, clk)
 			e := mustCreate(t, r, "alice", Options{})
 			release := mustAcquire(t, r, e)
-			e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 2, Started: r.Now()}
+			e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 2, Started: r.Now()}
 			release()
 
 			clk.Add(59 * time.Second)
 			r.reapNow()
 			release = mustAcquire(t, r, e)
-			if e.Txn.State != TxnInProgress {
-				t.Fatalf("transaction %v before its lifetime ended", e.Txn.State)
+			if txnOf(e).State != txnInProgress {
+				t.Fatalf("transaction %v before its lifetime ended", txnOf(e).State)
 			}
 			release()
 
@@ -348,9 +348,9 @@ func TestTxnLifetime(t *testing.T) {
 			}
 			release = mustAcquire(t, r, e)
 			// Both levels the client opened stay open until it closes them.
-			want := Txn{Number: 1, State: TxnAborted, Depth: 0, Dangling: 2, Started: e.Txn.Started}
-			if e.Txn != want {
-				t.Fatalf("Txn %+v, want %+v", e.Txn, want)
+			want := fakeTxn{N: 1, State: txnAborted, Depth: 0, Dangling: 2, Started: txnOf(e).Started}
+			if *txnOf(e) != want {
+				t.Fatalf("Txn %+v, want %+v", txnOf(e), want)
 			}
 			release()
 			if s := r.Stats(); s.TxnExpired != 1 || s.Expired != 0 || s.Active != 1 {
@@ -361,10 +361,10 @@ func TestTxnLifetime(t *testing.T) {
 	t.Run("finished transactions stay", func(t *testing.T) {
 		clk := newClock()
 		r := mustRegistry(t, Config{TxnLifetime: time.Minute}, clk)
-		for _, state := range []TxnState{TxnNone, TxnCommitted, TxnAborted, TxnUnknown} {
+		for _, state := range []fakeState{txnNone, txnCommitted, txnAborted, txnUnknown} {
 			e := mustCreate(t, r, "alice", Options{})
 			release := mustAcquire(t, r, e)
-			e.Txn = Txn{Number: 1, State: state, Started: r.Now()}
+			e.Txn = &fakeTxn{N: 1, State: state, Started: r.Now()}
 			release()
 		}
 		clk.Add(2 * time.Minute)
@@ -381,15 +381,15 @@ func TestExpiryAbortsTxn(t *testing.T) {
 	r := mustRegistry(t, Config{IdleTimeout: time.Minute, TxnLifetime: time.Hour}, clk)
 	e := mustCreate(t, r, "alice", Options{})
 	release := mustAcquire(t, r, e)
-	e.Txn = Txn{Number: 3, State: TxnInProgress, Depth: 1, Started: r.Now()}
+	e.Txn = &fakeTxn{N: 3, State: txnInProgress, Depth: 1, Started: r.Now()}
 	release()
 	clk.Add(time.Minute)
 	r.reapNow()
 	if s := r.Stats(); s.Expired != 1 {
 		t.Fatalf("stats %+v", s)
 	}
-	if e.Txn.State != TxnAborted || e.Txn.Depth != 0 {
-		t.Fatalf("Txn after expiry %+v", e.Txn)
+	if txnOf(e).State != txnAborted || txnOf(e).Depth != 0 {
+		t.Fatalf("Txn after expiry %+v", txnOf(e))
 	}
 }
 
@@ -526,7 +526,7 @@ func TestLimits(t *testing.T) {
 	}
 	var alice *Entry
 	for i, s := range steps {
-		e, err := r.Create(s.principal, "default", nil, Options{})
+		e, err := r.Create(s.principal, "default", nil, Options{}, nil)
 		if !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
 			t.Fatalf("step %d: Create(%s) error %v, want %v", i, s.principal, err, s.want)
 		}
@@ -542,7 +542,7 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("End: %v", err)
 	}
 	mustCreate(t, r, "carol", Options{})
-	_, err := r.Create("alice", "default", nil, Options{})
+	_, err := r.Create("alice", "default", nil, Options{}, nil)
 	wantErr(t, "Create over the total", err, ErrLimit)
 
 	clk.Add(time.Minute)
@@ -572,15 +572,15 @@ func TestEnd(t *testing.T) {
 		e := mustCreate(t, r, "alice", Options{})
 		release := mustAcquire(t, r, e)
 		if open {
-			e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+			e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 		}
 		release()
 		aborted, err := r.End(ctx, e.Token, "alice")
 		if err != nil || aborted != open {
 			t.Fatalf("End = %v, %v; want %v, nil", aborted, err, open)
 		}
-		if open && e.Txn.State != TxnAborted {
-			t.Fatalf("Txn after End %+v", e.Txn)
+		if open && txnOf(e).State != txnAborted {
+			t.Fatalf("Txn after End %+v", txnOf(e))
 		}
 		_, _, err = r.Acquire(ctx, e.Token, "alice")
 		wantErr(t, "Acquire after End", err, ErrNotFound)
@@ -676,20 +676,20 @@ func TestClose(t *testing.T) {
 			all = append(all, mustCreate(t, r, "alice", Options{}))
 		}
 		release := mustAcquire(t, r, all[0])
-		all[0].Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+		all[0].Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 		release()
 
 		if err := r.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if all[0].Txn.State != TxnAborted {
-			t.Fatalf("open transaction not aborted: %+v", all[0].Txn)
+		if txnOf(all[0]).State != txnAborted {
+			t.Fatalf("open transaction not aborted: %+v", txnOf(all[0]))
 		}
 		if s := r.Stats(); s.Active != 0 {
 			t.Fatalf("stats %+v", s)
 		}
 		e := all[1]
-		_, err := r.Create("alice", "default", nil, Options{})
+		_, err := r.Create("alice", "default", nil, Options{}, nil)
 		wantErr(t, "Create", err, ErrClosed)
 		_, _, err = r.Acquire(ctx, e.Token, "alice")
 		wantErr(t, "Acquire", err, ErrClosed)
@@ -727,7 +727,7 @@ func TestClose(t *testing.T) {
 		r := mustRegistry(t, Config{}, nil)
 		e := mustCreate(t, r, "alice", Options{})
 		release := mustAcquire(t, r, e)
-		e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+		e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 		cctx, cancel := context.WithCancel(ctx)
 		closed := make(chan error, 1)
 		go func() { closed <- r.Close(cctx) }()
@@ -741,8 +741,8 @@ func TestClose(t *testing.T) {
 		if s := r.Stats(); s.Active != 0 {
 			t.Fatalf("stats after release %+v", s)
 		}
-		if e.Txn.State != TxnAborted {
-			t.Fatalf("Txn %+v", e.Txn)
+		if txnOf(e).State != txnAborted {
+			t.Fatalf("Txn %+v", txnOf(e))
 		}
 	})
 }
@@ -834,7 +834,7 @@ func TestLogsRedactTokens(t *testing.T) {
 	for range 3 {
 		e := mustCreate(t, r, "alice", Options{})
 		release := mustAcquire(t, r, e)
-		e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+		e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 		release()
 		all = append(all, e)
 	}
@@ -879,35 +879,35 @@ func TestAbortTxnCauses(t *testing.T) {
 	tests := []struct {
 		name string
 		end  func(t *testing.T, r *Registry, e *Entry, clk *clock)
-		want AbortCause
+		want Cause
 	}{
 		{"End", func(t *testing.T, r *Registry, e *Entry, _ *clock) {
 			if _, err := r.End(ctx, e.Token, e.Principal); err != nil {
 				t.Fatal(err)
 			}
-		}, AbortEnded},
+		}, CauseEnded},
 		{"idle expiry", func(t *testing.T, r *Registry, e *Entry, clk *clock) {
 			clk.Add(time.Hour)
 			r.reapNow()
-		}, AbortExpired},
+		}, CauseExpired},
 		{"transaction lifetime", func(t *testing.T, r *Registry, e *Entry, clk *clock) {
 			clk.Add(45 * time.Second)
 			mustAcquire(t, r, e)()
-		}, AbortLifetime},
+		}, CauseLifetime},
 		{"Close", func(t *testing.T, r *Registry, e *Entry, _ *clock) {
 			if err := r.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-		}, AbortClosed},
+		}, CauseClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var (
 				mu     sync.Mutex
-				causes []AbortCause
+				causes []Cause
 			)
 			clk := newClock()
-			r := mustRegistry(t, Config{IdleTimeout: time.Minute, TxnLifetime: 30 * time.Second, AbortTxn: func(ctx context.Context, e *Entry, c AbortCause) bool {
+			r := mustRegistry(t, Config{IdleTimeout: time.Minute, TxnLifetime: 30 * time.Second, AbortTxn: func(ctx context.Context, e *Entry, c Cause) bool {
 				aborted := fakeAbortTxn(ctx, e, c)
 				if aborted {
 					mu.Lock()
@@ -918,13 +918,13 @@ func TestAbortTxnCauses(t *testing.T) {
 			}}, clk)
 			e := mustCreate(t, r, "alice", Options{})
 			release := mustAcquire(t, r, e)
-			e.Txn = Txn{Number: 1, State: TxnInProgress, Depth: 1, Started: e.Now()}
+			e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: e.Now()}
 			release()
 			tt.end(t, r, e, clk)
 			_ = r.Close(ctx) // waits for the reaper's workers
 			mu.Lock()
 			defer mu.Unlock()
-			if !slices.Equal(causes, []AbortCause{tt.want}) {
+			if !slices.Equal(causes, []Cause{tt.want}) {
 				t.Errorf("transactions aborted for %v, want [%v]", causes, tt.want)
 			}
 		})

@@ -69,7 +69,7 @@ func TestStress(t *testing.T) {
 				mu.Unlock()
 				switch op := rng.IntN(10); {
 				case op < 2 || token == "":
-					e, err := r.Create(p, "default", nil, Options{})
+					e, err := r.Create(p, "default", nil, Options{}, nil)
 					if !allowed(err) {
 						t.Errorf("Create: %v", err)
 					}
@@ -98,8 +98,12 @@ func TestStress(t *testing.T) {
 					if n := h.(*atomic.Int32).Add(1); n != 1 {
 						t.Errorf("session has %d holders", n)
 					}
-					if e.Txn.State != TxnInProgress && rng.IntN(3) == 0 {
-						e.Txn = Txn{Number: e.Txn.Number + 1, State: TxnInProgress, Depth: 1, Started: r.Now()}
+					if f := txnOf(e); (f == nil || f.State != txnInProgress) && rng.IntN(3) == 0 {
+						var n int64
+						if f != nil {
+							n = f.N
+						}
+						e.Txn = &fakeTxn{N: n + 1, State: txnInProgress, Depth: 1, Started: r.Now()}
 					}
 					time.Sleep(time.Duration(rng.IntN(50)) * time.Microsecond)
 					h.(*atomic.Int32).Add(-1)

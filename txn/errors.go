@@ -38,7 +38,7 @@ var (
 // maps it without knowing it, and callers that care can tell it apart.
 var (
 	// ErrCommitPending: the session's last commit has an unknown outcome
-	// (state TxnUnknown). Starting, joining or running another transaction,
+	// (status Unknown). Starting, joining or running another transaction,
 	// and document operations on the session, are refused until Commit
 	// resolves it: another operation could join the uncommitted transaction
 	// or move the session past it, after which its outcome can no longer be

@@ -95,15 +95,15 @@ func (f *fixture) mustEntry(t *testing.T, o sessions.Options) *sessions.Entry {
 	return &sessions.Entry{Token: "test-" + f.app, Session: s, Options: o}
 }
 
-// mustRegistered starts a driver session and registers it in reg, held by
-// the test until it ends.
-func (f *fixture) mustRegistered(t *testing.T, reg *sessions.Registry, o sessions.Options) *sessions.Entry {
+// mustRegistered starts a driver session and registers it in reg with
+// default transaction options defaults, held by the test until it ends.
+func (f *fixture) mustRegistered(t *testing.T, reg *sessions.Registry, defaults Options) *sessions.Entry {
 	t.Helper()
 	s, err := f.client.StartSession()
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
-	e, err := reg.Create("alice", "default", s, o)
+	e, err := reg.Create("alice", "default", s, sessions.Options{}, NewState(defaults))
 	if err != nil {
 		s.EndSession(context.Background())
 		t.Fatalf("Create: %v", err)
@@ -173,11 +173,11 @@ func wantCount(t *testing.T, f *fixture, id string, want int64) {
 	}
 }
 
-func wantOutcome(t *testing.T, e *sessions.Entry, number int64, state sessions.TxnState, depth int) {
+func wantOutcome(t *testing.T, e *sessions.Entry, number int64, state Status, depth int) {
 	t.Helper()
-	n, s, d := Outcome(e)
-	if n != number || s != state || d != depth {
-		t.Errorf("Outcome = (%d, %v, %d), want (%d, %v, %d)", n, s, d, number, state, depth)
+	i := Describe(e)
+	if i.Number != number || i.Status != state || i.Depth != depth {
+		t.Errorf("Describe = (%d, %v, %d), want (%d, %v, %d)", i.Number, i.Status, i.Depth, number, state, depth)
 	}
 }
 

@@ -4,13 +4,11 @@ import (
 	"reflect"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/mongogate/mongogate/sessions"
 )
 
 // merge fills each unset field of explicit from defaults. Fields unset in
 // both stay unset, so the driver applies the client's defaults.
-func merge(explicit, defaults sessions.TransactionOptions) sessions.TransactionOptions {
+func merge(explicit, defaults Options) Options {
 	out := explicit
 	if out.ReadConcern == nil {
 		out.ReadConcern = defaults.ReadConcern
@@ -32,8 +30,10 @@ func merge(explicit, defaults sessions.TransactionOptions) sessions.TransactionO
 
 // mismatch names the first field set in joining that differs from the open
 // transaction's effective options, or returns "". Unset fields inherit, so
-// a joiner states only what it relies on.
-func mismatch(joining, open sessions.TransactionOptions) string {
+// a joiner states only what it relies on. recording is whether the open
+// transaction records its outcome, whoever chose it (the transaction, the
+// session or the backend's default).
+func mismatch(joining, open Options, recording bool) string {
 	switch {
 	case joining.ReadConcern != nil && !equalPtr(joining.ReadConcern, open.ReadConcern):
 		return "read concern"
@@ -43,7 +43,7 @@ func mismatch(joining, open sessions.TransactionOptions) string {
 		return "read preference"
 	case joining.MaxCommitTime != 0 && joining.MaxCommitTime != open.MaxCommitTime:
 		return "max commit time"
-	case joining.RecordOutcome != nil && *joining.RecordOutcome != (open.RecordOutcome != nil && *open.RecordOutcome):
+	case joining.RecordOutcome != nil && *joining.RecordOutcome != recording:
 		return "record outcome"
 	}
 	return ""
@@ -58,7 +58,7 @@ func equalPtr[T any](a, b *T) bool {
 // TransactionOptions (v2.9.3) has no MaxCommitTime, so the commit paths
 // bound their context by it instead; the driver then sends the remaining
 // time as maxTimeMS on commitTransaction.
-func driverOptions(o sessions.TransactionOptions) *options.TransactionOptionsBuilder {
+func driverOptions(o Options) *options.TransactionOptionsBuilder {
 	b := options.Transaction()
 	if o.ReadConcern != nil {
 		b.SetReadConcern(o.ReadConcern)

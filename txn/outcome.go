@@ -12,8 +12,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/mongogate/mongogate/sessions"
 )
 
 // DefaultOutcomeRetention is how long outcome records are kept.
@@ -73,30 +71,30 @@ func FindRecord(ctx context.Context, coll *mongo.Collection, id string) (r Recor
 	return r, true, nil
 }
 
-// recording reports whether e's transaction, started with the effective
+// recording reports whether sub's transaction, started with the effective
 // options eff, writes an outcome record: asked for (or the backend's
 // default), on a session with a token (which a client can ask about),
 // with a collection to write to.
-func (m *Manager) recording(e *sessions.Entry, eff sessions.TransactionOptions) bool {
-	if e.Token == "" || m.cfg.Outcomes == nil {
+func (m *Manager) recording(sub *subject, eff Options) bool {
+	if sub.token == "" || m.cfg.Outcomes == nil {
 		return false
 	}
 	if eff.RecordOutcome != nil {
 		return *eff.RecordOutcome
 	}
-	return m.cfg.RecordByDefault != nil && m.cfg.RecordByDefault(e.Backend)
+	return m.cfg.RecordByDefault != nil && m.cfg.RecordByDefault(sub.backend)
 }
 
-// writeRecord inserts e's outcome record inside its transaction, just
+// writeRecord inserts sub's outcome record inside its transaction, just
 // before the commit.
-func (m *Manager) writeRecord(ctx context.Context, e *sessions.Entry) error {
-	coll := m.cfg.Outcomes(e.Backend)
+func (m *Manager) writeRecord(ctx context.Context, sub *subject) error {
+	coll := m.cfg.Outcomes(sub.backend)
 	if coll == nil {
-		return fmt.Errorf("txn: no outcome collection for backend %q", e.Backend)
+		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
 	}
-	now := e.Now()
-	_, err := coll.InsertOne(mongo.NewSessionContext(ctx, e.Session), Record{
-		ID: e.Txn.Outcome, Principal: e.Principal, Number: e.Txn.Number,
+	now := sub.now()
+	_, err := coll.InsertOne(mongo.NewSessionContext(ctx, sub.sess), Record{
+		ID: sub.st.outcome, Principal: sub.principal, Number: sub.st.number,
 		Written: now, ExpireAt: now.Add(m.cfg.OutcomeRetention),
 	})
 	if err != nil {
@@ -114,24 +112,21 @@ type Open struct {
 	Principal string
 }
 
-// track records e's transaction as open. It runs when the transaction
+// track records sub's transaction as open. It runs when the transaction
 // begins, on the holder's goroutine; the value is immutable, so
 // OpenTransactions may read it from any goroutine.
-func (m *Manager) track(e *sessions.Entry) {
-	if e.Session == nil {
-		return
-	}
-	_, id, ok := e.Session.ID().Lookup("id").BinaryOK()
+func (m *Manager) track(sub *subject) {
+	_, id, ok := sub.sess.ID().Lookup("id").BinaryOK()
 	if !ok {
 		return
 	}
-	m.open.Store(e, Open{
-		Backend: e.Backend, Principal: e.Principal, Outcome: e.Txn.Outcome,
+	m.open.Store(sub.st, Open{
+		Backend: sub.backend, Principal: sub.principal, Outcome: sub.st.outcome,
 		LSID: bson.Binary{Subtype: bson.TypeBinaryUUID, Data: append([]byte(nil), id...)},
 	})
 }
 
-func (m *Manager) untrack(e *sessions.Entry) { m.open.Delete(e) }
+func (m *Manager) untrack(sub *subject) { m.open.Delete(sub.st) }
 
 // OpenTransactions lists the transactions open now, for the instance
 // directory's heartbeat.

@@ -57,9 +57,9 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			f := mustFixture(t)
 			var (
 				mu       sync.Mutex
-				outcomes []sessions.TxnState
+				outcomes []Status
 			)
-			m := mustManager(t, Config{OnOutcome: func(s sessions.TxnState) {
+			m := mustManager(t, Config{OnOutcome: func(s Status) {
 				mu.Lock()
 				outcomes = append(outcomes, s)
 				mu.Unlock()
@@ -79,7 +79,7 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := reg.Create("alice", "default", s, sessions.Options{})
+			e, err := reg.Create("alice", "default", s, sessions.Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +89,7 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			}
 			ctx := context.Background()
 			for range 2 {
-				if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); err != nil {
+				if _, _, err := m.Start(ctx, e, Options{}, true, true); err != nil {
 					t.Fatalf("Start: %v", err)
 				}
 			}
@@ -97,8 +97,8 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 
 			tt.end(t, reg, e, release, clk)
 
-			if e.Txn.State != sessions.TxnAborted || e.Txn.Depth != 0 || e.Txn.Dangling != tt.wantDangling {
-				t.Errorf("Txn = %+v, want aborted, depth 0, dangling %d", e.Txn, tt.wantDangling)
+			if peek(e).status != Aborted || peek(e).depth != 0 || peek(e).dangling != tt.wantDangling {
+				t.Errorf("Txn = %+v, want aborted, depth 0, dangling %d", *peek(e), tt.wantDangling)
 			}
 			if e.Session.TransactionRunning() {
 				t.Error("the driver's transaction is still running")
@@ -106,7 +106,7 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			wantCount(t, f, "x", 0)
 			mu.Lock()
 			defer mu.Unlock()
-			if !slices.Equal(outcomes, []sessions.TxnState{sessions.TxnAborted}) {
+			if !slices.Equal(outcomes, []Status{Aborted}) {
 				t.Errorf("OnOutcome saw %v, want one abort", outcomes)
 			}
 		})

@@ -19,16 +19,12 @@ const (
 	runBackoffMax     = 500 * time.Millisecond
 )
 
-// Run is RunWithin with Config.RunTimeout.
-func (m *Manager) Run(ctx context.Context, client *mongo.Client, e *sessions.Entry, opts sessions.TransactionOptions, fn func(ctx context.Context) error) (attempts int, err error) {
-	return m.RunWithin(ctx, client, e, opts, 0, fn)
-}
-
-// RunWithin runs fn in one transaction with the retry rules of the driver's
-// convenient transaction API, and returns how many transactions it started.
+// RunWithin runs fn in one transaction on the held session e with the
+// retry rules of the driver's convenient transaction API, and returns how
+// many transactions it started.
 //
-// fn gets a context carrying e's driver session; it must run its operations
-// with it and return their errors. A fn error labelled
+// fn gets a context carrying the driver session; it must run its
+// operations with it and return their errors. A fn error labelled
 // TransientTransactionError aborts the attempt and reruns fn in a new
 // transaction; any other fn error aborts and is returned. A commit labelled
 // UnknownTransactionCommitResult (not MaxTimeMSExpired) is sent again; a
@@ -43,48 +39,52 @@ func (m *Manager) Run(ctx context.Context, client *mongo.Client, e *sessions.Ent
 // fixed at 120s (or the client's Timeout), it commits under a context that
 // ignores the caller's deadline, and it hides which transaction ended how.
 //
-// Every attempt is a new transaction of e: e.Txn.Number grows by one per
-// attempt, and e.Txn ends describing the last one (committed, aborted, or
-// outcome unknown), as GetSession reports it. With e nil, or an e without
-// a driver session (which then only names the backend and principal),
-// Run runs in a session of its own started on client and ended before it
-// returns (the transaction number then equals attempts); with a session in
-// e, client is unused.
-// e must have no open transaction (ErrInProgress, or ErrCommitPending).
-// Run does not check that the deployment supports transactions; the caller
-// does, as for Start.
-func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessions.Entry, opts sessions.TransactionOptions, timeout time.Duration, fn func(ctx context.Context) error) (attempts int, err error) {
-	if timeout <= 0 {
-		timeout = m.cfg.RunTimeout
-	}
-	if e == nil || e.Session == nil {
-		if client == nil {
-			return 0, errors.New("txn: run: neither a session nor a client")
-		}
-		s, err := client.StartSession()
-		if err != nil {
-			return 0, fmt.Errorf("txn: run: start session: %w", err)
-		}
-		defer func() {
-			ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.AbortTimeout)
-			defer cancel()
-			s.EndSession(ectx)
-		}()
-		own := &sessions.Entry{Session: s}
-		if e != nil {
-			// Who runs it and where, for the open-transaction list.
-			own.Backend, own.Principal = e.Backend, e.Principal
-		}
-		e = own
-		defer m.untrack(e)
-	}
-	if e.Txn.State == sessions.TxnInProgress {
-		return 0, fmt.Errorf("txn: run: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
+// Every attempt is a new transaction of e: its number grows by one per
+// attempt, and e's state ends describing the last one (committed, aborted,
+// or outcome unknown), as GetSession reports it. e must have no open
+// transaction (ErrInProgress, or ErrCommitPending). RunWithin does not
+// check that the deployment supports transactions; the caller does, as for
+// Start.
+func (m *Manager) RunWithin(ctx context.Context, e *sessions.Entry, opts Options, timeout time.Duration, fn func(ctx context.Context) error) (attempts int, err error) {
+	if t := peek(e); t.status == InProgress {
+		return 0, fmt.Errorf("txn: run: transaction %d is open: %w", t.number, ErrInProgress)
 	}
 	if err := CheckOperation(e); err != nil {
 		return 0, fmt.Errorf("txn: run: %w", err)
 	}
-	eff := merge(opts, e.Options.DefaultTransaction)
+	if e.Options.Snapshot {
+		return 0, fmt.Errorf("txn: run: %w", ErrSnapshotSession)
+	}
+	sub := subjectOf(e)
+	return m.run(ctx, sub, merge(opts, sub.st.defaults), timeout, fn)
+}
+
+// RunOwn is RunWithin in a session of its own, started on client and
+// ended before it returns, for principal on backend (as the open
+// transaction list names them). Its transaction number equals attempts.
+func (m *Manager) RunOwn(ctx context.Context, client *mongo.Client, backend, principal string, opts Options, timeout time.Duration, fn func(ctx context.Context) error) (attempts int, err error) {
+	if client == nil {
+		return 0, errors.New("txn: run: no client")
+	}
+	s, err := client.StartSession()
+	if err != nil {
+		return 0, fmt.Errorf("txn: run: start session: %w", err)
+	}
+	defer func() {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.AbortTimeout)
+		defer cancel()
+		s.EndSession(ectx)
+	}()
+	sub := &subject{sess: s, st: &State{}, backend: backend, principal: principal, now: time.Now}
+	defer m.untrack(sub)
+	return m.run(ctx, sub, opts, timeout, fn)
+}
+
+// run is RunWithin's loop on sub, with the effective options eff.
+func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout time.Duration, fn func(ctx context.Context) error) (attempts int, err error) {
+	if timeout <= 0 {
+		timeout = m.cfg.RunTimeout
+	}
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var backoff time.Duration
@@ -104,31 +104,31 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 				return attempts, fmt.Errorf("txn: run: %w (last attempt: %w)", err, last)
 			}
 		}
-		if err := m.begin(e, eff); err != nil {
+		if err := m.begin(sub, eff); err != nil {
 			return attempts, fmt.Errorf("txn: run: %w", err)
 		}
 		attempts++
-		if err := fn(mongo.NewSessionContext(ctx, e.Session)); err != nil {
-			m.abort(ctx, e)
+		if err := fn(mongo.NewSessionContext(ctx, sub.sess)); err != nil {
+			m.abort(ctx, sub)
 			last = err
 			if hasLabel(err, labelTransient) && ctx.Err() == nil && time.Now().Before(deadline) {
 				continue
 			}
-			return attempts, fmt.Errorf("txn: run: transaction %d: %w", e.Txn.Number, err)
+			return attempts, fmt.Errorf("txn: run: transaction %d: %w", sub.st.number, err)
 		}
 		if err := ctx.Err(); err != nil {
-			m.abort(ctx, e)
-			return attempts, fmt.Errorf("txn: run: transaction %d: %w", e.Txn.Number, err)
+			m.abort(ctx, sub)
+			return attempts, fmt.Errorf("txn: run: transaction %d: %w", sub.st.number, err)
 		}
-		err := m.recordBeforeCommit(ctx, e)
+		err := m.recordBeforeCommit(ctx, sub)
 		if err == nil {
-			err = m.runCommit(ctx, e, deadline)
+			err = m.runCommit(ctx, sub, deadline)
 		}
 		if err == nil {
 			return attempts, nil
 		}
 		last = err
-		if e.Txn.State == sessions.TxnAborted && hasLabel(err, labelTransient) {
+		if sub.st.status == Aborted && hasLabel(err, labelTransient) {
 			continue
 		}
 		return attempts, fmt.Errorf("txn: run: %w", err)
@@ -137,8 +137,8 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 
 // runCommit commits Run's attempt: retries stop at the run's deadline, or
 // at the transaction's MaxCommitTime, which also bounds every attempt.
-func (m *Manager) runCommit(ctx context.Context, e *sessions.Entry, deadline time.Time) error {
-	if mct := e.Txn.Options.MaxCommitTime; mct > 0 {
+func (m *Manager) runCommit(ctx context.Context, sub *subject, deadline time.Time) error {
+	if mct := sub.st.options.MaxCommitTime; mct > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, mct)
 		defer cancel()
@@ -146,5 +146,5 @@ func (m *Manager) runCommit(ctx context.Context, e *sessions.Entry, deadline tim
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	return m.commitLoop(ctx, e, deadline)
+	return m.commitLoop(ctx, sub, deadline)
 }

@@ -24,12 +24,12 @@ func TestRun(t *testing.T) {
 		wantAttempts int // 0: at least 1
 		wantErr      error
 		wantLabel    string
-		wantState    sessions.TxnState
+		wantState    Status
 		wantCount    int64
 	}{
 		{
 			name:         "commits",
-			wantAttempts: 1, wantState: sessions.TxnCommitted, wantCount: 1,
+			wantAttempts: 1, wantState: Committed, wantCount: 1,
 		},
 		{
 			name: "WriteConflict reruns",
@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 				{Key: "failCommands", Value: bson.A{"insert"}},
 				{Key: "errorCode", Value: int32(112)},
 			},
-			wantAttempts: 2, wantState: sessions.TxnCommitted, wantCount: 1,
+			wantAttempts: 2, wantState: Committed, wantCount: 1,
 		},
 		{
 			name: "unknown commit result recommits",
@@ -46,7 +46,7 @@ func TestRun(t *testing.T) {
 				{Key: "closeConnection", Value: true},
 			},
 			failMode:     bson.D{{Key: "times", Value: 2}},
-			wantAttempts: 1, wantState: sessions.TxnCommitted, wantCount: 1,
+			wantAttempts: 1, wantState: Committed, wantCount: 1,
 		},
 		{
 			name: "transient commit error reruns",
@@ -54,12 +54,12 @@ func TestRun(t *testing.T) {
 				{Key: "failCommands", Value: bson.A{"commitTransaction"}},
 				{Key: "errorCode", Value: int32(251)},
 			},
-			wantAttempts: 2, wantState: sessions.TxnCommitted, wantCount: 1,
+			wantAttempts: 2, wantState: Committed, wantCount: 1,
 		},
 		{
 			name:         "fn error aborts",
 			fnErr:        errBoom,
-			wantAttempts: 1, wantErr: errBoom, wantState: sessions.TxnAborted, wantCount: 0,
+			wantAttempts: 1, wantErr: errBoom, wantState: Aborted, wantCount: 0,
 		},
 		{
 			name: "gives up at the timeout",
@@ -69,7 +69,7 @@ func TestRun(t *testing.T) {
 			},
 			failMode:  "alwaysOn",
 			timeout:   200 * time.Millisecond,
-			wantLabel: labelTransient, wantState: sessions.TxnAborted, wantCount: 0,
+			wantLabel: labelTransient, wantState: Aborted, wantCount: 0,
 		},
 	}
 	for _, tt := range tests {
@@ -85,7 +85,7 @@ func TestRun(t *testing.T) {
 				f.failPoint(t, mode, tt.failPoint)
 			}
 			calls := 0
-			attempts, err := m.RunWithin(context.Background(), nil, e, sessions.TransactionOptions{}, tt.timeout, func(ctx context.Context) error {
+			attempts, err := m.RunWithin(context.Background(), e, Options{}, tt.timeout, func(ctx context.Context) error {
 				calls++
 				if mongo.SessionFromContext(ctx) != e.Session {
 					t.Errorf("fn's context does not carry the session")
@@ -116,7 +116,7 @@ func TestRun(t *testing.T) {
 func TestRunWithoutSession(t *testing.T) {
 	f := mustFixture(t)
 	m := mustManager(t, Config{})
-	attempts, err := m.Run(context.Background(), f.client, nil, sessions.TransactionOptions{}, func(ctx context.Context) error {
+	attempts, err := m.RunOwn(context.Background(), f.client, "", "", Options{}, 0, func(ctx context.Context) error {
 		if mongo.SessionFromContext(ctx) == nil {
 			t.Errorf("fn's context carries no session")
 		}
@@ -127,7 +127,7 @@ func TestRunWithoutSession(t *testing.T) {
 		t.Fatalf("Run = %d, %v; want 1 attempt, success", attempts, err)
 	}
 	wantCount(t, f, "x", 1)
-	if _, err := m.Run(context.Background(), nil, nil, sessions.TransactionOptions{}, func(context.Context) error { return nil }); err == nil {
+	if _, err := m.RunOwn(context.Background(), nil, "", "", Options{}, 0, func(context.Context) error { return nil }); err == nil {
 		t.Errorf("Run without session or client succeeded")
 	}
 }
@@ -137,21 +137,21 @@ func TestRunRefusesOpenTransaction(t *testing.T) {
 	m := mustManager(t, Config{})
 	ctx := context.Background()
 	e := f.mustEntry(t, sessions.Options{})
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+	if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	ran := false
-	_, err := m.Run(ctx, f.client, e, sessions.TransactionOptions{}, func(context.Context) error { ran = true; return nil })
+	_, err := m.RunWithin(ctx, e, Options{}, 0, func(context.Context) error { ran = true; return nil })
 	if !errors.Is(err, ErrInProgress) || ran {
 		t.Fatalf("Run in an open transaction: err = %v, fn ran %v; want ErrInProgress, not run", err, ran)
 	}
-	wantOutcome(t, e, 1, sessions.TxnInProgress, 1)
+	wantOutcome(t, e, 1, InProgress, 1)
 	if _, err := m.Commit(ctx, e, 0); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	// After the session's own transaction, Run numbers on from it.
-	if _, err := m.Run(ctx, f.client, e, sessions.TransactionOptions{}, func(context.Context) error { return nil }); err != nil {
+	if _, err := m.RunWithin(ctx, e, Options{}, 0, func(context.Context) error { return nil }); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	wantOutcome(t, e, 2, sessions.TxnCommitted, 0)
+	wantOutcome(t, e, 2, Committed, 0)
 }

@@ -35,13 +35,13 @@ type Config struct {
 	// (for metrics).
 	OnCommitAttempt func()
 	// OnOutcome, if set, is called each time a transaction's state becomes
-	// TxnCommitted, TxnAborted or TxnUnknown, whoever caused it (a client,
+	// Committed, Aborted or Unknown, whoever caused it (a client,
 	// RunTransaction, the registry's expiry, EndSession or shutdown), for
 	// metrics. A transaction whose commit outcome was unknown is reported
 	// again when the outcome is learnt.
-	OnOutcome func(sessions.TxnState)
+	OnOutcome func(Status)
 	// Outcomes returns the collection of a backend's outcome records (see
-	// TransactionOptions.RecordOutcome and OutcomeID); nil, or a nil
+	// Options.RecordOutcome and OutcomeID); nil, or a nil
 	// result, means transactions there record none.
 	Outcomes func(backend string) *mongo.Collection
 	// RecordByDefault says whether transactions on a backend record their
@@ -53,16 +53,16 @@ type Config struct {
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
-// registry: it holds no per-session state of its own (that lives in
-// sessions.Entry.Txn), so one Manager serves every session concurrently.
+// registry: it holds no per-session state of its own (that lives in each
+// entry's State), so one Manager serves every session concurrently.
 // It is the only writer of that state: the registry asks it to abort
 // (AbortFor) rather than changing the state itself, and times come from
 // the entry's clock (sessions.Entry.Now), the registry's.
 //
-// The state in e.Txn, not the driver session's, decides every answer: the
+// The session's State, not the driver session's, decides every answer: the
 // driver forgets a commit as soon as another operation runs on the session,
-// and records a failed commit as committed. Per call and state (n is
-// e.Txn.Number):
+// and records a failed commit as committed. Per call and state (n is the
+// current transaction number):
 //
 //	state        Start            Start(join)       Commit depth 1 / >1      Abort
 //	None         new n+1, d1      new n+1, d1       ErrNoTransaction         ErrNoTransaction
@@ -134,73 +134,72 @@ type AbortResult struct {
 
 // Start begins a transaction on e, or joins the open one.
 //
-// Without a transaction open it starts transaction e.Txn.Number+1 at depth 1.
+// Without a transaction open it starts transaction n+1 at depth 1.
 // With one open, join adds a level to it (same number, depth+1); each field
 // set in opts must then equal the open transaction's, else
 // ErrOptionsMismatch. Without join it fails with ErrInProgress, and with
 // ErrCommitPending while the last commit's outcome is unknown. supported is
 // whether e's deployment can run transactions (ErrNotSupported if not).
 //
-// Each unset field of opts falls back to e.Options.DefaultTransaction, then
-// to the driver client's defaults.
-func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts sessions.TransactionOptions, join, supported bool) (number int64, depth int, err error) {
+// Each unset field of opts falls back to the session's default transaction
+// options (NewState), then to the driver client's defaults.
+func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, join, supported bool) (number int64, depth int, err error) {
 	if !supported {
 		return 0, 0, fmt.Errorf("txn: start: %w", ErrNotSupported)
 	}
 	if err := CheckOperation(e); err != nil {
 		return 0, 0, fmt.Errorf("txn: start: %w", err)
 	}
-	switch e.Txn.State {
-	case sessions.TxnInProgress:
+	sub := subjectOf(e)
+	t := sub.st
+	if t.status == InProgress {
 		if !join {
-			return 0, 0, fmt.Errorf("txn: start: transaction %d is open: %w", e.Txn.Number, ErrInProgress)
+			return 0, 0, fmt.Errorf("txn: start: transaction %d is open: %w", t.number, ErrInProgress)
 		}
-		if field := mismatch(opts, e.Txn.Options); field != "" {
-			return 0, 0, fmt.Errorf("txn: join transaction %d: %s: %w", e.Txn.Number, field, ErrOptionsMismatch)
+		if field := mismatch(opts, t.options, t.outcome != ""); field != "" {
+			return 0, 0, fmt.Errorf("txn: join transaction %d: %s: %w", t.number, field, ErrOptionsMismatch)
 		}
-		e.Txn.Depth++
-		return e.Txn.Number, e.Txn.Depth, nil
+		t.depth++
+		return t.number, t.depth, nil
 	}
-	if err := m.begin(e, merge(opts, e.Options.DefaultTransaction)); err != nil {
+	if e.Options.Snapshot {
+		return 0, 0, fmt.Errorf("txn: start: %w", ErrSnapshotSession)
+	}
+	if err := m.begin(sub, merge(opts, t.defaults)); err != nil {
 		return 0, 0, err
 	}
-	return e.Txn.Number, e.Txn.Depth, nil
+	return t.number, t.depth, nil
 }
 
-// begin starts the next transaction on e with the effective options eff.
-func (m *Manager) begin(e *sessions.Entry, eff sessions.TransactionOptions) error {
-	if e.Options.Snapshot {
-		return fmt.Errorf("txn: start: %w", ErrSnapshotSession)
-	}
+// begin starts the next transaction on sub with the effective options eff.
+func (m *Manager) begin(sub *subject, eff Options) error {
 	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
 		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
 	}
-	if err := e.Session.StartTransaction(driverOptions(eff)); err != nil {
+	if err := sub.sess.StartTransaction(driverOptions(eff)); err != nil {
 		return fmt.Errorf("txn: start: %w", err)
 	}
-	e.Txn = sessions.Txn{
-		Number:  e.Txn.Number + 1,
-		State:   sessions.TxnInProgress,
-		Depth:   1,
-		Options: eff,
-		Started: e.Now(),
+	t := sub.st
+	t.number++
+	t.status, t.depth, t.dangling = InProgress, 1, 0
+	t.options, t.started, t.outcome = eff, sub.now(), ""
+	if m.recording(sub, eff) {
+		t.outcome = OutcomeID(sub.token, t.number)
 	}
-	if m.recording(e, eff) {
-		e.Txn.Outcome = OutcomeID(e.Token, e.Txn.Number)
-	}
-	m.track(e)
+	m.track(sub)
 	return nil
 }
 
-// end moves e's transaction to the final (or unknown) state s, closing
+// end moves sub's transaction to the final (or unknown) state s, closing
 // every level, and reports the outcome.
-func (m *Manager) end(e *sessions.Entry, s sessions.TxnState) {
-	changed := e.Txn.State != s
-	e.Txn.State, e.Txn.Depth = s, 0
-	if s != sessions.TxnUnknown {
+func (m *Manager) end(sub *subject, s Status) {
+	t := sub.st
+	changed := t.status != s
+	t.status, t.depth = s, 0
+	if s != Unknown {
 		// A commit whose outcome is unknown may still hold the
 		// transaction open in MongoDB: it stays listed.
-		m.untrack(e)
+		m.untrack(sub)
 	}
 	if changed && m.cfg.OnOutcome != nil {
 		m.cfg.OnOutcome(s)
@@ -216,100 +215,101 @@ func (m *Manager) end(e *sessions.Entry, s sessions.TxnState) {
 // aborted one is ErrAborted. The outermost commit retries
 // UnknownTransactionCommitResult with jittered exponential backoff until it
 // succeeds, fails definitely, or CommitRetryLimit, the transaction's
-// MaxCommitTime or ctx ends it: the transaction is then left in TxnUnknown
+// MaxCommitTime or ctx ends it: the transaction is then left Unknown
 // and the error wraps ErrUnknownCommitResult and MongoDB's last error;
 // calling Commit again resumes the retries. A commit MongoDB reports as a
 // TransientTransactionError or NoSuchTransaction aborted the transaction:
-// TxnAborted, and the error wraps ErrAborted and MongoDB's error.
+// Aborted, and the error wraps ErrAborted and MongoDB's error.
 func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (CommitResult, error) {
-	t := &e.Txn
-	if t.State == sessions.TxnNone || (number != 0 && number != t.Number) {
+	if t := peek(e); t.status == None || (number != 0 && number != t.number) {
 		return CommitResult{}, fmt.Errorf("txn: commit transaction %d: %w", number, ErrNoTransaction)
 	}
-	res := CommitResult{Number: t.Number}
-	switch t.State {
-	case sessions.TxnCommitted:
+	sub := subjectOf(e)
+	t := sub.st
+	res := CommitResult{Number: t.number}
+	switch t.status {
+	case Committed:
 		res.Committed = true
 		return res, nil
-	case sessions.TxnAborted:
-		if t.Dangling > 0 {
-			t.Dangling--
+	case Aborted:
+		if t.dangling > 0 {
+			t.dangling--
 		}
-		return res, fmt.Errorf("txn: commit transaction %d: %w", t.Number, ErrAborted)
-	case sessions.TxnInProgress:
-		if t.Depth > 1 {
-			t.Depth--
-			res.Depth = t.Depth
+		return res, fmt.Errorf("txn: commit transaction %d: %w", t.number, ErrAborted)
+	case InProgress:
+		if t.depth > 1 {
+			t.depth--
+			res.Depth = t.depth
 			return res, nil
 		}
 	}
 	// Nothing is sent yet, so a done ctx leaves the state as it is.
 	if err := ctx.Err(); err != nil {
-		res.Depth = t.Depth
-		return res, fmt.Errorf("txn: commit transaction %d: %w", t.Number, err)
+		res.Depth = t.depth
+		return res, fmt.Errorf("txn: commit transaction %d: %w", t.number, err)
 	}
 	limit := m.cfg.CommitRetryLimit
-	if mct := t.Options.MaxCommitTime; mct > 0 && mct < limit {
+	if mct := t.options.MaxCommitTime; mct > 0 && mct < limit {
 		limit = mct
 	}
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	if err := m.recordBeforeCommit(cctx, e); err != nil {
+	if err := m.recordBeforeCommit(cctx, sub); err != nil {
 		return res, err
 	}
 	deadline, _ := cctx.Deadline()
-	err := m.commitLoop(cctx, e, deadline)
+	err := m.commitLoop(cctx, sub, deadline)
 	res.Committed = err == nil
 	return res, err
 }
 
-// recordBeforeCommit writes the outcome record of e's transaction, if it
+// recordBeforeCommit writes the outcome record of sub's transaction, if it
 // records one and its first commit is about to be sent; a failed write
 // aborts the transaction (MongoDB's error, TransientTransactionError
 // included, is wrapped).
-func (m *Manager) recordBeforeCommit(ctx context.Context, e *sessions.Entry) error {
-	if e.Txn.Outcome == "" || e.Txn.State != sessions.TxnInProgress {
+func (m *Manager) recordBeforeCommit(ctx context.Context, sub *subject) error {
+	if sub.st.outcome == "" || sub.st.status != InProgress {
 		return nil
 	}
-	if err := m.writeRecord(ctx, e); err != nil {
-		n := e.Txn.Number
-		m.abort(ctx, e)
+	if err := m.writeRecord(ctx, sub); err != nil {
+		n := sub.st.number
+		m.abort(ctx, sub)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
 	}
 	return nil
 }
 
-// commitLoop commits e's open (or unknown) transaction, retrying
-// UnknownTransactionCommitResult until retryUntil, and sets e.Txn to the
-// outcome. Every attempt runs under ctx; the first is always sent.
-func (m *Manager) commitLoop(ctx context.Context, e *sessions.Entry, retryUntil time.Time) error {
-	n := e.Txn.Number
+// commitLoop commits sub's open (or unknown) transaction, retrying
+// UnknownTransactionCommitResult until retryUntil, and sets its state to
+// the outcome. Every attempt runs under ctx; the first is always sent.
+func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.Time) error {
+	n := sub.st.number
 	backoff := m.cfg.InitialBackoff
 	for attempt := 1; ; attempt++ {
 		m.commitAttempt()
-		err := e.Session.CommitTransaction(ctx)
+		err := sub.sess.CommitTransaction(ctx)
 		switch classifyCommit(err) {
 		case commitDone:
-			m.end(e, sessions.TxnCommitted)
+			m.end(sub, Committed)
 			if attempt > 1 {
-				m.log.Info("txn: commit succeeded after retries", sessionAttr(e), "txn", n, "attempts", attempt)
+				m.log.Info("txn: commit succeeded after retries", sessionAttr(sub), "txn", n, "attempts", attempt)
 			}
 			return nil
 		case commitAborted:
-			m.end(e, sessions.TxnAborted)
+			m.end(sub, Aborted)
 			return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
 		case commitRetry:
 			wait := backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, m.cfg.MaxBackoff)
 			if time.Now().Add(wait).Before(retryUntil) {
-				m.log.Debug("txn: commit outcome unknown, retrying", sessionAttr(e), "txn", n, "attempt", attempt, "backoff", wait, "err", err)
+				m.log.Debug("txn: commit outcome unknown, retrying", sessionAttr(sub), "txn", n, "attempt", attempt, "backoff", wait, "err", err)
 				if sleep(ctx, wait) == nil {
 					continue
 				}
 			}
 		}
-		m.end(e, sessions.TxnUnknown)
-		m.log.Warn("txn: commit outcome unknown", sessionAttr(e), "txn", n, "attempts", attempt, "err", err)
+		m.end(sub, Unknown)
+		m.log.Warn("txn: commit outcome unknown", sessionAttr(sub), "txn", n, "attempts", attempt, "err", err)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
 	}
 }
@@ -370,7 +370,7 @@ func hasLabel(err error, label string) bool {
 }
 
 // Abort aborts e's transaction at any depth: the whole transaction ends
-// (TxnAborted, depth 0) and commits at outer levels then fail with
+// (Aborted, depth 0) and commits at outer levels then fail with
 // ErrAborted. number 0 means the current (or most recent) transaction;
 // another number, or no transaction, is ErrNoTransaction.
 //
@@ -379,23 +379,24 @@ func hasLabel(err error, label string) bool {
 // ErrAbortAfterCommit, which wraps ErrNoTransaction: as in MongoDB's drivers,
 // an abort cannot take back a commit, and answering "aborted" could be a lie.
 func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (AbortResult, error) {
-	t := &e.Txn
-	if t.State == sessions.TxnNone || (number != 0 && number != t.Number) {
+	if t := peek(e); t.status == None || (number != 0 && number != t.number) {
 		return AbortResult{}, fmt.Errorf("txn: abort transaction %d: %w", number, ErrNoTransaction)
 	}
-	res := AbortResult{Number: t.Number}
-	switch t.State {
-	case sessions.TxnAborted:
-		if t.Dangling > 0 {
-			t.Dangling--
+	sub := subjectOf(e)
+	t := sub.st
+	res := AbortResult{Number: t.number}
+	switch t.status {
+	case Aborted:
+		if t.dangling > 0 {
+			t.dangling--
 		}
 		return res, nil
-	case sessions.TxnCommitted, sessions.TxnUnknown:
-		return res, fmt.Errorf("txn: abort transaction %d: %w", t.Number, ErrAbortAfterCommit)
+	case Committed, Unknown:
+		return res, fmt.Errorf("txn: abort transaction %d: %w", t.number, ErrAbortAfterCommit)
 	}
-	outer := t.Depth - 1
-	m.abort(ctx, e)
-	t.Dangling = outer
+	outer := t.depth - 1
+	m.abort(ctx, sub)
+	t.dangling = outer
 	res.Aborted = true
 	return res, nil
 }
@@ -404,44 +405,43 @@ func (m *Manager) Abort(ctx context.Context, e *sessions.Entry, number int64) (A
 // did: it is the registry's sessions.Config.AbortTxn, called with e held
 // when the session ends, expires or is closed, and when the transaction
 // outlives its lifetime (the levels the client opened then dangle, see
-// sessions.Txn.Dangling). It never commits, and it leaves a transaction
+// State.dangling). It never commits, and it leaves a transaction
 // whose commit outcome is unknown alone: an abort cannot undo a commit
 // that happened, and one that did not is aborted by MongoDB at its
 // lifetime limit.
-func (m *Manager) AbortFor(ctx context.Context, e *sessions.Entry, cause sessions.AbortCause) bool {
-	if cause != sessions.AbortLifetime {
-		// The session is going away; a commit of unknown outcome it
-		// leaves is MongoDB's to expire.
-		defer m.untrack(e)
-	}
-	if e.Txn.State != sessions.TxnInProgress {
+func (m *Manager) AbortFor(ctx context.Context, e *sessions.Entry, cause sessions.Cause) bool {
+	t, ok := e.Txn.(*State)
+	if !ok || t == nil {
 		return false
 	}
-	depth := e.Txn.Depth
-	m.abort(ctx, e)
-	if cause == sessions.AbortLifetime {
-		e.Txn.Dangling = depth
+	sub := subjectOf(e)
+	if cause != sessions.CauseLifetime {
+		// The session is going away; a commit of unknown outcome it
+		// leaves is MongoDB's to expire.
+		defer m.untrack(sub)
+	}
+	if t.status != InProgress {
+		return false
+	}
+	depth := t.depth
+	m.abort(ctx, sub)
+	if cause == sessions.CauseLifetime {
+		t.dangling = depth
 	}
 	return true
 }
 
-// abort sends abortTransaction for e's open transaction and marks it
+// abort sends abortTransaction for sub's open transaction and marks it
 // aborted. The driver ignores the server's answer (MongoDB aborts the
 // transaction at its lifetime limit anyway), and refuses only when its
 // session has no running transaction; either way nothing is left to abort.
-func (m *Manager) abort(ctx context.Context, e *sessions.Entry) {
+func (m *Manager) abort(ctx context.Context, sub *subject) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.AbortTimeout)
 	defer cancel()
-	if err := e.Session.AbortTransaction(actx); err != nil {
-		m.log.Warn("txn: driver refused abort", sessionAttr(e), "txn", e.Txn.Number, "err", err)
+	if err := sub.sess.AbortTransaction(actx); err != nil {
+		m.log.Warn("txn: driver refused abort", sessionAttr(sub), "txn", sub.st.number, "err", err)
 	}
-	m.end(e, sessions.TxnAborted)
-}
-
-// Outcome reports e's current or most recent transaction, for GetSession.
-// Depth is 0 unless the transaction is in progress.
-func Outcome(e *sessions.Entry) (number int64, state sessions.TxnState, depth int) {
-	return e.Txn.Number, e.Txn.State, e.Txn.Depth
+	m.end(sub, Aborted)
 }
 
 // CheckOperation reports whether a document operation may run on e's
@@ -450,22 +450,23 @@ func Outcome(e *sessions.Entry) (number int64, state sessions.TxnState, depth in
 // transaction, or move the driver session past it so that committing again
 // can no longer learn the outcome.
 func CheckOperation(e *sessions.Entry) error {
-	if e.Txn.State == sessions.TxnUnknown {
-		return fmt.Errorf("txn: transaction %d: %w", e.Txn.Number, ErrCommitPending)
+	t := peek(e)
+	if t.status == Unknown {
+		return fmt.Errorf("txn: transaction %d: %w", t.number, ErrCommitPending)
 	}
-	if e.Txn.Dangling > 0 {
-		return fmt.Errorf("txn: transaction %d: %d level(s) open: %w", e.Txn.Number, e.Txn.Dangling, ErrDangling)
+	if t.dangling > 0 {
+		return fmt.Errorf("txn: transaction %d: %d level(s) open: %w", t.number, t.dangling, ErrDangling)
 	}
 	return nil
 }
 
-// sessionAttr names e's session in logs: its redacted token, or "(none)"
-// for the session of its own that Run starts without a registry entry.
-func sessionAttr(e *sessions.Entry) slog.Attr {
-	if e.Token == "" {
+// sessionAttr names sub's session in logs: its redacted token, or "(none)"
+// for the session of its own that RunOwn starts without a registry entry.
+func sessionAttr(sub *subject) slog.Attr {
+	if sub.token == "" {
 		return slog.String("session", "(none)")
 	}
-	return slog.String("session", e.Redacted())
+	return slog.String("session", sessions.Redact(sub.token))
 }
 
 // sleep waits d, or until ctx is done.

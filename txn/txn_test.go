@@ -22,24 +22,24 @@ import (
 type op struct {
 	do          string // start, join, commit, abort, insert
 	number      int64  // for commit and abort; 0 = current
-	opts        sessions.TransactionOptions
+	opts        Options
 	unsupported bool
 
 	wantErr    error
 	wantNumber int64
 	wantDepth  int
 	wantDone   bool // Committed for commit, Aborted for abort
-	wantState  sessions.TxnState
+	wantState  Status
 }
 
 func TestStateMachine(t *testing.T) {
 	const (
-		none       = sessions.TxnNone
-		inProgress = sessions.TxnInProgress
-		committed  = sessions.TxnCommitted
-		aborted    = sessions.TxnAborted
+		none       = None
+		inProgress = InProgress
+		committed  = Committed
+		aborted    = Aborted
 	)
-	majority := sessions.TransactionOptions{ReadConcern: readconcern.Majority()}
+	majority := Options{ReadConcern: readconcern.Majority()}
 	tests := []struct {
 		name string
 		ops  []op
@@ -133,14 +133,14 @@ func TestStateMachine(t *testing.T) {
 			{do: "start", opts: majority, wantNumber: 1, wantDepth: 1, wantState: inProgress},
 			{do: "join", opts: majority, wantNumber: 1, wantDepth: 2, wantState: inProgress},
 			{do: "join", wantNumber: 1, wantDepth: 3, wantState: inProgress},
-			{do: "join", opts: sessions.TransactionOptions{ReadConcern: readconcern.Local()}, wantErr: ErrOptionsMismatch, wantState: inProgress},
-			{do: "join", opts: sessions.TransactionOptions{WriteConcern: writeconcern.W1()}, wantErr: ErrOptionsMismatch, wantState: inProgress},
+			{do: "join", opts: Options{ReadConcern: readconcern.Local()}, wantErr: ErrOptionsMismatch, wantState: inProgress},
+			{do: "join", opts: Options{WriteConcern: writeconcern.W1()}, wantErr: ErrOptionsMismatch, wantState: inProgress},
 		}},
 		{"unsupported deployment", []op{
 			{do: "start", unsupported: true, wantErr: ErrNotSupported, wantState: none},
 		}},
 		{"unacknowledged write concern", []op{
-			{do: "start", opts: sessions.TransactionOptions{WriteConcern: writeconcern.Unacknowledged()}, wantErr: ErrUnacknowledged, wantState: none},
+			{do: "start", opts: Options{WriteConcern: writeconcern.Unacknowledged()}, wantErr: ErrUnacknowledged, wantState: none},
 		}},
 	}
 	f := mustFixture(t)
@@ -180,8 +180,8 @@ func TestStateMachine(t *testing.T) {
 				if o.do != "insert" && (number != o.wantNumber || depth != o.wantDepth || done != o.wantDone) {
 					t.Errorf("%s: got number %d depth %d done %v, want %d %d %v", where, number, depth, done, o.wantNumber, o.wantDepth, o.wantDone)
 				}
-				if e.Txn.State != o.wantState {
-					t.Errorf("%s: state %v, want %v", where, e.Txn.State, o.wantState)
+				if peek(e).status != o.wantState {
+					t.Errorf("%s: state %v, want %v", where, peek(e).status, o.wantState)
 				}
 			}
 		})
@@ -199,31 +199,31 @@ func TestStartOptions(t *testing.T) {
 	t.Cleanup(func() { _ = reg.Close(context.Background()) })
 	tests := []struct {
 		name      string
-		defaults  sessions.TransactionOptions
-		explicit  sessions.TransactionOptions
+		defaults  Options
+		explicit  Options
 		wantLevel string
 		wantMCT   time.Duration
 	}{
-		{"backend defaults", sessions.TransactionOptions{}, sessions.TransactionOptions{}, "", 0},
-		{"session defaults", sessions.TransactionOptions{ReadConcern: readconcern.Majority(), MaxCommitTime: time.Second}, sessions.TransactionOptions{}, "majority", time.Second},
-		{"explicit wins", sessions.TransactionOptions{ReadConcern: readconcern.Majority()}, sessions.TransactionOptions{ReadConcern: readconcern.Local()}, "local", 0},
+		{"backend defaults", Options{}, Options{}, "", 0},
+		{"session defaults", Options{ReadConcern: readconcern.Majority(), MaxCommitTime: time.Second}, Options{}, "majority", time.Second},
+		{"explicit wins", Options{ReadConcern: readconcern.Majority()}, Options{ReadConcern: readconcern.Local()}, "local", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := f.mustRegistered(t, reg, sessions.Options{DefaultTransaction: tt.defaults})
+			e := f.mustRegistered(t, reg, tt.defaults)
 			if _, _, err := m.Start(context.Background(), e, tt.explicit, false, true); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
 			f.mustInsert(t, e, t.Name())
 			var level string
-			if rc := e.Txn.Options.ReadConcern; rc != nil {
+			if rc := peek(e).options.ReadConcern; rc != nil {
 				level = rc.Level
 			}
-			if level != tt.wantLevel || e.Txn.Options.MaxCommitTime != tt.wantMCT {
-				t.Errorf("effective options %+v, want level %q max commit %v", e.Txn.Options, tt.wantLevel, tt.wantMCT)
+			if level != tt.wantLevel || peek(e).options.MaxCommitTime != tt.wantMCT {
+				t.Errorf("effective options %+v, want level %q max commit %v", peek(e).options, tt.wantLevel, tt.wantMCT)
 			}
-			if !e.Txn.Started.Equal(time.Unix(1700000000, 0)) {
-				t.Errorf("Started = %v", e.Txn.Started)
+			if !peek(e).started.Equal(time.Unix(1700000000, 0)) {
+				t.Errorf("Started = %v", peek(e).started)
 			}
 			if _, err := m.Commit(context.Background(), e, 0); err != nil {
 				t.Fatalf("Commit: %v", err)
@@ -236,11 +236,11 @@ func TestSnapshotSessionRefused(t *testing.T) {
 	f := mustFixture(t)
 	m := mustManager(t, Config{})
 	e := f.mustEntry(t, sessions.Options{Snapshot: true})
-	_, _, err := m.Start(context.Background(), e, sessions.TransactionOptions{}, false, true)
+	_, _, err := m.Start(context.Background(), e, Options{}, false, true)
 	if !errors.Is(err, ErrSnapshotSession) || !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("Start on snapshot session: err = %v, want ErrSnapshotSession", err)
 	}
-	wantOutcome(t, e, 0, sessions.TxnNone, 0)
+	wantOutcome(t, e, 0, None, 0)
 }
 
 // TestVisibility checks what other readers see: nothing before the
@@ -263,12 +263,12 @@ func TestVisibility(t *testing.T) {
 			ctx := context.Background()
 			e := f.mustEntry(t, sessions.Options{})
 			id := t.Name()
-			if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+			if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
 			f.mustInsert(t, e, id)
 			if tt.join {
-				if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); err != nil {
+				if _, _, err := m.Start(ctx, e, Options{}, true, true); err != nil {
 					t.Fatalf("join: %v", err)
 				}
 				f.mustInsert(t, e, id+"-inner")
@@ -325,7 +325,7 @@ func TestCommitRetriesUnknownResult(t *testing.T) {
 			m := mustManager(t, Config{InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 			ctx := context.Background()
 			e := f.mustEntry(t, sessions.Options{})
-			if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+			if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
 			f.mustInsert(t, e, "x")
@@ -341,7 +341,7 @@ func TestCommitRetriesUnknownResult(t *testing.T) {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Commit: err = %v, want %v", err, tt.wantErr)
 				}
-				wantOutcome(t, e, 1, sessions.TxnUnknown, 0)
+				wantOutcome(t, e, 1, Unknown, 0)
 			}
 			if got := f.commits.Load(); got != tt.wantCommits {
 				t.Errorf("commitTransaction sent %d times, want %d", got, tt.wantCommits)
@@ -350,7 +350,7 @@ func TestCommitRetriesUnknownResult(t *testing.T) {
 			if r, err := m.Commit(ctx, e, 1); err != nil || !r.Committed {
 				t.Fatalf("Commit again = %+v, %v; want committed", r, err)
 			}
-			wantOutcome(t, e, 1, sessions.TxnCommitted, 0)
+			wantOutcome(t, e, 1, Committed, 0)
 			wantCount(t, f, "x", 1)
 		})
 	}
@@ -362,13 +362,13 @@ func TestCommitRetriesUnknownResult(t *testing.T) {
 func TestCommitUnknownThenResolved(t *testing.T) {
 	tests := []struct {
 		name string
-		opts sessions.TransactionOptions
+		opts Options
 		cfg  Config
 		ctx  func(context.Context) (context.Context, context.CancelFunc)
 	}{
-		{"CommitRetryLimit", sessions.TransactionOptions{}, fastConfig(), nil},
-		{"MaxCommitTime", sessions.TransactionOptions{MaxCommitTime: 300 * time.Millisecond}, Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, nil},
-		{"ctx deadline", sessions.TransactionOptions{}, Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		{"CommitRetryLimit", Options{}, fastConfig(), nil},
+		{"MaxCommitTime", Options{MaxCommitTime: 300 * time.Millisecond}, Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, nil},
+		{"ctx deadline", Options{}, Config{InitialBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 			func(ctx context.Context) (context.Context, context.CancelFunc) {
 				return context.WithTimeout(ctx, 300*time.Millisecond)
 			}},
@@ -399,16 +399,16 @@ func TestCommitUnknownThenResolved(t *testing.T) {
 			if !hasLabel(err, labelUnknownCommit) {
 				t.Errorf("Commit error %v does not carry MongoDB's last error", err)
 			}
-			wantOutcome(t, e, 1, sessions.TxnUnknown, 0)
+			wantOutcome(t, e, 1, Unknown, 0)
 
 			// Meanwhile nothing may move the session past the transaction.
-			if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); !errors.Is(err, ErrCommitPending) {
+			if _, _, err := m.Start(ctx, e, Options{}, false, true); !errors.Is(err, ErrCommitPending) {
 				t.Errorf("Start: err = %v, want ErrCommitPending", err)
 			}
-			if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); !errors.Is(err, ErrCommitPending) {
+			if _, _, err := m.Start(ctx, e, Options{}, true, true); !errors.Is(err, ErrCommitPending) {
 				t.Errorf("join: err = %v, want ErrCommitPending", err)
 			}
-			if _, err := m.Run(ctx, nil, e, sessions.TransactionOptions{}, func(context.Context) error { return nil }); !errors.Is(err, ErrCommitPending) {
+			if _, err := m.RunWithin(ctx, e, Options{}, 0, func(context.Context) error { return nil }); !errors.Is(err, ErrCommitPending) {
 				t.Errorf("Run: err = %v, want ErrCommitPending", err)
 			}
 			if err := CheckOperation(e); !errors.Is(err, ErrCommitPending) {
@@ -417,12 +417,12 @@ func TestCommitUnknownThenResolved(t *testing.T) {
 			if _, err := m.Abort(ctx, e, 1); !errors.Is(err, ErrAbortAfterCommit) {
 				t.Errorf("Abort: err = %v, want ErrAbortAfterCommit", err)
 			}
-			for _, c := range []sessions.AbortCause{sessions.AbortEnded, sessions.AbortExpired, sessions.AbortClosed, sessions.AbortLifetime} {
+			for _, c := range []sessions.Cause{sessions.CauseEnded, sessions.CauseExpired, sessions.CauseClosed, sessions.CauseLifetime} {
 				if m.AbortFor(ctx, e, c) {
 					t.Errorf("AbortFor(%v) aborted a transaction whose commit is pending", c)
 				}
 			}
-			wantOutcome(t, e, 1, sessions.TxnUnknown, 0)
+			wantOutcome(t, e, 1, Unknown, 0)
 
 			f.failPointOff(t)
 			for i := range 2 {
@@ -431,7 +431,7 @@ func TestCommitUnknownThenResolved(t *testing.T) {
 					t.Fatalf("Commit %d after the fail point: %+v, %v; want committed", i, r, err)
 				}
 			}
-			wantOutcome(t, e, 1, sessions.TxnCommitted, 0)
+			wantOutcome(t, e, 1, Committed, 0)
 			wantCount(t, f, "x", 1)
 			if err := CheckOperation(e); err != nil {
 				t.Errorf("CheckOperation after commit: %v", err)
@@ -444,7 +444,7 @@ func TestCommitCanceledBeforeSending(t *testing.T) {
 	f := mustFixture(t)
 	m := mustManager(t, Config{})
 	e := f.mustEntry(t, sessions.Options{})
-	if _, _, err := m.Start(context.Background(), e, sessions.TransactionOptions{}, false, true); err != nil {
+	if _, _, err := m.Start(context.Background(), e, Options{}, false, true); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	f.mustInsert(t, e, "x")
@@ -453,7 +453,7 @@ func TestCommitCanceledBeforeSending(t *testing.T) {
 	if _, err := m.Commit(ctx, e, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Commit with canceled ctx: err = %v, want context.Canceled", err)
 	}
-	wantOutcome(t, e, 1, sessions.TxnInProgress, 1)
+	wantOutcome(t, e, 1, InProgress, 1)
 	if _, err := m.Commit(context.Background(), e, 0); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
@@ -479,7 +479,7 @@ func TestCommitDefiniteAbort(t *testing.T) {
 			m := mustManager(t, fastConfig())
 			ctx := context.Background()
 			e := f.mustEntry(t, sessions.Options{})
-			if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+			if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 				t.Fatalf("Start: %v", err)
 			}
 			f.mustInsert(t, e, "x")
@@ -496,7 +496,7 @@ func TestCommitDefiniteAbort(t *testing.T) {
 			if !errors.Is(err, ErrAborted) || !errors.As(err, &se) || !se.HasErrorCode(251) {
 				t.Fatalf("Commit: err = %v, want ErrAborted wrapping NoSuchTransaction", err)
 			}
-			wantOutcome(t, e, 1, sessions.TxnAborted, 0)
+			wantOutcome(t, e, 1, Aborted, 0)
 			if r, err := m.Abort(ctx, e, 1); err != nil || r.Aborted {
 				t.Errorf("Abort after aborted commit = %+v, %v; want success, not aborted again", r, err)
 			}
@@ -508,17 +508,17 @@ func TestCommitDefiniteAbort(t *testing.T) {
 
 func TestAbortFor(t *testing.T) {
 	f := mustFixture(t)
-	var outcomes []sessions.TxnState
-	m := mustManager(t, Config{OnOutcome: func(s sessions.TxnState) { outcomes = append(outcomes, s) }})
+	var outcomes []Status
+	m := mustManager(t, Config{OnOutcome: func(s Status) { outcomes = append(outcomes, s) }})
 	ctx := context.Background()
 	e := f.mustEntry(t, sessions.Options{})
-	if m.AbortFor(ctx, e, sessions.AbortEnded) {
+	if m.AbortFor(ctx, e, sessions.CauseEnded) {
 		t.Errorf("AbortFor without a transaction reported an abort")
 	}
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+	if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); err != nil {
+	if _, _, err := m.Start(ctx, e, Options{}, true, true); err != nil {
 		t.Fatalf("join: %v", err)
 	}
 	f.mustInsert(t, e, "x")
@@ -526,17 +526,17 @@ func TestAbortFor(t *testing.T) {
 	// paths run on expiring contexts).
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if !m.AbortFor(cctx, e, sessions.AbortClosed) {
+	if !m.AbortFor(cctx, e, sessions.CauseClosed) {
 		t.Fatalf("AbortFor did not abort the open transaction")
 	}
-	wantOutcome(t, e, 1, sessions.TxnAborted, 0)
-	if e.Txn.Dangling != 0 {
-		t.Errorf("Dangling = %d after a shutdown abort, want 0", e.Txn.Dangling)
+	wantOutcome(t, e, 1, Aborted, 0)
+	if peek(e).dangling != 0 {
+		t.Errorf("Dangling = %d after a shutdown abort, want 0", peek(e).dangling)
 	}
-	if m.AbortFor(ctx, e, sessions.AbortClosed) {
+	if m.AbortFor(ctx, e, sessions.CauseClosed) {
 		t.Errorf("second AbortFor reported an abort")
 	}
-	if !slices.Equal(outcomes, []sessions.TxnState{sessions.TxnAborted}) {
+	if !slices.Equal(outcomes, []Status{Aborted}) {
 		t.Errorf("OnOutcome saw %v, want one abort", outcomes)
 	}
 	wantCount(t, f, "x", 0)
@@ -558,7 +558,7 @@ func TestCommitAfterWriteConflict(t *testing.T) {
 	ctx := context.Background()
 	winner, loser := f.mustEntry(t, sessions.Options{}), f.mustEntry(t, sessions.Options{})
 	for _, e := range []*sessions.Entry{winner, loser} {
-		if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+		if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 		f.mustInsert(t, e, "own-"+fmt.Sprint(e == winner))
@@ -592,7 +592,7 @@ func TestCommitAfterLifetimeLimit(t *testing.T) {
 	m := mustManager(t, Config{})
 	ctx := context.Background()
 	e := f.mustEntry(t, sessions.Options{})
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+	if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	f.mustInsert(t, e, "x")
@@ -601,7 +601,7 @@ func TestCommitAfterLifetimeLimit(t *testing.T) {
 	if _, err := m.Commit(ctx, e, 0); !errors.Is(err, ErrAborted) {
 		t.Fatalf("Commit after the lifetime limit: err = %v, want ErrAborted", err)
 	}
-	wantOutcome(t, e, 1, sessions.TxnAborted, 0)
+	wantOutcome(t, e, 1, Aborted, 0)
 	wantCount(t, f, "x", 0)
 }
 
@@ -615,7 +615,7 @@ func TestDanglingLevelsAfterInnerAbort(t *testing.T) {
 	ctx := context.Background()
 	e := f.mustEntry(t, sessions.Options{})
 	for range 3 {
-		if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, true, true); err != nil {
+		if _, _, err := m.Start(ctx, e, Options{}, true, true); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 	}
@@ -626,7 +626,7 @@ func TestDanglingLevelsAfterInnerAbort(t *testing.T) {
 	if err := CheckOperation(e); !errors.Is(err, ErrDangling) || !errors.Is(err, ErrAborted) {
 		t.Fatalf("CheckOperation with two outer levels open: %v, want ErrDangling (an ErrAborted)", err)
 	}
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); !errors.Is(err, ErrDangling) {
+	if _, _, err := m.Start(ctx, e, Options{}, false, true); !errors.Is(err, ErrDangling) {
 		t.Fatalf("Start with outer levels open: %v, want ErrDangling", err)
 	}
 	if _, err := m.Commit(ctx, e, 0); !errors.Is(err, ErrAborted) {
@@ -642,7 +642,45 @@ func TestDanglingLevelsAfterInnerAbort(t *testing.T) {
 		t.Fatalf("CheckOperation after every level closed: %v", err)
 	}
 	wantCount(t, f, "in-txn", 0)
-	if _, _, err := m.Start(ctx, e, sessions.TransactionOptions{}, false, true); err != nil {
+	if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
 		t.Fatalf("Start after every level closed: %v", err)
+	}
+}
+
+// TestJoinRecordOutcome joins transactions whose recording was chosen by
+// the backend's default: a joiner asking for what the transaction does
+// joins, one asking for the opposite is refused.
+func TestJoinRecordOutcome(t *testing.T) {
+	f := mustFixture(t)
+	outcomes := f.coll.Database().Collection("outcomes")
+	yes, no := true, false
+	for _, byDefault := range []bool{true, false} {
+		t.Run(fmt.Sprintf("backend default %v", byDefault), func(t *testing.T) {
+			m := mustManager(t, Config{
+				Outcomes:        func(string) *mongo.Collection { return outcomes },
+				RecordByDefault: func(string) bool { return byDefault },
+			})
+			ctx := context.Background()
+			e := f.mustEntry(t, sessions.Options{})
+			if _, _, err := m.Start(ctx, e, Options{}, false, true); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			if got := peek(e).outcome != ""; got != byDefault {
+				t.Fatalf("records its outcome: %v, want the backend default %v", got, byDefault)
+			}
+			same, opposite := &yes, &no
+			if !byDefault {
+				same, opposite = &no, &yes
+			}
+			if _, depth, err := m.Start(ctx, e, Options{RecordOutcome: same}, true, true); err != nil || depth != 2 {
+				t.Fatalf("join with record_outcome %v: depth %d, %v; want depth 2", *same, depth, err)
+			}
+			if _, _, err := m.Start(ctx, e, Options{RecordOutcome: opposite}, true, true); !errors.Is(err, ErrOptionsMismatch) {
+				t.Fatalf("join with record_outcome %v: %v, want ErrOptionsMismatch", *opposite, err)
+			}
+			if _, err := m.Abort(ctx, e, 0); err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+		})
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
-
-	"github.com/mongogate/mongogate/sessions"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -44,39 +42,47 @@ func TestNewConfig(t *testing.T) {
 }
 
 func TestMerge(t *testing.T) {
-	defaults := sessions.TransactionOptions{
+	defaults := Options{
 		ReadConcern:   readconcern.Majority(),
 		WriteConcern:  writeconcern.Majority(),
 		MaxCommitTime: time.Second,
 	}
-	explicit := sessions.TransactionOptions{ReadConcern: readconcern.Local(), ReadPreference: readpref.Primary()}
+	explicit := Options{ReadConcern: readconcern.Local(), ReadPreference: readpref.Primary()}
 	got := merge(explicit, defaults)
 	if got.ReadConcern.Level != "local" || got.WriteConcern.W != "majority" || got.ReadPreference.Mode() != readpref.PrimaryMode || got.MaxCommitTime != time.Second {
 		t.Errorf("merge = %+v", got)
 	}
-	if z := merge(sessions.TransactionOptions{}, sessions.TransactionOptions{}); z != (sessions.TransactionOptions{}) {
+	if z := merge(Options{}, Options{}); z != (Options{}) {
 		t.Errorf("merge of zero options = %+v, want zero (driver defaults)", z)
 	}
 }
 
 func TestMismatch(t *testing.T) {
-	open := sessions.TransactionOptions{ReadConcern: readconcern.Majority(), WriteConcern: writeconcern.W1(), MaxCommitTime: time.Second}
+	open := Options{ReadConcern: readconcern.Majority(), WriteConcern: writeconcern.W1(), MaxCommitTime: time.Second}
+	yes, no := true, false
 	tests := []struct {
-		name    string
-		joining sessions.TransactionOptions
-		want    string
+		name      string
+		joining   Options
+		recording bool // the open transaction writes an outcome record
+		want      string
 	}{
-		{"zero", sessions.TransactionOptions{}, ""},
-		{"equal", open, ""},
-		{"equal subset", sessions.TransactionOptions{ReadConcern: readconcern.Majority()}, ""},
-		{"read concern", sessions.TransactionOptions{ReadConcern: readconcern.Local()}, "read concern"},
-		{"write concern", sessions.TransactionOptions{WriteConcern: writeconcern.Majority()}, "write concern"},
-		{"read preference unset in open", sessions.TransactionOptions{ReadPreference: readpref.Primary()}, "read preference"},
-		{"max commit time", sessions.TransactionOptions{MaxCommitTime: time.Minute}, "max commit time"},
+		{"zero", Options{}, false, ""},
+		{"equal", open, false, ""},
+		{"equal subset", Options{ReadConcern: readconcern.Majority()}, false, ""},
+		{"read concern", Options{ReadConcern: readconcern.Local()}, false, "read concern"},
+		{"write concern", Options{WriteConcern: writeconcern.Majority()}, false, "write concern"},
+		{"read preference unset in open", Options{ReadPreference: readpref.Primary()}, false, "read preference"},
+		{"max commit time", Options{MaxCommitTime: time.Minute}, false, "max commit time"},
+		// Whether the open transaction records is what it does, whoever
+		// chose it: its options leave a backend default out.
+		{"record outcome true, recording by default", Options{RecordOutcome: &yes}, true, ""},
+		{"record outcome false, recording by default", Options{RecordOutcome: &no}, true, "record outcome"},
+		{"record outcome true, not recording", Options{RecordOutcome: &yes}, false, "record outcome"},
+		{"record outcome false, not recording", Options{RecordOutcome: &no}, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := mismatch(tt.joining, open); got != tt.want {
+			if got := mismatch(tt.joining, open, tt.recording); got != tt.want {
 				t.Errorf("mismatch = %q, want %q", got, tt.want)
 			}
 		})

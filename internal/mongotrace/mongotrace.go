@@ -74,8 +74,10 @@ func (t *tracer) started(ctx context.Context, ev *event.CommandStartedEvent) {
 	}
 	if e := sessions.FromContext(ctx); e != nil {
 		attrs = append(attrs, AttrSession.String(e.Redacted()))
-		if e.Txn.State == sessions.TxnInProgress || isTxnCommand(ev.CommandName) {
-			attrs = append(attrs, AttrTransaction.Int64(e.Txn.Number))
+		if t := e.Txn; t != nil {
+			if _, open := t.OpenSince(); open || isTxnCommand(ev.CommandName) {
+				attrs = append(attrs, AttrTransaction.Int64(t.Number()))
+			}
 		}
 	}
 	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
