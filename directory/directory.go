@@ -146,8 +146,9 @@ type Directory struct {
 	entries    map[string]cached
 	registered bool
 
-	stop chan struct{}
-	done chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 type cached struct {
@@ -273,16 +274,22 @@ func (d *Directory) Close(ctx context.Context) error {
 	return d.Leave(ctx, d.open())
 }
 
+// Stop stops heartbeating and leaves the entry as it is, as a crash
+// would: peers find the instance dead after StaleAfter and reclaim it.
+func (d *Directory) Stop() {
+	d.stopOnce.Do(func() { close(d.stop) })
+	<-d.done
+}
+
 // Leave is Close with the tombstone listing open: the transactions this
 // instance had open before it aborted them, so that their outcome stays
 // known (aborted, or committed when a record says so).
 func (d *Directory) Leave(ctx context.Context, open []OpenTxn) error {
-	select {
-	case <-d.stop:
+	stopping := false
+	d.stopOnce.Do(func() { stopping = true; close(d.stop) })
+	if !stopping {
 		return nil
-	default:
 	}
-	close(d.stop)
 	<-d.done
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()

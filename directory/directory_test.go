@@ -47,14 +47,7 @@ func mustStart(t *testing.T, coll *mongo.Collection, id string, cfg Config) *Dir
 
 // kill stops d's heartbeats without the tombstone a Close leaves, as a
 // SIGKILL would.
-func (d *Directory) kill() {
-	select {
-	case <-d.stop:
-	default:
-		close(d.stop)
-		<-d.done
-	}
-}
+func (d *Directory) kill() { d.Stop() }
 
 func waitStatus(t *testing.T, d *Directory, id string, want Status, within time.Duration) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mongogate/mongogate/backend"
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
@@ -240,7 +241,7 @@ func offlineGate(t testing.TB) *documentService {
 		_ = reg.Close(ctx)
 		_ = mc.Disconnect(ctx)
 	})
-	s, err := New(Config{Backends: []*Backend{{Name: DefaultBackend, Client: mc, Transactions: true}}, Sessions: reg, Txn: tm})
+	s, err := New(Config{Backends: mustBackends(t, &backend.Backend{Name: backend.Default, Client: mc, Transactions: true}), Sessions: reg, Txn: tm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func FuzzDocumentRequests(f *testing.F) {
 		// The oracle applies when nothing before validation can fail:
 		// no session to look up, the default backend.
 		sr := req.(sessionRequest)
-		if sr.GetSessionToken() != "" || (sr.GetClient() != "" && sr.GetClient() != DefaultBackend) {
+		if sr.GetSessionToken() != "" || (sr.GetClient() != "" && sr.GetClient() != backend.Default) {
 			return
 		}
 		verr := rpc.validate(req)
@@ -325,4 +326,13 @@ func wantOneErrorInfo(t *testing.T, err error) (codes.Code, string) {
 		t.Fatalf("ErrorInfo %v: want domain %s and a reason", infos[0], errorDomain)
 	}
 	return st.Code(), infos[0].GetReason()
+}
+
+func mustBackends(t testing.TB, bs ...*backend.Backend) *backend.Set {
+	t.Helper()
+	set, err := backend.NewSet(bs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }

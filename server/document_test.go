@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/mongogate/mongogate/authz"
+	"github.com/mongogate/mongogate/backend"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/sessions"
@@ -56,7 +57,7 @@ func mustGate(t *testing.T, backends ...gateBackend) *gate {
 func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) *gate {
 	t.Helper()
 	if len(backends) == 0 {
-		backends = []gateBackend{{name: DefaultBackend, transactions: true}}
+		backends = []gateBackend{{name: backend.Default, transactions: true}}
 	}
 	uri := testbackend.URI(t)
 	m := NewMetrics()
@@ -74,11 +75,15 @@ func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) 
 		_ = reg.Close(ctx)
 	})
 	cfg := Config{Sessions: reg, Txn: tm, Metrics: m, Authz: az}
+	var bs []*backend.Backend
 	for _, b := range backends {
-		cfg.Backends = append(cfg.Backends, &Backend{
+		bs = append(bs, &backend.Backend{
 			Name: b.name, Client: testbackend.Client(t, uri),
 			Transactions: b.transactions, CausalConsistency: true,
 		})
+	}
+	if cfg.Backends, err = backend.NewSet(bs...); err != nil {
+		t.Fatal(err)
 	}
 	s, err := New(cfg)
 	if err != nil {
@@ -729,18 +734,18 @@ func TestDocumentInTransaction(t *testing.T) {
 // TestDocumentClientMismatch checks that a session is bound to its
 // backend: naming another one fails and writes nothing.
 func TestDocumentClientMismatch(t *testing.T) {
-	g := mustGate(t, gateBackend{name: DefaultBackend, transactions: true}, gateBackend{name: "other", transactions: true})
+	g := mustGate(t, gateBackend{name: backend.Default, transactions: true}, gateBackend{name: "other", transactions: true})
 	ns, coll := g.collection(t)
 	token := g.mustSession(t, "other")
 	ctx := testCtx(t)
 
-	_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Client: DefaultBackend, Namespace: ns,
+	_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Client: backend.Default, Namespace: ns,
 		Document: jsonDoc(`{"_id": 1}`)})
 	d := wantCode(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, "")
-	if md := d.info.GetMetadata(); md[metaClient] != DefaultBackend || md[metaBoundClient] != "other" {
+	if md := d.info.GetMetadata(); md[metaClient] != backend.Default || md[metaBoundClient] != "other" {
 		t.Errorf("metadata %v", md)
 	}
-	stream, err := g.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Client: DefaultBackend, Namespace: ns})
+	stream, err := g.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Client: backend.Default, Namespace: ns})
 	if err == nil {
 		_, err = stream.Recv()
 	}

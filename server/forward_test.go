@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/mongogate/mongogate/backend"
 	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
@@ -114,7 +115,7 @@ func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instanc
 		t.Fatal(err)
 	}
 	s, err := New(Config{
-		Backends: []*Backend{{Name: DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true}},
+		Backends: mustBackends(t, &backend.Backend{Name: backend.Default, Client: mc, Transactions: true, CausalConsistency: true}),
 		Sessions: reg, Txn: tm, Metrics: m, Logger: quiet, Address: addr,
 		Peers: dir, Outcomes: func(string) *mongo.Collection { return outcomes },
 		Internal: []string{db + ".instances", db + ".outcomes"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -126,10 +125,9 @@ func (s *Server) fromRecord(ctx context.Context, token, p string, number int64, 
 	names := []string{backend}
 	if backend == "" {
 		names = names[:0]
-		for name := range s.backends {
-			names = append(names, name)
+		for _, b := range s.backends.All() {
+			names = append(names, b.Name)
 		}
-		sort.Strings(names)
 	}
 	id := txn.OutcomeID(token, number)
 	for _, name := range names {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/mongogate/mongogate/backend"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
 )
@@ -217,7 +218,7 @@ func TestRunTransactionRetriesWriteConflict(t *testing.T) {
 // operation list, a backend without transactions, a session with an open
 // transaction, an operation that fails for good.
 func TestRunTransactionRefused(t *testing.T) {
-	g := mustGate(t, gateBackend{name: DefaultBackend, transactions: true}, gateBackend{name: "standalone"})
+	g := mustGate(t, gateBackend{name: backend.Default, transactions: true}, gateBackend{name: "standalone"})
 	ns, coll := g.collection(t)
 	mustInsert(t, coll, bson.D{{Key: "_id", Value: 0}})
 	before := contents(t, coll)

@@ -6,78 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 
 	"github.com/mongogate/mongogate/authz"
+	"github.com/mongogate/mongogate/backend"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
 
-// DefaultBackend is the backend a request uses when it names none.
-const DefaultBackend = "default"
-
-// Backend is one named MongoDB deployment behind the service.
-type Backend struct {
-	Name   string
-	Client *mongo.Client
-	// Transactions reports whether the deployment can run transactions
-	// (a replica set or sharded cluster; not a standalone).
-	Transactions bool
-	// CausalConsistency is the default for sessions that do not choose.
-	CausalConsistency bool
-
-	// down is set while the deployment has no server to write to, as the
-	// driver's topology monitoring or the health probe found.
-	down atomic.Bool
-	// seen is set once the topology had a writable server: before that
-	// (while connecting at start) nothing is known to be down.
-	seen atomic.Bool
-	// OnDown, if set, is called when TopologyChanged finds the backend
-	// going down or coming back (for health).
-	OnDown func(down bool)
-}
-
-// SetDown records whether the deployment answers (the health probe's
-// finding). While it does not, calls that need it fail at once with
+// available fails while b is down, so that calls fail at once with
 // BACKEND_UNAVAILABLE and RetryInfo instead of waiting for the driver's
 // server selection timeout.
-func (b *Backend) SetDown(down bool) { b.down.Store(down) }
-
-// TopologyChanged takes the driver's topology events (set it as the
-// client's event.ServerMonitor TopologyDescriptionChanged): the backend is
-// down as soon as the driver loses its last writable server (a network
-// error or a failed heartbeat marks a server Unknown), and up again when
-// one is back, without waiting for the next health probe.
-func (b *Backend) TopologyChanged(ev *event.TopologyDescriptionChangedEvent) {
-	writable := false
-	for _, s := range ev.NewDescription.Servers {
-		switch s.Kind {
-		case "RSPrimary", "Standalone", "Mongos", "LoadBalancer":
-			writable = true
-		}
-	}
-	down := !writable
-	if writable {
-		b.seen.Store(true)
-	} else if !b.seen.Load() {
-		return
-	}
-	if b.down.Swap(down) != down && b.OnDown != nil {
-		b.OnDown(down)
-	}
-}
-
-// Down reports whether the backend is known to be unreachable.
-func (b *Backend) Down() bool { return b.down.Load() }
-
-// available fails while the backend is down.
-func (b *Backend) available() error {
-	if b.down.Load() {
+func available(b *backend.Backend) error {
+	if b.Down() {
 		return errBackendDown(b.Name)
 	}
 	return nil
@@ -85,8 +29,8 @@ func (b *Backend) available() error {
 
 // Config wires the services to the domain.
 type Config struct {
-	// Backends must include one named DefaultBackend.
-	Backends []*Backend
+	// Backends are the deployments requests name (their client field).
+	Backends *backend.Set
 	Sessions *sessions.Registry
 	Txn      *txn.Manager
 	Metrics  *Metrics // nil: no metrics
@@ -111,7 +55,7 @@ type Config struct {
 
 // Server implements mongogate's three gRPC services.
 type Server struct {
-	backends map[string]*Backend
+	backends *backend.Set
 	reg      *sessions.Registry
 	txn      *txn.Manager
 	metrics  *Metrics
@@ -125,10 +69,10 @@ type Server struct {
 
 // New checks cfg and returns the services, ready to Register.
 func New(cfg Config) (*Server, error) {
-	if cfg.Sessions == nil || cfg.Txn == nil {
-		return nil, errors.New("server: Sessions and Txn are required")
+	if cfg.Sessions == nil || cfg.Txn == nil || cfg.Backends == nil {
+		return nil, errors.New("server: Backends, Sessions and Txn are required")
 	}
-	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
+	s := &Server{backends: cfg.Backends, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
 		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
 	s.authz = cfg.Authz
 	for _, ns := range cfg.Internal {
@@ -144,18 +88,6 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	for _, b := range cfg.Backends {
-		if b == nil || b.Name == "" || b.Client == nil {
-			return nil, errors.New("server: every backend needs a name and a client")
-		}
-		if s.backends[b.Name] != nil {
-			return nil, fmt.Errorf("server: backend %q given twice", b.Name)
-		}
-		s.backends[b.Name] = b
-	}
-	if s.backends[DefaultBackend] == nil {
-		return nil, fmt.Errorf("server: no backend named %q", DefaultBackend)
-	}
 	return s, nil
 }
 
@@ -167,11 +99,11 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 }
 
 // backend resolves a request's client field.
-func (s *Server) backend(name string) (*Backend, error) {
+func (s *Server) backend(name string) (*backend.Backend, error) {
 	if name == "" {
-		name = DefaultBackend
+		name = backend.Default
 	}
-	b := s.backends[name]
+	b := s.backends.Get(name)
 	if b == nil {
 		return nil, errInvalidArgument("client", fmt.Sprintf("no backend named %q", name))
 	}
@@ -210,7 +142,7 @@ func (s *Server) acquire(ctx context.Context, token string) (context.Context, *s
 // call is the context of one data operation: the backend it runs on and,
 // when the request carried a token, the session it holds.
 type call struct {
-	backend *Backend
+	backend *backend.Backend
 	entry   *sessions.Entry // nil without a session
 	release func()
 }
@@ -241,7 +173,7 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 		if err != nil {
 			return ctx, nil, err
 		}
-		if err := b.available(); err != nil {
+		if err := available(b); err != nil {
 			return ctx, nil, err
 		}
 		return ctx, &call{backend: b}, nil
@@ -258,12 +190,12 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 		release()
 		return ctx, nil, err
 	}
-	b := s.backends[e.Backend]
+	b := s.backends.Get(e.Backend)
 	if b == nil {
 		release()
 		return ctx, nil, errInternal()
 	}
-	if err := b.available(); err != nil {
+	if err := available(b); err != nil {
 		release()
 		return ctx, nil, err
 	}

@@ -29,7 +29,7 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	if err != nil {
 		return nil, err
 	}
-	if err := b.available(); err != nil {
+	if err := available(b); err != nil {
 		return nil, err
 	}
 	opts, txnDefaults, err := sessionOptionsFromProto("options", req.GetOptions())

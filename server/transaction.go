@@ -23,7 +23,7 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 		return nil, toStatus(err)
 	}
 	defer release()
-	b := h.s.backends[e.Backend]
+	b := h.s.backends.Get(e.Backend)
 	if b == nil {
 		return nil, errInternal()
 	}

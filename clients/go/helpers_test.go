@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
 	"github.com/mongogate/mongogate/internal/mongotrace"
@@ -111,13 +112,17 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 		defer cancel()
 		_ = reg.Close(ctx)
 	})
+	bs, err := backend.NewSet(
+		&backend.Backend{Name: backend.Default, Client: mc, Transactions: true, CausalConsistency: true},
+		&backend.Backend{Name: backendOther, Client: mc, Transactions: true, CausalConsistency: true},
+		&backend.Backend{Name: backendStandalone, Client: mc, Transactions: false},
+		&backend.Backend{Name: backendDown, Client: down, Transactions: true},
+	)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.New(server.Config{
-		Backends: []*server.Backend{
-			{Name: server.DefaultBackend, Client: mc, Transactions: true, CausalConsistency: true},
-			{Name: backendOther, Client: mc, Transactions: true, CausalConsistency: true},
-			{Name: backendStandalone, Client: mc, Transactions: false},
-			{Name: backendDown, Client: down, Transactions: true},
-		},
+		Backends: bs,
 		Sessions: reg,
 		Txn:      tm,
 		Logger:   quiet,

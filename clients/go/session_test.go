@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
 	"github.com/mongogate/mongogate/internal/testbackend"
@@ -211,7 +212,7 @@ func TestSessionDescription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Backend != server.DefaultBackend || info.InstanceID != "test" || info.IdleTimeout != time.Minute ||
+	if info.Backend != backend.Default || info.InstanceID != "test" || info.IdleTimeout != time.Minute ||
 		info.InTransaction || info.LastTransaction != nil || info.ExpireTime.Before(time.Now()) {
 		t.Errorf("Describe = %+v", info)
 	}

@@ -9,55 +9,33 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mongogate/mongogate/gateway"
 )
 
 // config is everything the server is told on its command line or in its
 // environment. Every flag --some-flag has an environment variable
-// MONGOGATE_SOME_FLAG; a flag given on the command line wins.
+// MONGOGATE_SOME_FLAG; a flag given on the command line wins. Most flags
+// fill the library's Config (gw) directly.
 type config struct {
-	listen         string
-	mongoURI       string
-	backends       backendList
-	backendOpts    backendOptionList
-	retryWrites    bool
-	causal         bool
-	instanceID     string
-	idleTimeout    time.Duration
-	maxIdle        time.Duration
-	absolute       time.Duration
-	txnLifetime    time.Duration
-	tombstoneTTL   time.Duration
-	maxSessions    int
-	maxPerPrin     int
-	commitRetry    time.Duration
-	runTimeout     time.Duration
-	apiKeys        string
-	authz          string
-	tlsCert        string
-	tlsKey         string
-	tlsClientCA    string
-	metricsListen  string
-	otlpEndpoint   string
-	pprof          bool
-	gogc           int
-	advertise      string
-	directoryColl  string
-	heartbeat      time.Duration
-	peerSecretFile string
-	peerTLSCA      string
-	outcomeColl    string
-	retention      time.Duration
-	recordOutcome  bool
-	shutdown       time.Duration
-	logLevel       string
-	logFormat      string
-	emulatorAddr   string
+	gw            gateway.Config
+	listen        string
+	mongoURI      string
+	backends      backendList
+	backendOpts   backendOptionList
+	retryWrites   bool
+	causal        bool
+	recordOutcome bool
+	gogc          int
+	shutdown      time.Duration
+	logLevel      string
+	logFormat     string
 }
 
-// backend is one --backend name=uri.
-type backend struct{ name, uri string }
+// backendFlag is one --backend name=uri.
+type backendFlag struct{ name, uri string }
 
-type backendList []backend
+type backendList []backendFlag
 
 func (b *backendList) String() string {
 	var parts []string
@@ -80,7 +58,7 @@ func (b *backendList) Set(s string) error {
 				return fmt.Errorf("backend %q given twice", name)
 			}
 		}
-		*b = append(*b, backend{name: name, uri: uri})
+		*b = append(*b, backendFlag{name: name, uri: uri})
 	}
 	return nil
 }
@@ -121,37 +99,37 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes, causal_consistency or record_outcome (repeatable)")
 	fs.BoolVar(&cfg.retryWrites, "retry-writes", true, "default for retryable writes on every backend")
 	fs.BoolVar(&cfg.causal, "causal-consistency", true, "default causal consistency of new sessions on every backend")
-	fs.StringVar(&cfg.instanceID, "instance-id", "", "this instance's id, the prefix of its session tokens (default: random)")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "default session idle timeout")
-	fs.DurationVar(&cfg.maxIdle, "max-idle-timeout", 29*time.Minute, "largest idle timeout a client may ask for (below MongoDB's 30 min)")
-	fs.DurationVar(&cfg.absolute, "absolute-timeout", time.Hour, "session lifetime however active")
-	fs.DurationVar(&cfg.txnLifetime, "transaction-lifetime", 60*time.Second, "abort transactions open longer than this")
-	fs.DurationVar(&cfg.tombstoneTTL, "tombstone-ttl", time.Hour, "how long an expired token answers SESSION_EXPIRED")
-	fs.IntVar(&cfg.maxSessions, "max-sessions", 100_000, "maximum open sessions in total")
-	fs.IntVar(&cfg.maxPerPrin, "max-sessions-per-principal", 10_000, "maximum open sessions per principal")
-	fs.DurationVar(&cfg.commitRetry, "commit-retry-limit", 30*time.Second, "how long CommitTransaction retries an unknown commit result")
-	fs.DurationVar(&cfg.runTimeout, "run-transaction-timeout", 120*time.Second, "RunTransaction's time limit, as in the drivers' convenient API")
-	fs.StringVar(&cfg.apiKeys, "api-keys", "", "`file` with one \"principal sha256-hex-of-key\" line per key; enables API-key auth (authorization: Bearer <key>)")
-	fs.StringVar(&cfg.authz, "authz", "", "`file` of authorization rules (YAML): the namespaces each principal may read and write; reloaded on SIGHUP. Empty: every principal may use every namespace")
-	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "server certificate (PEM); enables TLS")
-	fs.StringVar(&cfg.tlsKey, "tls-key", "", "server private key (PEM)")
-	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
-	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "address for Prometheus metrics at /metrics (empty: off)")
-	fs.StringVar(&cfg.advertise, "advertise-address", "", "`host:port` other instances and routing clients dial to reach this one (default: the listen address, unless it is a wildcard)")
-	fs.StringVar(&cfg.directoryColl, "directory-collection", "mongogate.instances", "`db.collection` of the default backend holding the instance directory")
-	fs.DurationVar(&cfg.heartbeat, "heartbeat-interval", 2*time.Second, "how often this instance heartbeats in the directory; an instance silent for 3 intervals is dead")
-	fs.StringVar(&cfg.peerSecretFile, "peer-secret-file", "", "`file` holding a secret (32+ bytes) shared by all instances, which signs the principal of forwarded calls")
-	fs.StringVar(&cfg.peerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) to verify other instances' certificates when serving TLS (default: the system's roots)")
-	fs.StringVar(&cfg.outcomeColl, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
-	fs.DurationVar(&cfg.retention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
+	fs.StringVar(&cfg.gw.InstanceID, "instance-id", "", "this instance's id, the prefix of its session tokens (default: random)")
+	fs.DurationVar(&cfg.gw.IdleTimeout, "idle-timeout", 5*time.Minute, "default session idle timeout")
+	fs.DurationVar(&cfg.gw.MaxIdleTimeout, "max-idle-timeout", 29*time.Minute, "largest idle timeout a client may ask for (below MongoDB's 30 min)")
+	fs.DurationVar(&cfg.gw.AbsoluteTimeout, "absolute-timeout", time.Hour, "session lifetime however active")
+	fs.DurationVar(&cfg.gw.TransactionLifetime, "transaction-lifetime", 60*time.Second, "abort transactions open longer than this")
+	fs.DurationVar(&cfg.gw.TombstoneTTL, "tombstone-ttl", time.Hour, "how long an expired token answers SESSION_EXPIRED")
+	fs.IntVar(&cfg.gw.MaxSessions, "max-sessions", 100_000, "maximum open sessions in total")
+	fs.IntVar(&cfg.gw.MaxSessionsPerPrincipal, "max-sessions-per-principal", 10_000, "maximum open sessions per principal")
+	fs.DurationVar(&cfg.gw.CommitRetryLimit, "commit-retry-limit", 30*time.Second, "how long CommitTransaction retries an unknown commit result")
+	fs.DurationVar(&cfg.gw.RunTimeout, "run-transaction-timeout", 120*time.Second, "RunTransaction's time limit, as in the drivers' convenient API")
+	fs.StringVar(&cfg.gw.APIKeysFile, "api-keys", "", "`file` with one \"principal sha256-hex-of-key\" line per key; enables API-key auth (authorization: Bearer <key>)")
+	fs.StringVar(&cfg.gw.Files.Authz, "authz", "", "`file` of authorization rules (YAML): the namespaces each principal may read and write; reloaded on SIGHUP. Empty: every principal may use every namespace")
+	fs.StringVar(&cfg.gw.Files.TLSCert, "tls-cert", "", "server certificate (PEM); enables TLS")
+	fs.StringVar(&cfg.gw.Files.TLSKey, "tls-key", "", "server private key (PEM)")
+	fs.StringVar(&cfg.gw.ClientCAFile, "tls-client-ca", "", "CA bundle (PEM) for client certificates; enables mTLS auth")
+	fs.StringVar(&cfg.gw.MetricsAddr, "metrics-listen", "", "address for Prometheus metrics at /metrics (empty: off)")
+	fs.StringVar(&cfg.gw.AdvertiseAddress, "advertise-address", "", "`host:port` other instances and routing clients dial to reach this one (default: the listen address, unless it is a wildcard)")
+	fs.StringVar(&cfg.gw.DirectoryCollection, "directory-collection", "mongogate.instances", "`db.collection` of the default backend holding the instance directory")
+	fs.DurationVar(&cfg.gw.HeartbeatInterval, "heartbeat-interval", 2*time.Second, "how often this instance heartbeats in the directory; an instance silent for 3 intervals is dead")
+	fs.StringVar(&cfg.gw.Files.PeerSecret, "peer-secret-file", "", "`file` holding a secret (32+ bytes) shared by all instances, which signs the principal of forwarded calls")
+	fs.StringVar(&cfg.gw.Files.PeerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) to verify other instances' certificates when serving TLS (default: the system's roots)")
+	fs.StringVar(&cfg.gw.OutcomeCollection, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
+	fs.DurationVar(&cfg.gw.OutcomeRetention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
 	fs.BoolVar(&cfg.recordOutcome, "record-outcome", false, "default of record_outcome for transactions on every backend (per backend: --backend-option name:record_outcome=true)")
 	fs.IntVar(&cfg.gogc, "gogc", 400, "garbage collection target percentage, as Go's GOGC (which wins when set); 0 keeps Go's default of 100")
-	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-listen")
-	fs.StringVar(&cfg.otlpEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
+	fs.BoolVar(&cfg.gw.Pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-listen")
+	fs.StringVar(&cfg.gw.Files.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector to export traces to, `host:port` (TLS) or http://host:port (plaintext); empty: tracing off")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight RPCs")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&cfg.emulatorAddr, "emulator-listen", "127.0.0.1:0", "listen address of the embedded emulator (used when no MongoDB URI is given)")
+	fs.StringVar(&cfg.gw.EmulatorAddr, "emulator-listen", "127.0.0.1:0", "listen address of the embedded emulator (used when no MongoDB URI is given)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mongogate [flags]\n\nmongogate serves MongoDB sessions and transactions over gRPC.\nEvery flag --some-flag can also be set as MONGOGATE_SOME_FLAG; the flag wins.\n\n")
 		fs.PrintDefaults()
@@ -209,29 +187,17 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("--backend-option names unknown backend %q", o.backend))
 		}
 	}
-	if (c.tlsCert == "") != (c.tlsKey == "") {
+	if (c.gw.Files.TLSCert == "") != (c.gw.Files.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if c.gogc < 0 {
 		errs = append(errs, fmt.Errorf("--gogc %d: must not be negative", c.gogc))
 	}
-	if c.pprof && c.metricsListen == "" {
+	if c.gw.Pprof && c.gw.MetricsAddr == "" {
 		errs = append(errs, errors.New("--pprof needs --metrics-listen"))
 	}
-	if c.tlsClientCA != "" && c.tlsCert == "" {
+	if c.gw.ClientCAFile != "" && c.gw.Files.TLSCert == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
-	}
-	if db, coll, ok := strings.Cut(c.directoryColl, "."); !ok || db == "" || coll == "" {
-		errs = append(errs, fmt.Errorf("--directory-collection %q: want db.collection", c.directoryColl))
-	}
-	if db, coll, ok := strings.Cut(c.outcomeColl, "."); !ok || db == "" || coll == "" {
-		errs = append(errs, fmt.Errorf("--outcome-collection %q: want db.collection", c.outcomeColl))
-	}
-	if c.retention <= 0 {
-		errs = append(errs, fmt.Errorf("--outcome-retention %v: must be positive", c.retention))
-	}
-	if c.heartbeat <= 0 {
-		errs = append(errs, fmt.Errorf("--heartbeat-interval %v: must be positive", c.heartbeat))
 	}
 	switch c.logFormat {
 	case "text", "json":
@@ -239,15 +205,4 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.logFormat))
 	}
 	return errors.Join(errs...)
-}
-
-// backendOption returns the per-backend override of key, or def.
-func (c *config) backendBool(name, key string, def bool) bool {
-	for _, o := range c.backendOpts {
-		if o.backend == name && o.key == key {
-			v, _ := strconv.ParseBool(o.value)
-			return v
-		}
-	}
-	return def
 }

@@ -24,14 +24,14 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c *config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c *config) {
-			if c.listen != "127.0.0.1:50051" || c.mongoURI != "" || c.idleTimeout != 5*time.Minute || !c.retryWrites {
+			if c.listen != "127.0.0.1:50051" || c.mongoURI != "" || c.gw.IdleTimeout != 5*time.Minute || !c.retryWrites {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
 		{name: "environment fills an unset flag", env: map[string]string{"MONGOGATE_LISTEN": "127.0.0.1:1", "MONGOGATE_IDLE_TIMEOUT": "7s"},
 			check: func(t *testing.T, c *config) {
-				if c.listen != "127.0.0.1:1" || c.idleTimeout != 7*time.Second {
-					t.Errorf("listen %q idle %v", c.listen, c.idleTimeout)
+				if c.listen != "127.0.0.1:1" || c.gw.IdleTimeout != 7*time.Second {
+					t.Errorf("listen %q idle %v", c.listen, c.gw.IdleTimeout)
 				}
 			}},
 		{name: "flag wins over environment", args: []string{"--listen", "127.0.0.1:2"}, env: map[string]string{"MONGOGATE_LISTEN": "127.0.0.1:1"},
@@ -58,8 +58,8 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{name: "authorization rules from the environment", env: map[string]string{"MONGOGATE_AUTHZ": "/etc/mongogate/authz.yaml"},
 			check: func(t *testing.T, c *config) {
-				if c.authz != "/etc/mongogate/authz.yaml" {
-					t.Errorf("authz %q", c.authz)
+				if c.gw.Files.Authz != "/etc/mongogate/authz.yaml" {
+					t.Errorf("authz %q", c.gw.Files.Authz)
 				}
 			}},
 		{name: "bad environment value names the variable", env: map[string]string{"MONGOGATE_IDLE_TIMEOUT": "soon"}, wantErr: true},

@@ -20,10 +20,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/mongogate/mongogate/gateway"
 )
 
 func main() {
@@ -58,33 +61,59 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	// SIGHUP is caught only when there is something to reload; otherwise
 	// it keeps its default effect.
 	var reload chan os.Signal
-	if cfg.authz != "" {
+	if cfg.gw.Files.Authz != "" {
 		reload = make(chan os.Signal, 1)
 		signal.Notify(reload, syscall.SIGHUP)
 		defer signal.Stop(reload)
 	}
 
 	ctx := context.Background()
-	app, err := start(ctx, cfg, log, stdout)
+	gcfg := cfg.gatewayConfig()
+	gcfg.Logger = log
+	inst, err := gateway.New(ctx, gcfg)
 	if err != nil {
 		log.Error("mongogate: start failed", "err", err)
 		return 1
 	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		inst.Close()
+		log.Error("mongogate: start failed", "err", fmt.Errorf("listen: %w", err))
+		return 1
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- inst.Serve(ln) }()
+	select {
+	case <-inst.Ready():
+	case err := <-serveErr:
+		inst.Close()
+		log.Error("mongogate: start failed", "err", err)
+		return 1
+	}
+	if addr := inst.MetricsAddr(); addr != "" {
+		fmt.Fprintf(stdout, "mongogate metrics on http://%s/metrics\n", addr)
+	}
+	fmt.Fprintf(stdout, "mongogate listening on %s\n", ln.Addr())
+
 	for serving := true; serving; {
 		select {
 		case <-reload:
-			app.reloadAuthz()
+			inst.ReloadAuthz()
 		case sig := <-signals:
 			log.Info("mongogate: shutting down", "signal", sig.String(), "timeout", cfg.shutdown)
 			serving = false
-		case err := <-app.serveErr:
+		case err := <-serveErr:
 			log.Error("mongogate: serving failed", "err", err)
-			app.stopNow()
+			inst.Close()
 			return 1
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- app.shutdown(ctx, cfg.shutdown) }()
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, cfg.shutdown)
+		defer cancel()
+		done <- inst.Shutdown(sctx)
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -95,7 +124,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	case sig := <-signals:
 		log.Warn("mongogate: second signal, stopping now", "signal", sig.String())
-		app.stopNow()
+		inst.Close()
 		return 1
 	}
 }

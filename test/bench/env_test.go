@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	backends "github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -152,8 +153,12 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 			t.Fatal(err)
 		}
 	}
+	bs, err := backends.NewSet(&backends.Backend{Name: backends.Default, Client: backend, Transactions: true, CausalConsistency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srvCfg := server.Config{
-		Backends: []*server.Backend{{Name: server.DefaultBackend, Client: backend, Transactions: true, CausalConsistency: true}},
+		Backends: bs,
 		Sessions: reg,
 		Txn:      manager,
 		Metrics:  metrics,

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mongogate/mongogate/backend"
+	"github.com/mongogate/mongogate/directory"
+	"github.com/mongogate/mongogate/server"
+)
+
+// startDirectory registers this instance in the default backend's
+// directory collection. Its heartbeats list the open transactions, and it
+// kills a dead instance's (see reclaim).
+func (in *Instance) startDirectory(ctx context.Context) error {
+	db, coll, _ := splitNamespace(in.cfg.DirectoryCollection)
+	dir, err := directory.New(directory.Config{
+		Collection:   in.backend.Get(backend.Default).Client.Database(db).Collection(coll),
+		InstanceID:   in.id,
+		Address:      in.advert,
+		Interval:     in.cfg.HeartbeatInterval,
+		TombstoneTTL: in.cfg.OutcomeRetention,
+		Open:         in.openTransactions,
+		Reclaim: func(ctx context.Context, dead directory.Instance) error {
+			if err := in.reclaim(ctx, dead); err != nil {
+				return err
+			}
+			in.metrics.InstanceReclaimed()
+			return nil
+		},
+		Logger: in.log.With("component", "directory"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dir.Start(ctx); err != nil {
+		return err
+	}
+	in.dir = dir
+	in.metrics.SetDirectory(func() map[string]int {
+		out := map[string]int{}
+		for st, n := range dir.Counts() {
+			out[st.String()] = n
+		}
+		return out
+	})
+	return nil
+}
+
+// startForwarder connects to peers for the calls on their sessions.
+func (in *Instance) startForwarder() error {
+	var err error
+	in.forward, err = server.NewForwarder(server.ForwardConfig{
+		Self: in.id, Peers: in.dir, Secret: in.cfg.PeerSecret, DialOptions: in.peerDialOptions(),
+		Metrics: in.metrics, Logger: in.log.With("component", "forward"),
+	})
+	if err != nil {
+		return err
+	}
+	if in.cfg.PeerSecret == nil {
+		in.log.Info("mongogate: no peer secret: calls forwarded to other instances carry the caller's own credentials (callers authenticated by client certificate cannot be forwarded)")
+	}
+	return nil
+}
+
+// openTransactions is what this instance's heartbeats list.
+func (in *Instance) openTransactions() []directory.OpenTxn {
+	var out []directory.OpenTxn
+	for _, o := range in.txn.OpenTransactions() {
+		out = append(out, directory.OpenTxn{Backend: o.Backend, LSID: o.LSID, Outcome: o.Outcome, Principal: o.Principal})
+	}
+	return out
+}
+
+// reclaim kills a dead instance's open transactions: killSessions on each
+// backend for the logical sessions its last heartbeat listed, which aborts
+// their transactions and releases their locks at once, rather than at
+// MongoDB's transaction lifetime limit. MongoDB documents killSessions as
+// killing "all operations associated with the specified sessions" and
+// aborting their in-progress transactions
+// (https://www.mongodb.com/docs/manual/reference/command/killSessions/).
+// An empty list would kill every session, so none is sent for a backend
+// without listed sessions.
+func (in *Instance) reclaim(ctx context.Context, dead directory.Instance) error {
+	byBackend := map[string]bson.A{}
+	for _, o := range dead.Open {
+		byBackend[o.Backend] = append(byBackend[o.Backend], bson.D{{Key: "id", Value: o.LSID}})
+	}
+	var errs []error
+	for name, lsids := range byBackend {
+		b := in.backend.Get(name)
+		if b == nil {
+			errs = append(errs, fmt.Errorf("instance %s had transactions on backend %q, which this instance does not have", dead.ID, name))
+			continue
+		}
+		if err := b.Client.Database("admin").RunCommand(ctx, bson.D{{Key: "killSessions", Value: lsids}}).Err(); err != nil {
+			errs = append(errs, fmt.Errorf("killSessions on backend %q: %w", name, err))
+		}
+	}
+	in.log.Info("mongogate: killed a dead instance's open transactions", "instance", dead.ID, "transactions", len(dead.Open), "failed", len(errs))
+	return errors.Join(errs...)
+}
+
+// peerDialOptions connect to other instances: plaintext, or TLS when this
+// instance serves TLS (peers then serve it too), verifying them with
+// PeerTLS's roots and presenting this instance's certificate, for peers
+// that ask for client certificates.
+func (in *Instance) peerDialOptions() []grpc.DialOption {
+	creds := insecure.NewCredentials()
+	if in.cfg.TLS != nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: in.cfg.TLS.Certificates}
+		if in.cfg.PeerTLS != nil {
+			tc.RootCAs = in.cfg.PeerTLS.RootCAs
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if tp := in.cfg.TracerProvider; tp != nil {
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(tp),
+			otelgrpc.WithPropagators(server.DefaultPropagator()),
+			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
+		)))
+	}
+	return opts
+}
