@@ -499,3 +499,25 @@ func TestChangeStreamCloseEndsWaitingGetMore(t *testing.T) {
 		t.Fatal("getMore still waiting after Close")
 	}
 }
+
+// A cluster-wide stream reports every database but admin, config and local.
+func TestChangeStreamClusterScope(t *testing.T) {
+	srv := mustStart(t, emulator.Config{})
+	client := mustConnect(t, srv.URI())
+	ctx := ctxT(t)
+	cs := mustWatch(t, ctx, client)
+	for _, ns := range [][2]string{{"admin", "c"}, {"config", "c"}, {"local", "c"}, {"db1", "a"}, {"db2", "b"}} {
+		if _, err := client.Database(ns[0]).Collection(ns[1]).InsertOne(ctx, bson.D{{Key: "x", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"db1", "db2"} {
+		if ev := next(t, ctx, cs); field(ev, "ns", "db") != want {
+			t.Errorf("cluster stream: got %v, want an event on %s", ev, want)
+		}
+	}
+	// Database streams cannot be opened on the internal databases.
+	if _, err := client.Database("admin").Watch(ctx, mongo.Pipeline{}); !hasCode(err, 73) {
+		t.Errorf("watch admin: %v, want InvalidNamespace", err)
+	}
+}

@@ -257,7 +257,7 @@ func (x *exec) logIndexes(c *collection, op string, ixs []*index) {
 
 // logModify records a collMod with the options it was given.
 func (x *exec) logModify(c *collection) {
-	var desc bson.D
+	desc := bson.D{}
 	for _, e := range x.cmd[1:] {
 		if !strings.HasPrefix(e.Key, "$") && !genericArgs[e.Key] {
 			desc = append(desc, e)
