@@ -146,14 +146,13 @@ func (x *exec) openChangeStream(coll string, pipeline bson.A) (bson.D, error) {
 	if err := cs.compile(x, pipeline[1:]); err != nil {
 		return nil, err
 	}
-	n := 0
-	for _, v := range []any{resumeAfter, startAfter, startAt} {
-		if v != nil {
-			n++
-		}
+	// The checks and codes of DocumentSourceChangeStream's spec parsing
+	// (mongodb/mongo src/mongo/db/pipeline/document_source_change_stream.cpp).
+	if resumeAfter != nil && startAfter != nil {
+		return nil, mongoerr.New(50865, "Do not specify both 'resumeAfter' and 'startAfter' in a $changeStream stage")
 	}
-	if n > 1 {
-		return nil, mongoerr.New(40674, "Only one type of resume option is allowed, but multiple were found.")
+	if startAt != nil && (resumeAfter != nil || startAfter != nil) {
+		return nil, mongoerr.New(40674, "Only one type of resume option is allowed, but multiple were found")
 	}
 	l := x.s.store.changes
 	cs.pos = csPos{ts: x.s.store.last + 1, typ: tokenHighWaterMark}
@@ -168,7 +167,7 @@ func (x *exec) openChangeStream(coll string, pipeline bson.A) (bson.D, error) {
 			return nil, err
 		}
 		if p.inval && resumeAfter != nil {
-			return nil, mongoerr.New(codeInvalidResumeToken, "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.")
+			return nil, csError(codeInvalidResumeToken, "InvalidResumeToken", "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.")
 		}
 		cs.pos = p
 		if p.typ == tokenEvent {
@@ -233,7 +232,7 @@ func (cs *changeStream) compile(x *exec, stages bson.A) error {
 	for _, s := range stages {
 		d, _ := s.(bson.D)
 		if len(d) == 1 && !changeStreamStages[d[0].Key] {
-			return mongoerr.New(codeIllegalOperation, "%s is not permitted in a $changeStream pipeline", d[0].Key)
+			return csError(codeIllegalOperation, "IllegalOperation", d[0].Key+" is not permitted in a $changeStream pipeline")
 		}
 	}
 	cs.pipeline = p
@@ -385,7 +384,7 @@ func (cs *changeStream) event(x *exec, e *oplogEntry) (bson.D, error) {
 		case "whenAvailable", "required":
 			if !e.images {
 				if cs.fullDocument == "required" {
-					return nil, mongoerr.New(codeNoMatchingDocument, "Change stream was configured to require a post-image for all update, delete and replace events, but the post-image was not found for event: %s", e.pos.token()[0].Value)
+					return nil, csError(codeNoMatchingDocument, "NoMatchingDocument", "Change stream was configured to require a post-image for all update events, but the post-image was not found for event: "+e.pos.token()[0].Value.(string))
 				}
 				ev = append(ev, bson.E{Key: "fullDocument", Value: nil})
 			} else {
@@ -414,7 +413,7 @@ func (cs *changeStream) event(x *exec, e *oplogEntry) (bson.D, error) {
 			case e.images:
 				ev = append(ev, bson.E{Key: "fullDocumentBeforeChange", Value: e.pre})
 			case cs.beforeChange == "required":
-				return nil, mongoerr.New(codeNoMatchingDocument, "Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: %s", e.pos.token()[0].Value)
+				return nil, csError(codeNoMatchingDocument, "NoMatchingDocument", "Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: "+e.pos.token()[0].Value.(string))
 			default:
 				ev = append(ev, bson.E{Key: "fullDocumentBeforeChange", Value: nil})
 			}

@@ -521,3 +521,34 @@ func TestChangeStreamClusterScope(t *testing.T) {
 		t.Errorf("watch admin: %v, want InvalidNamespace", err)
 	}
 }
+
+func TestChangeStreamOpenErrors(t *testing.T) {
+	srv := mustStart(t, emulator.Config{})
+	client := mustConnect(t, srv.URI())
+	ctx := ctxT(t)
+	db := client.Database("db")
+	tok := mustWatch(t, ctx, db.Collection("c")).ResumeToken()
+	for _, tc := range []struct {
+		name  string
+		stage bson.D
+		more  bson.A
+		code  int
+	}{
+		{"stage not allowed", bson.D{}, bson.A{bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}}}}}, 20},
+		{"unknown stage", bson.D{}, bson.A{bson.D{{Key: "$unsupported", Value: "foo"}}}, 40324},
+		{"resumeAfter and startAfter", bson.D{{Key: "resumeAfter", Value: tok}, {Key: "startAfter", Value: tok}}, nil, 50865},
+		{"token and startAtOperationTime", bson.D{{Key: "resumeAfter", Value: tok}, {Key: "startAtOperationTime", Value: bson.Timestamp{T: 1}}}, nil, 40674},
+		{"bad fullDocument", bson.D{{Key: "fullDocument", Value: "sometimes"}}, nil, 2},
+		{"unknown option", bson.D{{Key: "bogus", Value: 1}}, nil, 40415},
+		{"malformed token", bson.D{{Key: "resumeAfter", Value: bson.D{{Key: "_data", Value: "zz"}}}}, nil, 260},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pipeline := append(bson.A{bson.D{{Key: "$changeStream", Value: tc.stage}}}, tc.more...)
+			err := db.RunCommand(ctx, bson.D{{Key: "aggregate", Value: "c"}, {Key: "pipeline", Value: pipeline},
+				{Key: "cursor", Value: bson.D{}}}).Err()
+			if !hasCode(err, tc.code) {
+				t.Errorf("got %v, want code %d", err, tc.code)
+			}
+		})
+	}
+}
