@@ -168,6 +168,14 @@ func (l *oplog) logWrite(v *view, c *collection, r *record, pre, post bson.D) {
 			e.upd = diffDocs(pre, post, paths)
 		}
 	}
+	if !e.images {
+		// Without stored images only the inserted or replacing document
+		// is ever reported; keep nothing else alive.
+		e.pre = nil
+		if e.op != "insert" && e.op != "replace" {
+			e.post = nil
+		}
+	}
 	l.record(v.txn, e, v.writeTS)
 }
 
