@@ -13,7 +13,7 @@ import (
 // createOptions are the create options the emulator stores and reports but
 // does not enforce; asking for behaviour it lacks (capped, views,
 // validation, time series, clustered) fails loudly instead.
-var unsupportedCreate = []string{"capped", "viewOn", "pipeline", "validator", "timeseries", "clusteredIndex", "changeStreamPreAndPostImages", "encryptedFields"}
+var unsupportedCreate = []string{"capped", "viewOn", "pipeline", "validator", "timeseries", "clusteredIndex", "encryptedFields"}
 
 func (x *exec) create() (bson.D, error) {
 	name, err := x.collName()
@@ -45,7 +45,7 @@ func (x *exec) create() (bson.D, error) {
 		c.pending = x.txn
 		x.txn.created = append(x.txn.created, c)
 	}
-	x.touch()
+	x.logCreate(c)
 	return okReply(), nil
 }
 
@@ -69,16 +69,17 @@ func (x *exec) drop() (bson.D, error) {
 	}
 	n := len(c.indexes)
 	x.s.store.dropCollection(x.db, name)
-	x.touch()
+	x.logDrop(c)
 	return okReply(bson.E{Key: "nIndexesWas", Value: int32(n)}, bson.E{Key: "ns", Value: x.ns(name)}), nil
 }
 
 func (x *exec) dropDatabase() (bson.D, error) {
 	if d := x.s.store.dbs[x.db]; d != nil {
 		for _, name := range d.collectionNames() {
+			x.logDrop(d.colls[name])
 			x.s.store.dropCollection(x.db, name)
 		}
-		x.touch()
+		x.logDropDatabase(x.db)
 	}
 	return okReply(bson.E{Key: "dropped", Value: x.db}), nil
 }
@@ -210,7 +211,7 @@ func (x *exec) createIndexes() (bson.D, error) {
 		}
 		c.indexes = append(c.indexes, ix)
 	}
-	x.touch()
+	x.logIndexes(c, "createIndexes", c.indexes[before:])
 	r := okReply(
 		bson.E{Key: "numIndexesBefore", Value: int32(before)},
 		bson.E{Key: "numIndexesAfter", Value: int32(len(c.indexes))},
@@ -327,8 +328,8 @@ func (x *exec) dropIndexes() (bson.D, error) {
 	switch t := target.(type) {
 	case string:
 		if t == "*" {
+			x.logIndexes(c, "dropIndexes", c.indexes[1:])
 			c.indexes = c.indexes[:1]
-			x.touch()
 			return okReply(bson.E{Key: "nIndexesWas", Value: int32(was)}, bson.E{Key: "msg", Value: "non-_id indexes dropped for collection"}), nil
 		}
 		names = []string{t}
@@ -357,9 +358,9 @@ func (x *exec) dropIndexes() (bson.D, error) {
 		if i < 0 {
 			return nil, mongoerr.New(mongoerr.IndexNotFound, "index not found with name [%s]", n)
 		}
+		x.logIndexes(c, "dropIndexes", c.indexes[i:i+1])
 		c.indexes = append(c.indexes[:i], c.indexes[i+1:]...)
 	}
-	x.touch()
 	return okReply(bson.E{Key: "nIndexesWas", Value: int32(was)}), nil
 }
 
@@ -393,10 +394,15 @@ func (x *exec) collMod() (bson.D, error) {
 				return nil, wrongType(x.name, "index", e.Value, "object")
 			}
 			indexSpec = d
+		case "changeStreamPreAndPostImages":
+			if err := x.setPreAndPostImages(c, e.Value); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collMod option '%s'", e.Key)
 		}
 	}
+	x.logModify(c)
 	if indexSpec == nil {
 		return okReply(), nil
 	}
@@ -426,12 +432,14 @@ func (x *exec) renameCollection() (bson.D, error) {
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "Source collection %s does not exist", from)
 	}
-	if st.collection(tdb, tcoll) != nil {
+	target := st.collection(tdb, tcoll)
+	if target != nil {
 		if !x.boolArg("dropTarget") {
 			return nil, mongoerr.New(mongoerr.NamespaceExists, "Target namespace exists")
 		}
 		st.dropCollection(tdb, tcoll)
 	}
+	x.logRename(c, tdb, tcoll, target)
 	delete(st.dbs[fdb].colls, fcoll)
 	if len(st.dbs[fdb].colls) == 0 {
 		delete(st.dbs, fdb)
@@ -439,7 +447,6 @@ func (x *exec) renameCollection() (bson.D, error) {
 	nc, _ := st.createCollection(tdb, tcoll, c.options)
 	*nc = *c
 	nc.db, nc.name = tdb, tcoll
-	x.touch()
 	return okReply(), nil
 }
 

@@ -172,6 +172,9 @@ func (x *exec) getMore() (bson.D, error) {
 		x.s.cursors.put(c)
 		return nil, mongoerr.New(50737, "Cannot run getMore on cursor %d, which was created in session %s, in session %s", id, c.lsid, lsid)
 	}
+	if c.cs != nil {
+		return x.changeStreamGetMore(c, batchSize)
+	}
 	batch := c.docs
 	if batchSize > 0 && int64(len(batch)) > batchSize {
 		batch = batch[:batchSize]
@@ -254,6 +257,9 @@ func (x *exec) aggregate() (bson.D, error) {
 	pipeline, ok := pipeV.(bson.A)
 	if !ok {
 		return nil, wrongType(x.name, "pipeline", pipeV, "array")
+	}
+	if isChangeStream(pipeline) {
+		return x.openChangeStream(name, pipeline)
 	}
 	curOpt, hasCursor := value.Lookup(x.cmd, "cursor")
 	if x.boolArg("explain") {

@@ -35,6 +35,7 @@ func (x *exec) writeCollection(name string) (*collection, error) {
 				c.pending = x.txn
 				x.txn.created = append(x.txn.created, c)
 			}
+			x.logCreate(c)
 			return c, nil
 		}
 		if c.pending == nil || c.pending == x.txn {
@@ -395,6 +396,7 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	if err != nil {
 		return out, err
 	}
+	x.view.update = st.u
 	if st.multi && u.IsReplacement() {
 		return out, mongoerr.New(mongoerr.FailedToParse, "multi update is not supported for replacement-style update")
 	}

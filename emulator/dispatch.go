@@ -471,7 +471,7 @@ func (s *Server) errorReply(e error, labels []string) bson.D {
 	for _, k := range sortedKeys(me.Info) {
 		r = append(r, bson.E{Key: k, Value: me.Info[k]})
 	}
-	if len(labels) > 0 {
+	if labels = slices.Concat(labels, me.Labels); len(labels) > 0 {
 		r = append(r, bson.E{Key: "errorLabels", Value: toArray(labels)})
 	}
 	return r

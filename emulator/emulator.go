@@ -46,6 +46,11 @@ type Config struct {
 	// their cursors closed and their state dropped, like MongoDB's
 	// logicalSessionRefreshMillis; default 5 minutes.
 	SessionRefreshInterval time.Duration
+	// OplogSize is how many entries the oplog that change streams read
+	// keeps (one per document write or catalog change); a stream resuming
+	// from an evicted point fails with ChangeStreamHistoryLost. Default
+	// 100000.
+	OplogSize int
 	// TTLMonitorInterval is how often expired documents are deleted from
 	// collections with a TTL index, like MongoDB's ttlMonitorSleepSecs;
 	// default 60s.
@@ -86,6 +91,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SessionRefreshInterval == 0 {
 		cfg.SessionRefreshInterval = 5 * time.Minute
 	}
+	if cfg.OplogSize < 0 {
+		return nil, fmt.Errorf("emulator: negative OplogSize %d", cfg.OplogSize)
+	}
 	if cfg.TTLMonitorInterval == 0 {
 		cfg.TTLMonitorInterval = 60 * time.Second
 	}
@@ -102,10 +110,14 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	st := newStore()
+	if cfg.OplogSize > 0 {
+		st.changes.limit = cfg.OplogSize
+	}
 	return &Server{
 		cfg:      cfg,
 		log:      log,
-		store:    newStore(),
+		store:    st,
 		sessions: sessionTable{m: map[string]*session{}, ending: map[string]bool{}},
 		cursors:  cursorTable{m: map[int64]*cursor{}},
 		ops:      opTable{m: map[*op]struct{}{}},
@@ -286,6 +298,7 @@ type cursor struct {
 	lsid    string
 	txn     *transaction
 	lastUse time.Time
+	cs      *changeStream // set for a change stream cursor
 }
 
 type cursorTable struct {

@@ -303,6 +303,8 @@ func (x *exec) configureFailPoint() (bson.D, error) {
 		n, err = x.s.fail.configure(x.cmd)
 	case "onPrimaryTransactionalWrite":
 		n, err = x.s.txnWrite.configure(x.cmd)
+	case "failGetMoreAfterCursorCheckout":
+		n, err = x.s.store.changes.fail.configure(x.cmd)
 	default:
 		return nil, mongoerr.New(mongoerr.BadValue, "Cannot find failpoint: %v", name)
 	}

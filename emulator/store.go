@@ -35,6 +35,8 @@ type store struct {
 	open map[*transaction]struct{}
 	// closed is set by Server.Close so writers waiting for a lock give up.
 	closed bool
+	// changes is the oplog change streams read.
+	changes *oplog
 }
 
 type database struct {
@@ -83,7 +85,7 @@ type version struct {
 func newStore() *store {
 	st := &store{dbs: map[string]*database{}, open: map[*transaction]struct{}{}}
 	st.cond = sync.NewCond(&st.mu)
-	st.tick()
+	st.changes = newOplog(st.tick())
 	return st
 }
 
@@ -270,6 +272,9 @@ type view struct {
 	// a snapshot read); otherwise the view reads the newest data, which a
 	// writer that waited for a lock needs.
 	pinned bool
+	// update is the update statement being applied (its u), which tells
+	// change streams an update from a replacement.
+	update any
 }
 
 func (v *view) doc(r *record) bson.D {
@@ -383,6 +388,7 @@ func (v *view) wait(blocked func() bool) error {
 
 // put writes doc (nil: delete) to r, which the caller has acquired.
 func (v *view) put(c *collection, r *record, doc bson.D) {
+	defer v.st.changes.logWrite(v, c, r, v.doc(r), doc)
 	if v.txn != nil {
 		if _, ok := v.txn.pending[r]; !ok {
 			v.txn.order = append(v.txn.order, pendingRef{coll: c, rec: r})

@@ -215,6 +215,7 @@ func (st *store) beginRetryableWrite(s *session, n int64) (*retryRecord, error) 
 func (st *store) commit(s *session) uint64 {
 	t := s.txn
 	ts := st.tick()
+	st.changes.commitTxn(s, t, ts)
 	h := st.horizon()
 	for _, p := range t.order {
 		if p.rec.gone {
@@ -254,6 +255,7 @@ func (st *store) abortOpen(s *session) bool {
 }
 
 func (st *store) release(t *transaction) {
+	st.changes.forget(t)
 	for _, r := range t.locked {
 		if r.owner == t {
 			r.owner = nil

@@ -23,6 +23,7 @@ func main() {
 	lifetime := flag.Duration("transaction-lifetime", 60*time.Second, "abort transactions open longer than this (MongoDB's transactionLifetimeLimitSeconds)")
 	refresh := flag.Duration("session-refresh-interval", 5*time.Minute, "close the cursors of sessions ended by endSessions this often (MongoDB's logicalSessionRefreshMillis)")
 	ttl := flag.Duration("ttl-monitor-interval", 60*time.Second, "delete documents expired by TTL indexes this often (MongoDB's ttlMonitorSleepSecs)")
+	oplogSize := flag.Int("oplog-size", 100000, "number of entries (document writes and catalog changes) the oplog keeps for change streams; resuming from an older point fails with ChangeStreamHistoryLost")
 	verbose := flag.Bool("v", false, "log connection and command errors")
 	flag.Parse()
 
@@ -36,6 +37,7 @@ func main() {
 		TransactionLifetimeLimit: *lifetime,
 		SessionRefreshInterval:   *refresh,
 		TTLMonitorInterval:       *ttl,
+		OplogSize:                *oplogSize,
 		Logger:                   log,
 	})
 	if err != nil {

@@ -58,6 +58,8 @@ func kindOf(v any) string {
 		return "collection"
 	case *sessionEntity:
 		return "session"
+	case *mongo.ChangeStream:
+		return "change stream"
 	case bson.RawValue:
 		return "BSON value"
 	}
@@ -78,6 +80,11 @@ func (m *entityMap) lsid(name string) (bson.Raw, error) {
 // are aborted while their client still works. Errors are ignored: this is
 // cleanup, and the test has already passed or failed.
 func (m *entityMap) close(ctx context.Context) {
+	for _, name := range slices.Backward(m.order) {
+		if cs, ok := m.byName[name].(*mongo.ChangeStream); ok {
+			_ = cs.Close(ctx)
+		}
+	}
 	for _, name := range slices.Backward(m.order) {
 		if s, ok := m.byName[name].(*sessionEntity); ok {
 			s.sess.EndSession(ctx)

@@ -47,6 +47,12 @@ func (r *testRun) collectionOp(ctx context.Context, coll *mongo.Collection, name
 		return createIndex(ctx, coll, args)
 	case "listIndexes":
 		return listIndexes(ctx, coll, args)
+	case "createChangeStream":
+		return createChangeStream(ctx, args, coll.Watch)
+	case "rename":
+		return rename(ctx, coll, args)
+	case "dropIndex":
+		return dropIndex(ctx, coll, args)
 	}
 	return opResult{}, fmt.Errorf("unsupported collection operation %q", name)
 }

@@ -27,6 +27,8 @@ func databaseOp(ctx context.Context, db *mongo.Database, name string, args bson.
 		return listCollections(ctx, db, args)
 	case "modifyCollection":
 		return modifyCollection(ctx, db, args)
+	case "createChangeStream":
+		return createChangeStream(ctx, args, db.Watch)
 	}
 	return opResult{}, fmt.Errorf("unsupported database operation %q", name)
 }
@@ -182,6 +184,8 @@ func clientOp(ctx context.Context, c *clientEntity, name string, args bson.Raw) 
 		return clientBulkWrite(ctx, c.client, args)
 	case "listDatabases":
 		return listDatabases(ctx, c.client, args)
+	case "createChangeStream":
+		return createChangeStream(ctx, args, c.client.Watch)
 	}
 	return opResult{}, fmt.Errorf("unsupported client operation %q", name)
 }

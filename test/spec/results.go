@@ -17,6 +17,9 @@ type opResult struct {
 	cursor bool
 	// err is the operation's error, which expectError examines.
 	err error
+	// entity is a result that is not a BSON value (a change stream), kept
+	// for saveResultAsEntity.
+	entity any
 }
 
 // docResult converts a result model, built by the operation as a bson.D.

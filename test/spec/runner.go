@@ -201,6 +201,8 @@ func (r *testRun) entityOp(ctx context.Context, op operation) (opResult, error) 
 		return clientOp(ctx, t, op.Name, args)
 	case *sessionEntity:
 		return r.sessionOp(ctx, t, op.Name, args)
+	case *mongo.ChangeStream:
+		return changeStreamOp(ctx, t, op.Name, args)
 	}
 	return opResult{}, fmt.Errorf("entity %q is a %s, which has no operations", op.Object, kindOf(target))
 }
@@ -223,6 +225,9 @@ func (r *testRun) check(op operation, res opResult) error {
 		}
 	}
 	if op.SaveResultAsEntity != "" {
+		if res.entity != nil {
+			return r.entities.add(op.SaveResultAsEntity, res.entity)
+		}
 		if !exists(res.value) {
 			return fmt.Errorf("saveResultAsEntity %s: the operation returned no result", op.SaveResultAsEntity)
 		}

@@ -18,6 +18,7 @@ var suites = []struct{ name, dir string }{
 	{"sessions", "sessions/tests"},
 	{"crud", "crud/tests/unified"},
 	{"retryable-writes", "retryable-writes/tests/unified"},
+	{"change-streams", "change-streams/tests/unified"},
 }
 
 func suiteNames() []string {
