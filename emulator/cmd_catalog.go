@@ -4,6 +4,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/agg"
+	"github.com/mongogate/mongogate/emulator/internal/collation"
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
 	"github.com/mongogate/mongogate/emulator/internal/value"
 )
@@ -34,12 +35,20 @@ func (x *exec) create() (bson.D, error) {
 		}
 		opts = append(opts, e)
 	}
+	coll, opts, err := createCollation(opts)
+	if err != nil {
+		return nil, err
+	}
 	c, exists := x.s.store.createCollection(x.db, name, opts)
 	if exists {
 		if c.pending != nil && c.pending != x.txn {
 			return nil, writeConflict()
 		}
 		return nil, mongoerr.New(mongoerr.NamespaceExists, "Collection %s.%s already exists.", x.db, name)
+	}
+	c.ext.collator = coll
+	if err := setIndexCollation(c, c.indexes[0], c.indexes[0].spec); err != nil {
+		return nil, err
 	}
 	if x.txn != nil {
 		c.pending = x.txn
@@ -197,6 +206,9 @@ func (x *exec) createIndexes() (bson.D, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := setIndexCollation(c, ix, spec); err != nil {
+			return nil, err
+		}
 		if dup, err := c.findIndex(ix); err != nil {
 			return nil, err
 		} else if dup {
@@ -268,7 +280,10 @@ func parseIndex(spec bson.D) (*index, error) {
 // MongoDB when the name or key is taken by a different one.
 func (c *collection) findIndex(ix *index) (bool, error) {
 	for _, old := range c.indexes {
-		sameKey := value.Equal(old.key, ix.key)
+		// Indexes on one key pattern with different collations are
+		// different indexes (MongoDB manual, "Collation": "Collation and
+		// Index Use").
+		sameKey := value.Equal(old.key, ix.key) && collation.Equal(old.collator, ix.collator)
 		sameTTL := old.isTTL == ix.isTTL && old.expireAfter == ix.expireAfter
 		switch {
 		case old.name == ix.name && sameKey && old.unique == ix.unique && old.sparse == ix.sparse && sameTTL:
@@ -297,7 +312,7 @@ func (x *exec) checkExistingUnique(c *collection, ix *index) error {
 		if !indexed {
 			return true
 		}
-		k := value.Key(key)
+		k := value.KeyWith(key, collator(ix.collator))
 		if seen[k] {
 			kv := make(bson.D, len(ix.key))
 			for i, f := range ix.key {

@@ -90,13 +90,18 @@ func (x *exec) find() (bson.D, error) {
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support find option '%s'", unsupported)
 		}
 	}
-	f, err := compileFilter(filter, vars)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
+	if err != nil {
+		return nil, err
+	}
+	f, err := compileFilterColl(filter, vars, coll)
 	if err != nil {
 		return nil, err
 	}
 	var sorter *query.Sort
 	if len(sortSpec) > 0 {
-		if sorter, err = query.CompileSort(sortSpec); err != nil {
+		if sorter, err = compileSortColl(sortSpec, coll); err != nil {
 			return nil, err
 		}
 	}
@@ -106,8 +111,7 @@ func (x *exec) find() (bson.D, error) {
 			return nil, err
 		}
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	scanLimit := 0
@@ -270,10 +274,14 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHintAndCollation(x.coll(name), x.cmd); err != nil {
+	if err := checkHint(x.coll(name), x.cmd); err != nil {
 		return nil, err
 	}
-	p, err := agg.Compile(pipeline, x.aggEnv(vars))
+	coll, err := opCollation(x.coll(name), x.cmd)
+	if err != nil {
+		return nil, err
+	}
+	p, err := agg.Compile(pipeline, x.aggEnvColl(vars, coll))
 	if err != nil {
 		return nil, err
 	}
@@ -317,12 +325,16 @@ func (x *exec) count() (bson.D, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	f, err := compileFilter(q, nil)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
 	if err != nil {
 		return nil, err
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	f, err := compileFilterColl(q, nil, coll)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	hits, err := x.match(c, f, 0)
@@ -353,12 +365,16 @@ func (x *exec) distinct() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := compileFilter(q, nil)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
 	if err != nil {
 		return nil, err
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	f, err := compileFilterColl(q, nil, coll)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	hits, err := x.match(c, f, 0)
@@ -369,7 +385,9 @@ func (x *exec) distinct() (bson.D, error) {
 	values := bson.A{}
 	for _, h := range hits {
 		for _, v := range pathValues(h.doc, strings.Split(key, ".")) {
-			k := value.Key(v)
+			// Values equal under the collation are one distinct value,
+			// reported as first seen.
+			k := value.KeyWith(v, collator(coll))
 			if !seen[k] {
 				seen[k] = true
 				values = append(values, v)

@@ -1,0 +1,4 @@
+package emulator
+
+// validator is a collection's document validation.
+type validator struct{}

@@ -1,0 +1,4 @@
+package emulator
+
+// viewDef is a view's definition (create with viewOn and pipeline).
+type viewDef struct{}
