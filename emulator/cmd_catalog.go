@@ -11,10 +11,10 @@ import (
 
 // Catalog commands: collections, databases and indexes.
 
-// createOptions are the create options the emulator stores and reports but
-// does not enforce; asking for behaviour it lacks (capped, views,
-// validation, time series, clustered) fails loudly instead.
-var unsupportedCreate = []string{"capped", "viewOn", "pipeline", "validator", "timeseries", "clusteredIndex", "changeStreamPreAndPostImages", "encryptedFields"}
+// unsupportedCreate are the create options for behaviour the emulator
+// lacks (capped, time series, clustered); asking for them fails loudly
+// instead of being ignored.
+var unsupportedCreate = []string{"capped", "timeseries", "clusteredIndex", "changeStreamPreAndPostImages", "encryptedFields"}
 
 func (x *exec) create() (bson.D, error) {
 	name, err := x.collName()
@@ -35,7 +35,14 @@ func (x *exec) create() (bson.D, error) {
 		}
 		opts = append(opts, e)
 	}
+	if _, isView := value.Lookup(opts, "viewOn"); isView {
+		return x.createView(name, opts)
+	}
 	coll, opts, err := createCollation(opts)
+	if err != nil {
+		return nil, err
+	}
+	val, opts, err := parseValidation(opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +54,7 @@ func (x *exec) create() (bson.D, error) {
 		return nil, mongoerr.New(mongoerr.NamespaceExists, "Collection %s.%s already exists.", x.db, name)
 	}
 	c.ext.collator = coll
+	c.ext.validator = val
 	if err := setIndexCollation(c, c.indexes[0], c.indexes[0].spec); err != nil {
 		return nil, err
 	}
@@ -138,7 +146,16 @@ func (x *exec) listCollections() (bson.D, error) {
 				continue // created by a transaction that has not committed
 			}
 			entry := bson.D{{Key: "name", Value: name}, {Key: "type", Value: "collection"}}
-			if !nameOnly {
+			if c.ext.view != nil {
+				entry[1].Value = "view"
+			}
+			switch {
+			case nameOnly:
+			case c.ext.view != nil:
+				entry = append(entry,
+					bson.E{Key: "options", Value: c.options},
+					bson.E{Key: "info", Value: bson.D{{Key: "readOnly", Value: true}}})
+			default:
 				opts := c.options
 				if opts == nil {
 					opts = bson.D{}
@@ -168,6 +185,9 @@ func (x *exec) listIndexes() (bson.D, error) {
 	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
+	}
+	if err := x.notOnView(c); err != nil {
+		return nil, err
 	}
 	out := make([]bson.D, len(c.indexes))
 	for i, ix := range c.indexes {
@@ -336,6 +356,9 @@ func (x *exec) dropIndexes() (bson.D, error) {
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns not found %s", x.ns(name))
 	}
+	if err := x.notOnView(c); err != nil {
+		return nil, err
+	}
 	was := len(c.indexes)
 	target, _ := value.Lookup(x.cmd, "index")
 	var names []string
@@ -387,8 +410,8 @@ func (c *collection) indexByName(name string) int {
 	return -1
 }
 
-// collMod changes a TTL index's expireAfterSeconds; the emulator keeps no
-// validators or other collection options to modify.
+// collMod changes a TTL index's expireAfterSeconds, a collection's
+// validation options or a view's definition.
 func (x *exec) collMod() (bson.D, error) {
 	name, err := x.collName()
 	if err != nil {
@@ -398,10 +421,12 @@ func (x *exec) collMod() (bson.D, error) {
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
 	}
-	var indexSpec bson.D
+	var indexSpec, other bson.D
 	for _, e := range x.cmd[1:] {
 		switch e.Key {
 		case "$db", "lsid", "$clusterTime", "writeConcern", "$readPreference", "comment", "maxTimeMS", "txnNumber":
+		case "validator", "validationLevel", "validationAction", "viewOn", "pipeline":
+			other = append(other, e)
 		case "index":
 			d, ok := e.Value.(bson.D)
 			if !ok {
@@ -412,7 +437,11 @@ func (x *exec) collMod() (bson.D, error) {
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collMod option '%s'", e.Key)
 		}
 	}
+	if err := x.collModOptions(c, other); err != nil {
+		return nil, err
+	}
 	if indexSpec == nil {
+		x.touch()
 		return okReply(), nil
 	}
 	out, err := x.collModIndex(c, indexSpec)

@@ -297,7 +297,9 @@ func (x *exec) aggregate() (bson.D, error) {
 	}
 	var in []bson.D
 	if name != "" {
-		in = x.view.docs(x.coll(name))
+		if in, err = x.sourceDocs(x.coll(name)); err != nil {
+			return nil, err
+		}
 	}
 	out, err := p.Run(in)
 	if err != nil {

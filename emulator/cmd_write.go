@@ -39,7 +39,7 @@ func (x *exec) writeCollection(name string) (*collection, error) {
 			return c, nil
 		}
 		if c.pending == nil || c.pending == x.txn {
-			return c, nil
+			return c, x.notOnView(c)
 		}
 		if x.txn != nil {
 			return nil, writeConflict()
@@ -193,6 +193,12 @@ func (x *exec) insertDoc(c *collection, doc bson.D) error {
 			}
 			return err
 		}
+		if err := x.validateWrite(c, nil, doc); err != nil {
+			if len(r.versions) == 0 && r.owner == nil {
+				c.removeRecord(r)
+			}
+			return err
+		}
 		x.view.put(c, r, doc)
 		return nil
 	}
@@ -201,6 +207,9 @@ func (x *exec) insertDoc(c *collection, doc bson.D) error {
 // replaceDoc writes a new version of an existing document.
 func (x *exec) replaceDoc(c *collection, r *record, doc bson.D) error {
 	if err := x.view.acquire(r); err != nil {
+		return err
+	}
+	if err := x.validateWrite(c, x.view.doc(r), doc); err != nil {
 		return err
 	}
 	if err := x.checkUnique(c, r, doc); err != nil {
@@ -310,6 +319,9 @@ func (x *exec) match(c *collection, f *query.Filter, limit int) ([]hit, error) {
 	if c == nil {
 		return nil, nil
 	}
+	if c.ext.view != nil {
+		return x.matchView(c, f, limit)
+	}
 	if id, ok := f.IDValue(); ok {
 		r, d := x.view.byID(c, id)
 		if d == nil {
@@ -403,6 +415,9 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	}
 	if st.multi && u.IsReplacement() {
 		return out, mongoerr.New(mongoerr.FailedToParse, "multi update is not supported for replacement-style update")
+	}
+	if err := x.notOnView(c); err != nil {
+		return out, err
 	}
 	if err := checkHint(c, st.spec); err != nil {
 		return out, err
@@ -578,6 +593,9 @@ func (x *exec) delete() (bson.D, error) {
 		return nil, err
 	}
 	c := x.coll(name)
+	if err := x.notOnView(c); err != nil {
+		return nil, err
+	}
 	ordered := x.ordered()
 	var writeErrors bson.A
 	n := 0
@@ -715,6 +733,9 @@ func (x *exec) findAndModifyStatement() (bson.D, error) {
 	}
 	if remove {
 		c := x.coll(name)
+		if err := x.notOnView(c); err != nil {
+			return nil, err
+		}
 		coll, err := opCollation(c, x.cmd)
 		if err != nil {
 			return nil, err

@@ -40,7 +40,16 @@ func opCollation(c *collection, spec bson.D) (*collation.Collator, error) {
 	if !isDoc {
 		return nil, mongoerr.New(mongoerr.TypeMismatch, "collation must be an object")
 	}
-	return collation.Parse(d)
+	coll, err := collation.Parse(d)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil && c.ext.view != nil && !collation.Equal(coll, c.ext.collator) {
+		// MongoDB manual, "Views": operations on a view cannot override
+		// its default collation.
+		return nil, mongoerr.New(mongoerr.OptionNotSupportedOnView, "Cannot override a view's default collation")
+	}
+	return coll, nil
 }
 
 // collator adapts a collation for the comparison packages, where a nil
