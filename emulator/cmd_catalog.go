@@ -496,27 +496,6 @@ func splitNS(ns string) (db, coll string, ok bool) {
 	return "", "", false
 }
 
-func (x *exec) dbStats() (bson.D, error) {
-	n := 0
-	if d := x.s.store.dbs[x.db]; d != nil {
-		n = len(d.colls)
-	}
-	return okReply(bson.E{Key: "db", Value: x.db}, bson.E{Key: "collections", Value: int32(n)}), nil
-}
-
-func (x *exec) collStats() (bson.D, error) {
-	name, err := x.collName()
-	if err != nil {
-		return nil, err
-	}
-	c := x.coll(name)
-	if c == nil {
-		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "Collection [%s] not found.", x.ns(name))
-	}
-	return okReply(bson.E{Key: "ns", Value: x.ns(name)}, bson.E{Key: "count", Value: int32(len(x.view.docs(c)))},
-		bson.E{Key: "nindexes", Value: int32(len(c.indexes))}), nil
-}
-
 // writeOutput performs a trailing $out or $merge.
 func (x *exec) writeOutput(o *agg.Output, docs []bson.D) error {
 	db := o.DB

@@ -261,7 +261,7 @@ func (x *exec) aggregate() (bson.D, error) {
 	}
 	curOpt, hasCursor := value.Lookup(x.cmd, "cursor")
 	if x.boolArg("explain") {
-		return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support explain")
+		return x.explainAggregate(name, pipeline, x.cmd, "queryPlanner")
 	}
 	if !hasCursor {
 		return nil, mongoerr.New(mongoerr.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument")
@@ -281,6 +281,10 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
+	src, pipeline, err := x.shellSource(name, pipeline)
+	if err != nil {
+		return nil, err
+	}
 	p, err := agg.Compile(pipeline, x.aggEnvColl(vars, coll))
 	if err != nil {
 		return nil, err
@@ -295,8 +299,8 @@ func (x *exec) aggregate() (bson.D, error) {
 	if p.Output != nil && x.txn != nil {
 		return nil, mongoerr.New(mongoerr.OperationNotSupportedInTransaction, "%s cannot be used in a transaction", p.Output.Stage)
 	}
-	var in []bson.D
-	if name != "" {
+	in := src
+	if src == nil && name != "" {
 		if in, err = x.sourceDocs(x.coll(name)); err != nil {
 			return nil, err
 		}
