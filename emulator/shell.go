@@ -308,15 +308,15 @@ func (x *exec) plan(q explainQuery, verbosity string) (bson.D, bson.D, error) {
 	if len(q.sort) > 0 {
 		s := bson.D{{Key: "stage", Value: "SORT"}, {Key: "sortPattern", Value: q.sort}, {Key: "memLimit", Value: int32(104857600)}}
 		if q.limit > 0 {
-			s = append(s, bson.E{Key: "limitAmount", Value: q.limit + q.skip})
+			s = append(s, bson.E{Key: "limitAmount", Value: num(q.limit + q.skip)})
 		}
 		stage = append(s, bson.E{Key: "type", Value: "simple"}, bson.E{Key: "inputStage", Value: stage})
 	}
 	if q.skip > 0 {
-		stage = bson.D{{Key: "stage", Value: "SKIP"}, {Key: "skipAmount", Value: q.skip}, {Key: "inputStage", Value: stage}}
+		stage = bson.D{{Key: "stage", Value: "SKIP"}, {Key: "skipAmount", Value: num(q.skip)}, {Key: "inputStage", Value: stage}}
 	}
 	if q.limit > 0 && len(q.sort) == 0 {
-		stage = bson.D{{Key: "stage", Value: "LIMIT"}, {Key: "limitAmount", Value: q.limit}, {Key: "inputStage", Value: stage}}
+		stage = bson.D{{Key: "stage", Value: "LIMIT"}, {Key: "limitAmount", Value: num(q.limit)}, {Key: "inputStage", Value: stage}}
 	}
 	if len(q.projection) > 0 {
 		stage = bson.D{{Key: "stage", Value: "PROJECTION_SIMPLE"}, {Key: "transformBy", Value: q.projection}, {Key: "inputStage", Value: stage}}
@@ -359,13 +359,13 @@ func (x *exec) plan(q explainQuery, verbosity string) (bson.D, bson.D, error) {
 	if keysExamined {
 		docs, keys = int64(len(hits)), int64(len(hits))
 	}
-	exec := append(bson.D{{Key: "nReturned", Value: n}, {Key: "executionTimeMillisEstimate", Value: int64(0)}}, stage...)
+	exec := append(bson.D{{Key: "nReturned", Value: num(n)}, {Key: "executionTimeMillisEstimate", Value: int32(0)}}, stage...)
 	stats := bson.D{
 		{Key: "executionSuccess", Value: true},
-		{Key: "nReturned", Value: n},
-		{Key: "executionTimeMillis", Value: time.Since(start).Milliseconds()},
-		{Key: "totalKeysExamined", Value: keys},
-		{Key: "totalDocsExamined", Value: docs},
+		{Key: "nReturned", Value: num(n)},
+		{Key: "executionTimeMillis", Value: num(time.Since(start).Milliseconds())},
+		{Key: "totalKeysExamined", Value: num(keys)},
+		{Key: "totalDocsExamined", Value: num(docs)},
 		{Key: "executionStages", Value: exec},
 	}
 	if verbosity == "allPlansExecution" {

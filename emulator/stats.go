@@ -50,6 +50,15 @@ func (x *exec) collSizes(c *collection) collSizes {
 	return s
 }
 
+// num is a count as MongoDB's BSONObjBuilder::appendNumber writes it: an
+// int when it fits, a long otherwise.
+func num(n int64) any {
+	if n >= -1<<31 && n < 1<<31 {
+		return int32(n)
+	}
+	return n
+}
+
 func roundPage(n int64) int64 {
 	if n == 0 {
 		return pageSize
@@ -82,20 +91,20 @@ func (x *exec) storageStats(c *collection, scale int64) bson.D {
 	}
 	scaled := make(bson.D, len(s.indexSizes))
 	for i, e := range s.indexSizes {
-		scaled[i] = bson.E{Key: e.Key, Value: e.Value.(int64) / scale}
+		scaled[i] = bson.E{Key: e.Key, Value: num(e.Value.(int64) / scale)}
 	}
 	return bson.D{
-		{Key: "size", Value: s.size / scale},
-		{Key: "count", Value: s.count},
-		{Key: "avgObjSize", Value: avg},
-		{Key: "numOrphanDocs", Value: int64(0)},
-		{Key: "storageSize", Value: s.storage / scale},
-		{Key: "freeStorageSize", Value: int64(0)},
+		{Key: "size", Value: num(s.size / scale)},
+		{Key: "count", Value: num(s.count)},
+		{Key: "avgObjSize", Value: num(avg)},
+		{Key: "numOrphanDocs", Value: int32(0)},
+		{Key: "storageSize", Value: num(s.storage / scale)},
+		{Key: "freeStorageSize", Value: int32(0)},
 		{Key: "capped", Value: false},
 		{Key: "nindexes", Value: int32(len(s.indexSizes))},
 		{Key: "indexBuilds", Value: bson.A{}},
-		{Key: "totalIndexSize", Value: s.indexTotal / scale},
-		{Key: "totalSize", Value: (s.storage + s.indexTotal) / scale},
+		{Key: "totalIndexSize", Value: num(s.indexTotal / scale)},
+		{Key: "totalSize", Value: num((s.storage + s.indexTotal) / scale)},
 		{Key: "indexSizes", Value: scaled},
 		{Key: "scaleFactor", Value: int32(scale)},
 	}
@@ -149,7 +158,7 @@ func (x *exec) collStatsStage(name string, spec any) ([]bson.D, error) {
 			}
 			out = append(out, bson.E{Key: "storageStats", Value: x.storageStats(c, scale)})
 		case "count":
-			out = append(out, bson.E{Key: "count", Value: x.collSizes(c).count})
+			out = append(out, bson.E{Key: "count", Value: num(x.collSizes(c).count)})
 		case "latencyStats":
 			zero := bson.D{{Key: "latency", Value: int64(0)}, {Key: "ops", Value: int64(0)}}
 			out = append(out, bson.E{Key: "latencyStats", Value: bson.D{
@@ -202,7 +211,7 @@ func (x *exec) dbStats() (bson.D, error) {
 		bson.E{Key: "db", Value: x.db},
 		bson.E{Key: "collections", Value: colls},
 		bson.E{Key: "views", Value: views},
-		bson.E{Key: "objects", Value: objects},
+		bson.E{Key: "objects", Value: num(objects)},
 		bson.E{Key: "avgObjSize", Value: avg},
 		bson.E{Key: "dataSize", Value: float64(data / scale)},
 		bson.E{Key: "storageSize", Value: float64(storage / scale)},
