@@ -220,7 +220,7 @@ func orEmpty(a bson.A) bson.A {
 func (x *exec) aggEnv(vars map[string]any) agg.Env {
 	return agg.Env{
 		Collection: func(name string) ([]bson.D, error) {
-			return x.view.docs(x.coll(name)), nil
+			return x.sourceDocs(x.coll(name))
 		},
 		Vars:          vars,
 		Match:         matcher,

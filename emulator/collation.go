@@ -16,6 +16,13 @@ import (
 // collation given at create, orders and equates strings in its query
 // predicates, sort, distinct values, $group keys and unique index keys.
 // The comparison itself is package collation's.
+//
+// Known differences from MongoDB, besides those of package collation:
+// aggregation expressions ($expr, and $eq, $lt, $in, $setUnion and the
+// like inside $project or $group) compare strings in binary, as does the
+// choice of an array's smallest or largest element for an aggregation
+// $sort key; a query with a non-simple collation never uses the _id index
+// for string _id values (results are the same, only slower).
 
 // collExt is what the emulator keeps about a collection beyond its data:
 // its default collation, its validator, and, for a view, its definition.

@@ -18,6 +18,12 @@ import (
 // refusal carries errInfo {failingDocumentId, details} as MongoDB 5.0+
 // reports it (manual, "Specify Validation Rules": "View the validation
 // error details"; mongodb/mongo src/mongo/db/matcher/doc_validation_error.cpp).
+//
+// Known difference: details explain the comparison, $exists, $type, $in,
+// $nin, $regex, $expr and logical operators and the $jsonSchema keywords
+// required, properties, additionalProperties, bsonType/type, the numeric
+// and length bounds, enum and pattern; other operators and keywords are
+// reported with operatorName and specifiedAs only.
 
 // validator is a collection's document validation.
 type validator struct {

@@ -16,7 +16,14 @@ import (
 // pipeline's results over another collection or view. find, aggregate,
 // count, distinct and estimatedDocumentCount read through it; writes and
 // index builds fail with CommandNotSupportedOnView (166); listCollections
-// reports it with type "view" and options {viewOn, pipeline}.
+// reports it with type "view" and options {viewOn, pipeline}. A view has
+// its own default collation (none unless given at create); a view on a
+// view must have its source's collation, and an operation on a view
+// cannot name another one (OptionNotSupportedOnView, 167).
+//
+// Known difference: the view's pipeline runs in full on every read, and
+// the read's filter, sort, skip and limit apply to its results, where
+// MongoDB merges them into one pipeline (same results).
 
 // viewDef is a view's definition.
 type viewDef struct {
