@@ -113,20 +113,9 @@ func (x *exec) letVars() (map[string]any, error) {
 	return vars, nil
 }
 
-// checkHintAndCollation refuses what the emulator cannot honour instead of
-// ignoring it: a hint naming no index of c fails as in MongoDB (BadValue
-// "hint provided does not correspond to an existing index"), and any
-// collation other than the simple binary one is not implemented.
-func checkHintAndCollation(c *collection, spec bson.D) error {
-	if coll, ok := value.Lookup(spec, "collation"); ok && coll != nil {
-		d, isDoc := coll.(bson.D)
-		if !isDoc {
-			return mongoerr.New(mongoerr.TypeMismatch, "collation must be an object")
-		}
-		if loc, _ := value.Lookup(d, "locale"); loc != "simple" || len(d) != 1 {
-			return mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collation %v; only {locale: \"simple\"}", d)
-		}
-	}
+// checkHint refuses a hint naming no index of c as MongoDB does (BadValue
+// "hint provided does not correspond to an existing index").
+func checkHint(c *collection, spec bson.D) error {
 	hint, ok := value.Lookup(spec, "hint")
 	if !ok || hint == nil || c == nil {
 		return nil

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"os"
 	"runtime"
 	"time"
 
@@ -98,17 +97,6 @@ func (x *exec) getParameter() (bson.D, error) {
 		return nil, mongoerr.New(mongoerr.InvalidOptions, "no option found to get")
 	}
 	return okReply(out...), nil
-}
-
-func (x *exec) serverStatus() (bson.D, error) {
-	return okReply(
-		bson.E{Key: "host", Value: x.s.Addr()},
-		bson.E{Key: "version", Value: Version},
-		bson.E{Key: "process", Value: "mongod"},
-		bson.E{Key: "pid", Value: int64(os.Getpid())},
-		bson.E{Key: "uptime", Value: time.Since(x.s.started).Seconds()},
-		bson.E{Key: "localTime", Value: bson.NewDateTimeFromTime(time.Now())},
-	), nil
 }
 
 func (x *exec) hostInfo() (bson.D, error) {

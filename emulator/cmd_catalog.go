@@ -4,16 +4,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongogate/mongogate/emulator/internal/agg"
+	"github.com/mongogate/mongogate/emulator/internal/collation"
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
 	"github.com/mongogate/mongogate/emulator/internal/value"
 )
 
 // Catalog commands: collections, databases and indexes.
 
-// createOptions are the create options the emulator stores and reports but
-// does not enforce; asking for behaviour it lacks (capped, views,
-// validation, time series, clustered) fails loudly instead.
-var unsupportedCreate = []string{"capped", "viewOn", "pipeline", "validator", "timeseries", "clusteredIndex", "encryptedFields"}
+// unsupportedCreate are the create options for behaviour the emulator
+// lacks (capped, time series, clustered); asking for them fails loudly
+// instead of being ignored.
+var unsupportedCreate = []string{"capped", "timeseries", "clusteredIndex", "encryptedFields"}
 
 func (x *exec) create() (bson.D, error) {
 	name, err := x.collName()
@@ -34,12 +35,28 @@ func (x *exec) create() (bson.D, error) {
 		}
 		opts = append(opts, e)
 	}
+	if _, isView := value.Lookup(opts, "viewOn"); isView {
+		return x.createView(name, opts)
+	}
+	coll, opts, err := createCollation(opts)
+	if err != nil {
+		return nil, err
+	}
+	val, opts, err := parseValidation(opts, nil)
+	if err != nil {
+		return nil, err
+	}
 	c, exists := x.s.store.createCollection(x.db, name, opts)
 	if exists {
 		if c.pending != nil && c.pending != x.txn {
 			return nil, writeConflict()
 		}
 		return nil, mongoerr.New(mongoerr.NamespaceExists, "Collection %s.%s already exists.", x.db, name)
+	}
+	c.ext.collator = coll
+	c.ext.validator = val
+	if err := setIndexCollation(c, c.indexes[0], c.indexes[0].spec); err != nil {
+		return nil, err
 	}
 	if x.txn != nil {
 		c.pending = x.txn
@@ -130,7 +147,16 @@ func (x *exec) listCollections() (bson.D, error) {
 				continue // created by a transaction that has not committed
 			}
 			entry := bson.D{{Key: "name", Value: name}, {Key: "type", Value: "collection"}}
-			if !nameOnly {
+			if c.ext.view != nil {
+				entry[1].Value = "view"
+			}
+			switch {
+			case nameOnly:
+			case c.ext.view != nil:
+				entry = append(entry,
+					bson.E{Key: "options", Value: c.options},
+					bson.E{Key: "info", Value: bson.D{{Key: "readOnly", Value: true}}})
+			default:
 				opts := c.options
 				if opts == nil {
 					opts = bson.D{}
@@ -160,6 +186,9 @@ func (x *exec) listIndexes() (bson.D, error) {
 	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
+	}
+	if err := x.notOnView(c); err != nil {
+		return nil, err
 	}
 	out := make([]bson.D, len(c.indexes))
 	for i, ix := range c.indexes {
@@ -196,6 +225,9 @@ func (x *exec) createIndexes() (bson.D, error) {
 	for _, spec := range specs {
 		ix, err := parseIndex(spec)
 		if err != nil {
+			return nil, err
+		}
+		if err := setIndexCollation(c, ix, spec); err != nil {
 			return nil, err
 		}
 		if dup, err := c.findIndex(ix); err != nil {
@@ -269,7 +301,10 @@ func parseIndex(spec bson.D) (*index, error) {
 // MongoDB when the name or key is taken by a different one.
 func (c *collection) findIndex(ix *index) (bool, error) {
 	for _, old := range c.indexes {
-		sameKey := value.Equal(old.key, ix.key)
+		// Indexes on one key pattern with different collations are
+		// different indexes (MongoDB manual, "Collation": "Collation and
+		// Index Use").
+		sameKey := value.Equal(old.key, ix.key) && collation.Equal(old.collator, ix.collator)
 		sameTTL := old.isTTL == ix.isTTL && old.expireAfter == ix.expireAfter
 		switch {
 		case old.name == ix.name && sameKey && old.unique == ix.unique && old.sparse == ix.sparse && sameTTL:
@@ -298,7 +333,7 @@ func (x *exec) checkExistingUnique(c *collection, ix *index) error {
 		if !indexed {
 			return true
 		}
-		k := value.Key(key)
+		k := value.KeyWith(key, collator(ix.collator))
 		if seen[k] {
 			kv := make(bson.D, len(ix.key))
 			for i, f := range ix.key {
@@ -321,6 +356,9 @@ func (x *exec) dropIndexes() (bson.D, error) {
 	c := x.coll(name)
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns not found %s", x.ns(name))
+	}
+	if err := x.notOnView(c); err != nil {
+		return nil, err
 	}
 	was := len(c.indexes)
 	target, _ := value.Lookup(x.cmd, "index")
@@ -373,8 +411,8 @@ func (c *collection) indexByName(name string) int {
 	return -1
 }
 
-// collMod changes a TTL index's expireAfterSeconds; the emulator keeps no
-// validators or other collection options to modify.
+// collMod changes a TTL index's expireAfterSeconds, a collection's
+// validation options or a view's definition.
 func (x *exec) collMod() (bson.D, error) {
 	name, err := x.collName()
 	if err != nil {
@@ -384,10 +422,12 @@ func (x *exec) collMod() (bson.D, error) {
 	if c == nil {
 		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "ns does not exist: %s", x.ns(name))
 	}
-	var indexSpec bson.D
+	var indexSpec, other bson.D
 	for _, e := range x.cmd[1:] {
 		switch e.Key {
 		case "$db", "lsid", "$clusterTime", "writeConcern", "$readPreference", "comment", "maxTimeMS", "txnNumber":
+		case "validator", "validationLevel", "validationAction", "viewOn", "pipeline":
+			other = append(other, e)
 		case "index":
 			d, ok := e.Value.(bson.D)
 			if !ok {
@@ -402,8 +442,12 @@ func (x *exec) collMod() (bson.D, error) {
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support collMod option '%s'", e.Key)
 		}
 	}
+	if err := x.collModOptions(c, other); err != nil {
+		return nil, err
+	}
 	x.logModify(c)
 	if indexSpec == nil {
+		x.touch()
 		return okReply(), nil
 	}
 	out, err := x.collModIndex(c, indexSpec)
@@ -457,27 +501,6 @@ func splitNS(ns string) (db, coll string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-func (x *exec) dbStats() (bson.D, error) {
-	n := 0
-	if d := x.s.store.dbs[x.db]; d != nil {
-		n = len(d.colls)
-	}
-	return okReply(bson.E{Key: "db", Value: x.db}, bson.E{Key: "collections", Value: int32(n)}), nil
-}
-
-func (x *exec) collStats() (bson.D, error) {
-	name, err := x.collName()
-	if err != nil {
-		return nil, err
-	}
-	c := x.coll(name)
-	if c == nil {
-		return nil, mongoerr.New(mongoerr.NamespaceNotFound, "Collection [%s] not found.", x.ns(name))
-	}
-	return okReply(bson.E{Key: "ns", Value: x.ns(name)}, bson.E{Key: "count", Value: int32(len(x.view.docs(c)))},
-		bson.E{Key: "nindexes", Value: int32(len(c.indexes))}), nil
 }
 
 // writeOutput performs a trailing $out or $merge.

@@ -90,13 +90,18 @@ func (x *exec) find() (bson.D, error) {
 			return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support find option '%s'", unsupported)
 		}
 	}
-	f, err := compileFilter(filter, vars)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
+	if err != nil {
+		return nil, err
+	}
+	f, err := compileFilterColl(filter, vars, coll)
 	if err != nil {
 		return nil, err
 	}
 	var sorter *query.Sort
 	if len(sortSpec) > 0 {
-		if sorter, err = query.CompileSort(sortSpec); err != nil {
+		if sorter, err = compileSortColl(sortSpec, coll); err != nil {
 			return nil, err
 		}
 	}
@@ -106,8 +111,7 @@ func (x *exec) find() (bson.D, error) {
 			return nil, err
 		}
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	scanLimit := 0
@@ -219,7 +223,7 @@ func orEmpty(a bson.A) bson.A {
 func (x *exec) aggEnv(vars map[string]any) agg.Env {
 	return agg.Env{
 		Collection: func(name string) ([]bson.D, error) {
-			return x.view.docs(x.coll(name)), nil
+			return x.sourceDocs(x.coll(name))
 		},
 		Vars:          vars,
 		Match:         matcher,
@@ -263,7 +267,7 @@ func (x *exec) aggregate() (bson.D, error) {
 	}
 	curOpt, hasCursor := value.Lookup(x.cmd, "cursor")
 	if x.boolArg("explain") {
-		return nil, mongoerr.New(mongoerr.NotImplemented, "the emulator does not support explain")
+		return x.explainAggregate(name, pipeline, x.cmd, "queryPlanner")
 	}
 	if !hasCursor {
 		return nil, mongoerr.New(mongoerr.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument")
@@ -276,10 +280,18 @@ func (x *exec) aggregate() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHintAndCollation(x.coll(name), x.cmd); err != nil {
+	if err := checkHint(x.coll(name), x.cmd); err != nil {
 		return nil, err
 	}
-	p, err := agg.Compile(pipeline, x.aggEnv(vars))
+	coll, err := opCollation(x.coll(name), x.cmd)
+	if err != nil {
+		return nil, err
+	}
+	src, pipeline, err := x.shellSource(name, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	p, err := agg.Compile(pipeline, x.aggEnvColl(vars, coll))
 	if err != nil {
 		return nil, err
 	}
@@ -293,9 +305,11 @@ func (x *exec) aggregate() (bson.D, error) {
 	if p.Output != nil && x.txn != nil {
 		return nil, mongoerr.New(mongoerr.OperationNotSupportedInTransaction, "%s cannot be used in a transaction", p.Output.Stage)
 	}
-	var in []bson.D
-	if name != "" {
-		in = x.view.docs(x.coll(name))
+	in := src
+	if src == nil && name != "" {
+		if in, err = x.sourceDocs(x.coll(name)); err != nil {
+			return nil, err
+		}
 	}
 	out, err := p.Run(in)
 	if err != nil {
@@ -323,12 +337,16 @@ func (x *exec) count() (bson.D, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
-	f, err := compileFilter(q, nil)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
 	if err != nil {
 		return nil, err
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	f, err := compileFilterColl(q, nil, coll)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	hits, err := x.match(c, f, 0)
@@ -359,12 +377,16 @@ func (x *exec) distinct() (bson.D, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := compileFilter(q, nil)
+	c := x.coll(name)
+	coll, err := opCollation(c, x.cmd)
 	if err != nil {
 		return nil, err
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, x.cmd); err != nil {
+	f, err := compileFilterColl(q, nil, coll)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHint(c, x.cmd); err != nil {
 		return nil, err
 	}
 	hits, err := x.match(c, f, 0)
@@ -375,7 +397,9 @@ func (x *exec) distinct() (bson.D, error) {
 	values := bson.A{}
 	for _, h := range hits {
 		for _, v := range pathValues(h.doc, strings.Split(key, ".")) {
-			k := value.Key(v)
+			// Values equal under the collation are one distinct value,
+			// reported as first seen.
+			k := value.KeyWith(v, collator(coll))
 			if !seen[k] {
 				seen[k] = true
 				values = append(values, v)

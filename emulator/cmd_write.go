@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mongogate/mongogate/emulator/internal/collation"
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
 	"github.com/mongogate/mongogate/emulator/internal/query"
 	"github.com/mongogate/mongogate/emulator/internal/update"
@@ -39,7 +40,7 @@ func (x *exec) writeCollection(name string) (*collection, error) {
 			return c, nil
 		}
 		if c.pending == nil || c.pending == x.txn {
-			return c, nil
+			return c, x.notOnView(c)
 		}
 		if x.txn != nil {
 			return nil, writeConflict()
@@ -193,6 +194,12 @@ func (x *exec) insertDoc(c *collection, doc bson.D) error {
 			}
 			return err
 		}
+		if err := x.validateWrite(c, nil, doc); err != nil {
+			if len(r.versions) == 0 && r.owner == nil {
+				c.removeRecord(r)
+			}
+			return err
+		}
 		x.view.put(c, r, doc)
 		return nil
 	}
@@ -201,6 +208,9 @@ func (x *exec) insertDoc(c *collection, doc bson.D) error {
 // replaceDoc writes a new version of an existing document.
 func (x *exec) replaceDoc(c *collection, r *record, doc bson.D) error {
 	if err := x.view.acquire(r); err != nil {
+		return err
+	}
+	if err := x.validateWrite(c, x.view.doc(r), doc); err != nil {
 		return err
 	}
 	if err := x.checkUnique(c, r, doc); err != nil {
@@ -234,7 +244,7 @@ func (x *exec) checkUnique(c *collection, self *record, doc bson.D) error {
 			if r == self {
 				return true
 			}
-			if k, ok := ix.keyOf(d); ok && value.Equal(k, key) {
+			if k, ok := ix.keyOf(d); ok && value.EqualWith(k, key, collator(ix.collator)) {
 				dup = true
 				return false
 			}
@@ -309,6 +319,9 @@ type hit struct {
 func (x *exec) match(c *collection, f *query.Filter, limit int) ([]hit, error) {
 	if c == nil {
 		return nil, nil
+	}
+	if c.ext.view != nil {
+		return x.matchView(c, f, limit)
 	}
 	if id, ok := f.IDValue(); ok {
 		r, d := x.view.byID(c, id)
@@ -388,7 +401,12 @@ func (x *exec) parseUpdateStatement(d bson.D) (updateStatement, error) {
 // the collection does not exist and nothing is upserted).
 func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any) (updateOutcome, error) {
 	var out updateOutcome
-	f, err := compileFilter(st.filter, vars)
+	c := x.coll(name)
+	coll, err := opCollation(c, st.spec)
+	if err != nil {
+		return out, err
+	}
+	f, err := compileFilterColl(st.filter, vars, coll)
 	if err != nil {
 		return out, err
 	}
@@ -400,8 +418,10 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 	if st.multi && u.IsReplacement() {
 		return out, mongoerr.New(mongoerr.FailedToParse, "multi update is not supported for replacement-style update")
 	}
-	c := x.coll(name)
-	if err := checkHintAndCollation(c, st.spec); err != nil {
+	if err := x.notOnView(c); err != nil {
+		return out, err
+	}
+	if err := checkHint(c, st.spec); err != nil {
 		return out, err
 	}
 	limit := 1
@@ -413,7 +433,7 @@ func (x *exec) applyUpdate(name string, st updateStatement, vars map[string]any)
 		return out, err
 	}
 	if st.sort != nil && len(hits) > 1 {
-		if hits, err = sortHits(hits, st.sort); err != nil {
+		if hits, err = sortHits(hits, st.sort, coll); err != nil {
 			return out, err
 		}
 		hits = hits[:1]
@@ -477,8 +497,8 @@ func upsertSeed(filter bson.D, replacement bool) (bson.D, error) {
 	return bson.D{}, nil
 }
 
-func sortHits(hits []hit, spec bson.D) ([]hit, error) {
-	s, err := query.CompileSort(spec)
+func sortHits(hits []hit, spec bson.D, coll *collation.Collator) ([]hit, error) {
+	s, err := compileSortColl(spec, coll)
 	if err != nil {
 		return nil, err
 	}
@@ -575,6 +595,9 @@ func (x *exec) delete() (bson.D, error) {
 		return nil, err
 	}
 	c := x.coll(name)
+	if err := x.notOnView(c); err != nil {
+		return nil, err
+	}
 	ordered := x.ordered()
 	var writeErrors bson.A
 	n := 0
@@ -624,10 +647,14 @@ func (x *exec) deleteStatement(c *collection, d bson.D, vars map[string]any) (in
 	if limit != 0 && limit != 1 {
 		return 0, mongoerr.New(mongoerr.FailedToParse, "The limit field in delete objects must be 0 or 1. Got %d", limit)
 	}
-	if err := checkHintAndCollation(c, d); err != nil {
+	if err := checkHint(c, d); err != nil {
 		return 0, err
 	}
-	f, err := compileFilter(q, vars)
+	coll, err := opCollation(c, d)
+	if err != nil {
+		return 0, err
+	}
+	f, err := compileFilterColl(q, vars, coll)
 	if err != nil {
 		return 0, err
 	}
@@ -707,12 +734,19 @@ func (x *exec) findAndModifyStatement() (bson.D, error) {
 		return proj.Apply(d, elem)
 	}
 	if remove {
-		f, err := compileFilter(q, vars)
+		c := x.coll(name)
+		if err := x.notOnView(c); err != nil {
+			return nil, err
+		}
+		coll, err := opCollation(c, x.cmd)
 		if err != nil {
 			return nil, err
 		}
-		c := x.coll(name)
-		if err := checkHintAndCollation(c, x.cmd); err != nil {
+		f, err := compileFilterColl(q, vars, coll)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkHint(c, x.cmd); err != nil {
 			return nil, err
 		}
 		hits, err := x.match(c, f, 0)
@@ -720,7 +754,7 @@ func (x *exec) findAndModifyStatement() (bson.D, error) {
 			return nil, err
 		}
 		if sort != nil && len(hits) > 1 {
-			if hits, err = sortHits(hits, sort); err != nil {
+			if hits, err = sortHits(hits, sort, coll); err != nil {
 				return nil, err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -86,6 +87,7 @@ func init() {
 		"dbStats":                  {run: (*exec).dbStats},
 		"collStats":                {run: (*exec).collStats},
 	}
+	maps.Copy(commands, shellCommands)
 }
 
 // exec is one command being run.
@@ -188,11 +190,13 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 		}
 	}
 	attach := attachesSession(name)
+	var lsid string
 	if lsidV, ok := value.Lookup(m.body, "lsid"); ok && attach {
 		if id, err := lsidKey(value.AsDoc(lsidV)); err == nil {
-			defer s.ops.remove(s.ops.add(id, kill))
+			lsid = id
 		}
 	}
+	defer s.ops.remove(s.ops.start(lsid, kill, c, dbName, m.body))
 
 	var fp fpAction
 	var fired bool

@@ -48,19 +48,13 @@ func errInterrupted() error {
 type op struct {
 	lsid   string
 	cancel context.CancelCauseFunc
+	info   opInfo // for currentOp
 }
 
 type opTable struct {
-	mu sync.Mutex
-	m  map[*op]struct{}
-}
-
-func (t *opTable) add(lsid string, cancel context.CancelCauseFunc) *op {
-	o := &op{lsid: lsid, cancel: cancel}
-	t.mu.Lock()
-	t.m[o] = struct{}{}
-	t.mu.Unlock()
-	return o
+	mu    sync.Mutex
+	m     map[*op]struct{}
+	stats opStats
 }
 
 func (t *opTable) remove(o *op) {
@@ -73,7 +67,7 @@ func (t *opTable) kill(match func(lsid string) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for o := range t.m {
-		if match(o.lsid) {
+		if o.lsid != "" && match(o.lsid) {
 			o.cancel(errInterrupted())
 		}
 	}

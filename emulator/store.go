@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/mongogate/mongogate/emulator/internal/collation"
 	"github.com/mongogate/mongogate/emulator/internal/mongoerr"
 	"github.com/mongogate/mongogate/emulator/internal/value"
 )
@@ -55,6 +56,7 @@ type collection struct {
 	order   []*record          // insertion order: the natural order of a scan
 	dead    int                // records in order that no longer exist
 	indexes []*index
+	ext     collExt // default collation, validator, view definition
 }
 
 type index struct {
@@ -66,7 +68,8 @@ type index struct {
 	// seconds after the date in the indexed field.
 	isTTL       bool
 	expireAfter int32
-	spec        bson.D // as listIndexes reports it
+	collator    *collation.Collator // nil: simple
+	spec        bson.D              // as listIndexes reports it
 }
 
 // record is one _id's history.

@@ -31,6 +31,11 @@ type Env struct {
 	// LocalSessions lists the server's sessions for $listLocalSessions,
 	// given the stage's specification; nil makes that stage fail.
 	LocalSessions func(spec bson.D) ([]bson.D, error)
+	// Collator is the aggregation's collation for $sort and $group keys
+	// and $addToSet (the `collation` option or the collection's default;
+	// MongoDB manual, "Collation"); nil is binary. $match gets it through
+	// Match.
+	Collator value.Collator
 }
 
 // Pipeline is a compiled pipeline.

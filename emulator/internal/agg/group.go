@@ -24,6 +24,7 @@ type accumulator struct {
 	field string
 	op    string
 	arg   expr.Expr
+	coll  value.Collator // for $addToSet
 }
 
 // finish reduces the values the accumulator's argument took over a group.
@@ -63,7 +64,7 @@ func (a accumulator) finish(vals []any) (any, error) {
 		seen := map[string]bool{}
 		out := bson.A{}
 		for _, v := range present {
-			if k := value.Key(v); !seen[k] {
+			if k := value.KeyWith(v, a.coll); !seen[k] {
 				seen[k] = true
 				out = append(out, v)
 			}
@@ -164,6 +165,7 @@ func parseAccumulators(fields bson.D) ([]accumulator, error) {
 type grouper struct {
 	id   expr.Expr
 	accs []accumulator
+	coll value.Collator // groups strings equal under the collation
 }
 
 type group struct {
@@ -198,7 +200,7 @@ func (g *grouper) collect(rc *runCtx, docs []bson.D) ([]*group, error) {
 		if _, missing := id.(value.Missing); missing {
 			id = nil
 		}
-		k := value.Key(id)
+		k := value.KeyWith(id, g.coll)
 		gr := index[k]
 		if gr == nil {
 			gr = &group{id: id, vals: make([][]any, len(g.accs))}
@@ -228,7 +230,7 @@ func (g *grouper) finish(gr *group) (bson.D, error) {
 	return doc, nil
 }
 
-func parseGroup(_ *compiler, _ string, spec any) (stage, error) {
+func parseGroup(c *compiler, _ string, spec any) (stage, error) {
 	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15947, "a group's fields must be specified in an object")
@@ -254,7 +256,10 @@ func parseGroup(_ *compiler, _ string, spec any) (stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &grouper{id: id, accs: accs}, nil
+	for i := range accs {
+		accs[i].coll = c.env.Collator
+	}
+	return &grouper{id: id, accs: accs, coll: c.env.Collator}, nil
 }
 
 func parseCount(_ *compiler, _ string, spec any) (stage, error) {

@@ -67,7 +67,7 @@ func parseMatch(c *compiler, _ string, spec any) (stage, error) {
 	}), nil
 }
 
-func parseSort(_ *compiler, _ string, spec any) (stage, error) {
+func parseSort(c *compiler, _ string, spec any) (stage, error) {
 	d, ok := value.Doc(spec)
 	if !ok {
 		return nil, mongoerr.New(15973, "the $sort key specification must be an object")
@@ -84,8 +84,9 @@ func parseSort(_ *compiler, _ string, spec any) (stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	coll := c.env.Collator
 	return stageFunc(func(_ *runCtx, docs []bson.D) ([]bson.D, error) {
-		return SortDocs(docs, pattern), nil
+		return sortDocsWith(docs, pattern, coll), nil
 	}), nil
 }
 
@@ -93,6 +94,10 @@ func parseSort(_ *compiler, _ string, spec any) (stage, error) {
 // semantics (ascending sorts by an array's smallest element, descending
 // by its largest).
 func SortDocs(docs []bson.D, pattern expr.SortPattern) []bson.D {
+	return sortDocsWith(docs, pattern, nil)
+}
+
+func sortDocsWith(docs []bson.D, pattern expr.SortPattern, coll value.Collator) []bson.D {
 	type keyed struct {
 		doc  bson.D
 		keys []any
@@ -101,7 +106,7 @@ func SortDocs(docs []bson.D, pattern expr.SortPattern) []bson.D {
 	for i, d := range docs {
 		ks[i] = keyed{d, pattern.Keys(d)}
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int { return pattern.CompareKeys(a.keys, b.keys) })
+	slices.SortStableFunc(ks, func(a, b keyed) int { return pattern.CompareKeysWith(a.keys, b.keys, coll) })
 	out := make([]bson.D, len(docs))
 	for i, k := range ks {
 		out[i] = k.doc

@@ -60,9 +60,12 @@ func (p SortPattern) Keys(d bson.D) []any {
 }
 
 // CompareKeys compares keys produced by Keys.
-func (p SortPattern) CompareKeys(a, b []any) int {
+func (p SortPattern) CompareKeys(a, b []any) int { return p.CompareKeysWith(a, b, nil) }
+
+// CompareKeysWith is CompareKeys with strings ordered by coll (nil: binary).
+func (p SortPattern) CompareKeysWith(a, b []any, coll value.Collator) int {
 	for i, f := range p {
-		if c := value.Compare(a[i], b[i]); c != 0 {
+		if c := value.CompareWith(a[i], b[i], coll); c != 0 {
 			return c * f.Dir
 		}
 	}

@@ -45,6 +45,10 @@ func As(err error) *Error {
 // Codes used by the emulator, with MongoDB's numbers (error_codes.yml).
 const (
 	InternalError                      int32 = 1
+	GraphContainsCycle                 int32 = 5
+	DocumentValidationFailure          int32 = 121
+	OptionNotSupportedOnView           int32 = 167
+	ViewDepthLimitExceeded             int32 = 274
 	BadValue                           int32 = 2
 	NoSuchKey                          int32 = 4
 	FailedToParse                      int32 = 9
@@ -123,7 +127,7 @@ var names = map[int32]string{
 	64: "WriteConcernFailed", 79: "UnknownReplWriteConcern", 100: "UnsatisfiableWriteConcern",
 	121: "DocumentValidationFailure", 8: "UnknownError", 3: "OK",
 	11: "UserNotFound", 18: "AuthenticationFailed", 96: "OperationFailed",
-	5: "GraphContainsCycle", 241: "ConversionFailure", 11601: "Interrupted", 34: "CannotBackfillArray", 55: "InvalidDBRef", 56: "EmptyFieldName", 111: "NotExactValueField", 10: "InvalidBSON", 16: "InvalidLength",
+	5: "GraphContainsCycle", 167: "OptionNotSupportedOnView", 274: "ViewDepthLimitExceeded", 241: "ConversionFailure", 11601: "Interrupted", 34: "CannotBackfillArray", 55: "InvalidDBRef", 56: "EmptyFieldName", 111: "NotExactValueField", 10: "InvalidBSON", 16: "InvalidLength",
 }
 
 // Name is the code name MongoDB reports for code; unknown codes (including

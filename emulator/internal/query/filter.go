@@ -39,6 +39,10 @@ type Options struct {
 	// Expr compiles an aggregation expression. When nil, $expr and computed
 	// projection fields fail with NotImplemented.
 	Expr func(expr any) (Evaluator, error)
+	// Collator orders strings for equality, range and $in predicates
+	// under a collation (MongoDB manual, "Collation"); nil is binary.
+	// $regex, $jsonSchema and field names ignore it, as in MongoDB.
+	Collator value.Collator
 }
 
 // Filter is a compiled query predicate. It is safe for concurrent use.
@@ -61,6 +65,11 @@ func (p *parser) compile(filter bson.D) (*Filter, error) {
 	}
 	f := &Filter{root: optimize(root)}
 	f.id, f.hasID = idValue(filter)
+	if f.hasID && p.opts.Collator != nil && hasString(f.id) {
+		// Under a collation, string _id values equal in the collation
+		// but not in bytes must match too, so no binary _id lookup.
+		f.id, f.hasID = nil, false
+	}
 	return f, nil
 }
 
@@ -109,6 +118,26 @@ func idValue(filter bson.D) (any, bool) {
 	return v, true
 }
 
+func hasString(v any) bool {
+	switch x := v.(type) {
+	case string, bson.Symbol:
+		return true
+	case bson.D:
+		for _, e := range x {
+			if hasString(e.Value) {
+				return true
+			}
+		}
+	case bson.A:
+		for _, e := range x {
+			if hasString(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 type parser struct {
 	opts Options
 	// banSpecial forbids $expr, $where, $text and $jsonSchema, as MongoDB
@@ -147,7 +176,7 @@ func (p *parser) parseDoc(filter bson.D, sub bool) (node, error) {
 			kids = append(kids, n)
 			continue
 		}
-		n, err := comparisonNode(e.Key, opEQ, e.Value)
+		n, err := p.comparisonNode(e.Key, opEQ, e.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +266,7 @@ func (p *parser) parseTopOperator(e bson.E, sub bool) (node, error) {
 		return sampleNode(f), nil
 	case "$id", "$ref", "$db":
 		// DBRef fields queried directly, e.g. {$id: 5} inside $elemMatch.
-		return comparisonNode(e.Key, opEQ, e.Value)
+		return p.comparisonNode(e.Key, opEQ, e.Value)
 	}
 	hint := ". If you have a field name that starts with a '$' symbol, consider using $getField or $setField."
 	if e.Key == "$not" {
@@ -322,17 +351,17 @@ func (p *parser) parseOperator(path string, ops bson.D, e bson.E, sub bool) (nod
 	case "$not":
 		return p.parseNot(path, e.Value, sub)
 	case "$eq":
-		return comparisonNode(path, opEQ, e.Value)
+		return p.comparisonNode(path, opEQ, e.Value)
 	case "$lt", "$lte", "$gt", "$gte":
 		if _, ok := e.Value.(bson.Regex); ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "Can't have RegEx as arg to predicate over field '%s'.", path)
 		}
-		return comparisonNode(path, comparisonOps[e.Key], e.Value)
+		return p.comparisonNode(path, comparisonOps[e.Key], e.Value)
 	case "$ne":
 		if _, ok := e.Value.(bson.Regex); ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "Can't have regex as arg to $ne.")
 		}
-		n, err := comparisonNode(path, opEQ, e.Value)
+		n, err := p.comparisonNode(path, opEQ, e.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -342,7 +371,7 @@ func (p *parser) parseOperator(path string, ops bson.D, e bson.E, sub bool) (nod
 		if !ok {
 			return nil, mongoerr.New(mongoerr.BadValue, "%s needs an array", e.Key)
 		}
-		n, err := inNode(path, arr)
+		n, err := p.inNode(path, arr)
 		if err != nil {
 			return nil, err
 		}
@@ -402,13 +431,14 @@ var bitsOps = map[string]bitsOp{
 
 func splitPath(path string) []string { return strings.Split(path, ".") }
 
-func comparisonNode(path string, op cmpOp, rhs any) (node, error) {
+func (p *parser) comparisonNode(path string, op cmpOp, rhs any) (node, error) {
 	if _, ok := rhs.(bson.Undefined); ok {
 		return nil, mongoerr.New(mongoerr.BadValue, "cannot compare to undefined")
 	}
-	n := &pathNode{path: splitPath(path), test: cmpPred(op, rhs)}
+	coll := p.opts.Collator
+	n := &pathNode{path: splitPath(path), test: cmpPred(op, rhs, coll)}
 	if _, isRegex := rhs.(bson.Regex); op == opEQ && !isRegex {
-		n.in = &inArgs{eqs: []any{rhs}}
+		n.in = &inArgs{eqs: []any{rhs}, coll: coll}
 	}
 	return n, nil
 }
@@ -435,7 +465,7 @@ func (p *parser) parseNot(path string, arg any, sub bool) (node, error) {
 	return &notNode{&andNode{kids: kids}}, nil
 }
 
-func inNode(path string, arr bson.A) (node, error) {
+func (p *parser) inNode(path string, arr bson.A) (node, error) {
 	var eqs []any
 	var res []*regexMatcher
 	for _, x := range arr {
@@ -455,7 +485,7 @@ func inNode(path string, arr bson.A) (node, error) {
 			eqs = append(eqs, x)
 		}
 	}
-	args := &inArgs{eqs: eqs, res: res}
+	args := &inArgs{eqs: eqs, res: res, coll: p.opts.Collator}
 	return &pathNode{path: splitPath(path), test: inPred(args), in: args}, nil
 }
 
@@ -654,7 +684,7 @@ func (p *parser) parseAll(path string, arg any) (node, error) {
 		if d, ok := value.Doc(x); ok && len(d) > 0 && isQueryOperator(d[0].Key) {
 			return nil, mongoerr.New(mongoerr.BadValue, "no $ expressions in $all")
 		}
-		n, err := comparisonNode(path, opEQ, x)
+		n, err := p.comparisonNode(path, opEQ, x)
 		if err != nil {
 			return nil, err
 		}

@@ -147,8 +147,9 @@ type pathNode struct {
 
 // inArgs are the values and patterns of an $in.
 type inArgs struct {
-	eqs []any
-	res []*regexMatcher
+	eqs  []any
+	res  []*regexMatcher
+	coll value.Collator // for eqs; nil is binary
 }
 
 func (n *pathNode) match(doc bson.D, d *details) (bool, error) {
@@ -200,7 +201,7 @@ func matchRank(v any) int {
 // compare is ComparisonMatchExpression::matchesSingleElement: values of
 // different canonical types never compare ("type bracketing"), except that
 // null equals missing and undefined, and MinKey/MaxKey bound everything.
-func compare(op cmpOp, e, rhs any) bool {
+func compare(op cmpOp, e, rhs any, coll value.Collator) bool {
 	re, rr := matchRank(e), matchRank(rhs)
 	if re != rr {
 		switch {
@@ -219,7 +220,7 @@ func compare(op cmpOp, e, rhs any) bool {
 			return (op == opLTE || op == opGTE) && ln && rn
 		}
 	}
-	c := value.Compare(e, rhs)
+	c := value.CompareWith(e, rhs, coll)
 	switch op {
 	case opLT:
 		return c < 0
@@ -246,8 +247,8 @@ func isNaN(v any) bool {
 	return false
 }
 
-func cmpPred(op cmpOp, rhs any) pred {
-	return pure(func(v any) bool { return compare(op, v, rhs) })
+func cmpPred(op cmpOp, rhs any, coll value.Collator) pred {
+	return pure(func(v any) bool { return compare(op, v, rhs, coll) })
 }
 
 // regexMatcher is a compiled $regex: it matches strings and symbols by
@@ -272,10 +273,10 @@ func (r *regexMatcher) matches(v any) bool {
 // inPred is $in: equality with any listed value or a match of any listed
 // regex; a null in the list also matches missing and undefined.
 func inPred(args *inArgs) pred {
-	eqs, res := args.eqs, args.res
+	eqs, res, coll := args.eqs, args.res, args.coll
 	return pure(func(v any) bool {
 		for _, x := range eqs {
-			if compare(opEQ, v, x) {
+			if compare(opEQ, v, x, coll) {
 				return true
 			}
 		}

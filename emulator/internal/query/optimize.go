@@ -82,6 +82,7 @@ func mergeIn(kids []node) node {
 		} else if !slices.Equal(p.path, first.path) {
 			return nil
 		}
+		merged.coll = p.in.coll
 		merged.eqs = append(merged.eqs, p.in.eqs...)
 		merged.res = append(merged.res, p.in.res...)
 	}

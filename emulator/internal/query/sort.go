@@ -14,6 +14,7 @@ import (
 // Sort is a compiled sort specification such as {a: 1, "b.c": -1}.
 type Sort struct {
 	keys []sortKey
+	coll value.Collator
 }
 
 type sortKey struct {
@@ -69,6 +70,14 @@ func CompileSort(spec bson.D) (*Sort, error) {
 		s.keys = append(s.keys, sortKey{path: path, desc: dir < 0})
 	}
 	return s, nil
+}
+
+// WithCollator returns s ordering strings under coll (nil: binary), as a
+// sort under a collation does (MongoDB manual, "Collation").
+func (s *Sort) WithCollator(coll value.Collator) *Sort {
+	c := *s
+	c.coll = coll
+	return &c
 }
 
 // Compare orders a before b (-1), after (1) or as equal (0). For a path
@@ -136,7 +145,7 @@ func (s *Sort) CompareKeys(a, b SortKey) int {
 
 func (s *Sort) compareTuples(a, b []any) int {
 	for i, k := range s.keys {
-		c := value.Compare(a[i], b[i])
+		c := value.CompareWith(a[i], b[i], s.coll)
 		if k.desc {
 			c = -c
 		}

@@ -92,7 +92,12 @@ func Rank(v any) int {
 // Compare orders a and b the way MongoDB sorts them: first by canonical type
 // rank, then by value. Numbers of all types compare by numeric value; NaN is
 // below every other number and equal to itself.
-func Compare(a, b any) int {
+func Compare(a, b any) int { return CompareWith(a, b, nil) }
+
+// CompareWith is Compare with strings and symbols ordered by coll (nil:
+// binary), as under a collation; field names and everything else compare
+// as without one.
+func CompareWith(a, b any, coll Collator) int {
 	ra, rb := Rank(a), Rank(b)
 	if ra != rb {
 		return cmp.Compare(ra, rb)
@@ -103,11 +108,14 @@ func Compare(a, b any) int {
 	case rankNumber:
 		return CompareNumbers(a, b)
 	case rankString:
+		if coll != nil {
+			return coll.CompareStrings(stringOf(a), stringOf(b))
+		}
 		return strings.Compare(stringOf(a), stringOf(b))
 	case rankObject:
-		return compareDocs(AsDoc(a), AsDoc(b))
+		return compareDocs(AsDoc(a), AsDoc(b), coll)
 	case rankArray:
-		return compareArrays(a.(bson.A), b.(bson.A))
+		return compareArrays(a.(bson.A), b.(bson.A), coll)
 	case rankBinary:
 		x, y := a.(bson.Binary), b.(bson.Binary)
 		if c := cmp.Compare(len(x.Data), len(y.Data)); c != 0 {
@@ -156,7 +164,7 @@ func Compare(a, b any) int {
 		if c := strings.Compare(string(x.Code), string(y.Code)); c != 0 {
 			return c
 		}
-		return Compare(x.Scope, y.Scope)
+		return CompareWith(x.Scope, y.Scope, coll)
 	}
 	return 0
 }
@@ -193,7 +201,7 @@ func AsDoc(v any) bson.D {
 	return nil
 }
 
-func compareDocs(x, y bson.D) int {
+func compareDocs(x, y bson.D, coll Collator) int {
 	for i := 0; i < len(x) && i < len(y); i++ {
 		if c := cmp.Compare(Rank(x[i].Value), Rank(y[i].Value)); c != 0 {
 			return c
@@ -201,16 +209,16 @@ func compareDocs(x, y bson.D) int {
 		if c := strings.Compare(x[i].Key, y[i].Key); c != 0 {
 			return c
 		}
-		if c := Compare(x[i].Value, y[i].Value); c != 0 {
+		if c := CompareWith(x[i].Value, y[i].Value, coll); c != 0 {
 			return c
 		}
 	}
 	return cmp.Compare(len(x), len(y))
 }
 
-func compareArrays(x, y bson.A) int {
+func compareArrays(x, y bson.A, coll Collator) int {
 	for i := 0; i < len(x) && i < len(y); i++ {
-		if c := Compare(x[i], y[i]); c != 0 {
+		if c := CompareWith(x[i], y[i], coll); c != 0 {
 			return c
 		}
 	}
@@ -219,35 +227,39 @@ func compareArrays(x, y bson.A) int {
 
 // Key returns a string that is the same for two values exactly when they are
 // Equal, for use as a map key (the _id index, $group, $addToSet, distinct).
-func Key(v any) string {
+func Key(v any) string { return KeyWith(v, nil) }
+
+// KeyWith is Key for equality under coll (nil: binary): strings and
+// symbols contribute their collation keys.
+func KeyWith(v any, coll Collator) string {
 	var b strings.Builder
-	writeKey(&b, v)
+	writeKey(&b, v, coll)
 	return b.String()
 }
 
-func writeKey(b *strings.Builder, v any) {
+func writeKey(b *strings.Builder, v any, coll Collator) {
 	b.WriteString(strconv.Itoa(Rank(v)))
 	b.WriteByte(':')
 	switch x := v.(type) {
 	case int, int32, int64, float64, bson.Decimal128:
 		b.WriteString(numberKey(x))
 	case string:
-		b.WriteString(strconv.Quote(x))
+		b.WriteString(strconv.Quote(collKey(x, coll)))
 	case bson.Symbol:
-		b.WriteString(strconv.Quote(string(x)))
+		b.WriteString(strconv.Quote(collKey(string(x), coll)))
 	case bson.D, bson.M:
 		b.WriteByte('{')
 		for _, e := range AsDoc(x) {
 			b.WriteString(strconv.Quote(e.Key))
 			b.WriteByte('=')
-			writeKey(b, e.Value)
+			writeKey(b, e.Value, coll)
 			b.WriteByte(',')
 		}
 		b.WriteByte('}')
 	case bson.A:
 		b.WriteByte('[')
 		for _, e := range x {
-			writeKey(b, e)
+			writeKey(b, e, coll)
 			b.WriteByte(',')
 		}
 		b.WriteByte(']')
@@ -273,7 +285,7 @@ func writeKey(b *strings.Builder, v any) {
 		b.WriteString(strconv.Quote(string(x)))
 	case bson.CodeWithScope:
 		b.WriteString(strconv.Quote(string(x.Code)))
-		writeKey(b, x.Scope)
+		writeKey(b, x.Scope, coll)
 	}
 }
 
