@@ -108,6 +108,9 @@ func (x *exec) serverStatus() (bson.D, error) {
 		bson.E{Key: "pid", Value: int64(os.Getpid())},
 		bson.E{Key: "uptime", Value: time.Since(x.s.started).Seconds()},
 		bson.E{Key: "localTime", Value: bson.NewDateTimeFromTime(time.Now())},
+		// MongoDB's count of open multi-document transactions: how a test
+		// sees the lifetime reaper abort one.
+		bson.E{Key: "transactions", Value: bson.D{{Key: "currentOpen", Value: int64(len(x.s.store.open))}}},
 	), nil
 }
 
