@@ -69,6 +69,17 @@ func Reason(err error) (codes.Code, string) {
 	return st.Code(), ""
 }
 
+// RetryInfo is err's RetryInfo detail, the delay mongogate asks a client
+// to wait before retrying, or nil.
+func RetryInfo(err error) *errdetails.RetryInfo {
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri
+		}
+	}
+	return nil
+}
+
 // IsReason reports whether err is a status with code and reason.
 func IsReason(err error, code codes.Code, reason pb.ErrorReason) bool {
 	c, r := Reason(err)
