@@ -1,12 +1,13 @@
 // Package testkit holds what mongogate's tests repeat across packages:
 // the three service stubs on one connection, assertions on a status's
 // code and ErrorInfo reason (the kind an error keeps across the RPC, which
-// tests compare instead of messages), and a bounded wait for a condition
-// in place of a sleep. It imports neither the server nor the client, so
+// tests compare instead of messages), a bounded wait for a condition in
+// place of a sleep, and a settable clock. It imports neither the server nor the client, so
 // that their own tests can use it.
 package testkit
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -134,4 +135,28 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() error)
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+// Clock is a settable clock for a Config's Now: it stands still until the
+// test moves it, so that expiry is a step of the test, not a wait.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
