@@ -248,16 +248,19 @@ principals:
 		// Grant read on secret.
 		writeFile(t, rulesFile, rules(fmt.Sprintf(`, "%s.secret"`, db)))
 		s.hangUp(t)
-		waitFor(t, "the reload to allow reading secret", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "the reload to allow reading secret", func() error {
 			_, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
-			return err == nil
+			return err
 		})
 
 		// A bad file is logged and keeps the rules in force.
 		writeFile(t, rulesFile, "principals:\n  analyst: [\n")
 		s.hangUp(t)
-		waitFor(t, "the server to log the failed reload", func() bool {
-			return strings.Contains(s.Stderr(), "authorization rules not reloaded")
+		testkit.WaitFor(t, 10*time.Second, "the server to log the failed reload", func() error {
+			if !strings.Contains(s.Stderr(), "authorization rules not reloaded") {
+				return errors.New("not in its log")
+			}
+			return nil
 		})
 		if _, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret}); err != nil {
 			t.Fatalf("after a bad reload the rules in force must stay: %v", err)
@@ -266,9 +269,12 @@ principals:
 		// Revoke it again.
 		writeFile(t, rulesFile, rules(""))
 		s.hangUp(t)
-		waitFor(t, "the reload to refuse reading secret", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "the reload to refuse reading secret", func() error {
 			_, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
-			return status.Code(err) == codes.PermissionDenied
+			if status.Code(err) != codes.PermissionDenied {
+				return fmt.Errorf("FindOne answers %v", err)
+			}
+			return nil
 		})
 
 		// The session and its transaction lived through all of it.
@@ -287,17 +293,5 @@ func (s *serverProc) hangUp(t *testing.T) {
 	t.Helper()
 	if err := s.Signal(syscall.SIGHUP); err != nil {
 		t.Fatalf("SIGHUP: %v", err)
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -128,6 +128,31 @@ func (l *loader) one(tag string) {
 	l.mu.Unlock()
 }
 
+// committed is how many transactions have committed so far.
+func (l *loader) committed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.commit {
+		if r.outcome == "committed" {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCommitted waits until n transactions have committed in all: the
+// load has reached the backend.
+func (l *loader) waitCommitted(t *testing.T, n int, what string) {
+	t.Helper()
+	testkit.WaitFor(t, 20*time.Second, fmt.Sprintf("%d commits %s", n, what), func() error {
+		if got := l.committed(); got < n {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
+}
+
 func (l *loader) finish() []result {
 	close(l.stop)
 	l.wg.Wait()
@@ -173,7 +198,7 @@ func TestBackendKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := startLoad(c, ns, 8)
-	time.Sleep(time.Second)
+	l.waitCommitted(t, 20, "before the kill")
 	emu.Kill()
 	killed := time.Now()
 
@@ -221,7 +246,7 @@ func TestBackendKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := startLoad(c, ns, 2)
-	time.Sleep(500 * time.Millisecond)
+	after.waitCommitted(t, 5, "after the restart")
 	for _, r := range after.finish() {
 		if r.outcome != "committed" {
 			t.Fatalf("a transaction after the restart ended as %s", r.outcome)
@@ -248,13 +273,13 @@ func TestBackendCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := startLoad(c, ns, 8)
-	time.Sleep(time.Second)
+	l.waitCommitted(t, 20, "before the cut")
 	proxy.Cut()
 	waitHealth(t, c, healthpb.HealthCheckResponse_NOT_SERVING, 10*time.Second)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the outage lasts
 	proxy.Restore(t)
 	back := waitHealth(t, c, healthpb.HealthCheckResponse_SERVING, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	l.waitCommitted(t, l.committed()+5, "after the restore")
 	results := l.finish()
 
 	counts := map[string]int{}
