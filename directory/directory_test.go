@@ -137,7 +137,7 @@ func TestLiveAndGone(t *testing.T) {
 	// worth of them, each followed by b's read.
 	beats := 2 * int64(a.cfg.StaleAfter/a.cfg.Interval)
 	from := mustStored(t, coll, "a").Seq
-	testkit.WaitFor(t, 4*a.cfg.StaleAfter, "a's heartbeats", func() error {
+	testkit.WaitFor(t, 10*a.cfg.StaleAfter, "a's heartbeats", func() error {
 		if n := mustStored(t, coll, "a").Seq - from; n < beats {
 			return fmt.Errorf("%d heartbeats, want %d", n, beats)
 		}
@@ -185,7 +185,7 @@ func TestDeadInstanceReclaimed(t *testing.T) {
 		reclaimed <- dead
 		return nil
 	}})
-	waitStored(t, coll, "a", 3*testInterval, "a heartbeat listing a's open transaction", func(e stored) error {
+	waitStored(t, coll, "a", 10*testInterval, "a's entry listing its open transaction", func(e stored) error {
 		if len(e.Open) != 1 {
 			return fmt.Errorf("entry lists %d open transactions, want 1", len(e.Open))
 		}
@@ -273,7 +273,7 @@ func TestReclaimRetried(t *testing.T) {
 		}
 		return errors.New("backend down")
 	}})
-	testkit.WaitFor(t, 5*b.cfg.StaleAfter, "b's failing reclaim of a, and its retry", func() error {
+	testkit.WaitFor(t, 10*b.cfg.StaleAfter, "b's failing reclaim of a, and its retry", func() error {
 		if n := failures.Load(); n < 2 {
 			return fmt.Errorf("%d attempts", n)
 		}
