@@ -227,7 +227,8 @@ func TestGoClientRoutesToOwner(t *testing.T) {
 	owners := map[string]bool{}
 	const sessions = 12
 	for i := range sessions {
-		err := client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+		err := client.UseSession(ctx, func(ctx context.Context) error {
+			s := mongogate.SessionFromContext(ctx)
 			owners[s.ID()[:len("mg-test-0")]] = true
 			_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
 				for j := range 3 {
