@@ -80,7 +80,7 @@ func entry(t *testing.T, mc *mongo.Client, id string) directory.Instance {
 // transaction that match accepts: what its survivors will kill.
 func waitListed(t *testing.T, mc *mongo.Client, id string, match func(directory.OpenTxn) bool) {
 	t.Helper()
-	testkit.WaitFor(t, 3*heartbeat, "a heartbeat of "+id+" listing the transaction", func() error {
+	testkit.WaitFor(t, 5*heartbeat, "a heartbeat of "+id+" listing the transaction", func() error {
 		open := entry(t, mc, id).Open
 		if slices.ContainsFunc(open, match) {
 			return nil
