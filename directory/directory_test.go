@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // testInterval is short so that deaths show within a test's patience.
@@ -51,17 +53,66 @@ func (d *Directory) kill() { d.Stop() }
 
 func waitStatus(t *testing.T, d *Directory, id string, want Status, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testkit.WaitFor(t, within, "status of "+id, func() error {
 		_, got, err := d.Lookup(context.Background(), id)
-		if err == nil && got == want {
-			return
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status of %s: %v (err %v), want %v within %v", id, got, err, want, within)
+		if got != want {
+			return fmt.Errorf("%v, want %v", got, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+}
+
+// stored is an entry as MongoDB holds it, with what Instance leaves out.
+type stored struct {
+	State string    `bson:"state"`
+	Seq   int64     `bson:"seq"`
+	Open  []OpenTxn `bson:"open"`
+	Claim struct {
+		By string `bson:"by"`
+	} `bson:"claim"`
+}
+
+// mustStored reads id's entry from MongoDB, not from a directory's cache.
+func mustStored(t *testing.T, coll *mongo.Collection, id string) stored {
+	t.Helper()
+	var e stored
+	if err := coll.FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
+		t.Fatalf("reading the entry of %s: %v", id, err)
 	}
+	return e
+}
+
+// waitStored waits until id's entry in MongoDB satisfies cond, which
+// describes what it saw when it is not satisfied.
+func waitStored(t *testing.T, coll *mongo.Collection, id string, within time.Duration, what string, cond func(stored) error) {
+	t.Helper()
+	testkit.WaitFor(t, within, what, func() error { return cond(mustStored(t, coll, id)) })
+}
+
+// waitStale waits until id's heartbeat is older than StaleAfter by
+// MongoDB's clock, the age at which a claim on it matches.
+func waitStale(t *testing.T, d *Directory, id string) {
+	t.Helper()
+	testkit.WaitFor(t, 3*d.cfg.StaleAfter, id+" stale", func() error {
+		inst, found, err := d.fetch(context.Background(), id)
+		if err != nil || !found {
+			return fmt.Errorf("entry found %v, %v", found, err)
+		}
+		if age := time.Duration(inst.AgeMS) * time.Millisecond; age <= d.cfg.StaleAfter {
+			return fmt.Errorf("heartbeat age %v, want over %v", age, d.cfg.StaleAfter)
+		}
+		return nil
+	})
+}
+
+// pass runs one of d's directory reads by hand, with the reclaims it
+// starts, so that a test knows it happened.
+func (d *Directory) pass() {
+	d.refresh(context.Background())
+	d.reclaimDead(context.Background())
 }
 
 func TestLiveAndGone(t *testing.T) {
@@ -75,17 +126,29 @@ func TestLiveAndGone(t *testing.T) {
 	if _, st, _ := a.Lookup(context.Background(), "nobody"); st != Unknown {
 		t.Errorf("Lookup(nobody) = %v, want unknown", st)
 	}
-	// Heartbeats keep it live well past StaleAfter.
-	time.Sleep(2 * a.cfg.StaleAfter)
-	if _, st, _ := b.Lookup(context.Background(), "a"); st != Live {
-		t.Fatalf("a is %v after heartbeating for 2×StaleAfter, want live", st)
-	}
+	// Heartbeats keep it live well past StaleAfter: twice StaleAfter's
+	// worth of them, each followed by b's read.
+	beats := 2 * int64(a.cfg.StaleAfter/a.cfg.Interval)
+	from := mustStored(t, coll, "a").Seq
+	testkit.WaitFor(t, 10*a.cfg.StaleAfter, "a's heartbeats", func() error {
+		if n := mustStored(t, coll, "a").Seq - from; n < beats {
+			return fmt.Errorf("%d heartbeats, want %d", n, beats)
+		}
+		b.pass()
+		if _, st, _ := b.Lookup(context.Background(), "a"); st != Live {
+			t.Fatalf("a is %v while heartbeating, want live", st)
+		}
+		return nil
+	})
 	if err := a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// A graceful Close is seen as gone at the next read, not after
 	// StaleAfter.
-	waitStatus(t, b, "a", Gone, testInterval)
+	b.pass()
+	if _, st, _ := b.Lookup(context.Background(), "a"); st != Gone {
+		t.Fatalf("a is %v at the first read after its Close, want gone", st)
+	}
 	if n := b.Counts(); n[Live] != 1 || n[Gone] != 1 {
 		t.Errorf("Counts = %v, want 1 live (b), 1 gone (a)", n)
 	}
@@ -115,7 +178,12 @@ func TestDeadInstanceReclaimed(t *testing.T) {
 		reclaimed <- dead
 		return nil
 	}})
-	time.Sleep(2 * testInterval) // a heartbeat carries the open list
+	waitStored(t, coll, "a", 10*testInterval, "a's entry listing its open transaction", func(e stored) error {
+		if len(e.Open) != 1 {
+			return fmt.Errorf("entry lists %d open transactions, want 1", len(e.Open))
+		}
+		return nil
+	})
 	a.kill()
 	start := time.Now()
 	select {
@@ -132,10 +200,13 @@ func TestDeadInstanceReclaimed(t *testing.T) {
 	if len(inst.Open) != 1 {
 		t.Errorf("tombstone open list %+v, want the last heartbeat's", inst.Open)
 	}
+	// The tombstone ends the claims: reads after it reclaim nothing.
+	b.pass()
+	b.pass()
 	select {
 	case again := <-reclaimed:
 		t.Errorf("reclaimed twice: %+v", again)
-	case <-time.After(3 * testInterval):
+	default:
 	}
 }
 
@@ -156,7 +227,7 @@ func TestReclaimExactlyOnce(t *testing.T) {
 		d.kill() // drive them by hand, all at the same moment
 		survivors = append(survivors, d)
 	}
-	time.Sleep(a.cfg.StaleAfter + testInterval)
+	waitStale(t, survivors[0], "a")
 	var wg sync.WaitGroup
 	startLine := make(chan struct{})
 	for _, d := range survivors {
@@ -181,30 +252,56 @@ func TestReclaimExactlyOnce(t *testing.T) {
 	}
 }
 
-// A claim whose survivor died too expires, and another survivor takes
-// over; a failing Reclaim leaves the entry for a retry.
+// A failing Reclaim leaves the entry for a retry: the claimer tries
+// again once its own claim is StaleAfter old. A claim whose survivor died
+// too expires, and another survivor takes over.
 func TestReclaimRetried(t *testing.T) {
 	coll := mustCollection(t)
 	a := mustStart(t, coll, "a", Config{})
 	a.kill()
-	var fail atomic.Bool
-	fail.Store(true)
-	var ok atomic.Int32
-	b := mustStart(t, coll, "b", Config{Reclaim: func(context.Context, Instance) error {
-		if fail.Load() {
-			return errors.New("backend down")
+	var failures atomic.Int32
+	b := mustStart(t, coll, "b", Config{Reclaim: func(_ context.Context, dead Instance) error {
+		if dead.ID == "a" {
+			failures.Add(1)
 		}
-		ok.Add(1)
+		return errors.New("backend down")
+	}})
+	testkit.WaitFor(t, 10*b.cfg.StaleAfter, "b's failing reclaim of a, and its retry", func() error {
+		if n := failures.Load(); n < 2 {
+			return fmt.Errorf("%d attempts", n)
+		}
+		return nil
+	})
+	b.kill()
+	if e := mustStored(t, coll, "a"); e.State != stateLive || e.Claim.By != "b" {
+		t.Fatalf("a after b's failed reclaims: state %q, claimed by %q; want still live, claimed by b", e.State, e.Claim.By)
+	}
+	tried := failures.Load()
+
+	var mu sync.Mutex
+	var byC []string
+	c := mustStart(t, coll, "c", Config{Reclaim: func(_ context.Context, dead Instance) error {
+		mu.Lock()
+		defer mu.Unlock()
+		byC = append(byC, dead.ID)
 		return nil
 	}})
-	waitStatus(t, b, "a", Dead, 2*a.cfg.StaleAfter)
-	time.Sleep(2 * testInterval) // b claimed and failed
-	if _, st, _ := b.Lookup(context.Background(), "a"); st != Dead {
-		t.Fatalf("a is %v after a failed reclaim, want still dead", st)
+	waitStatus(t, c, "a", Gone, 4*c.cfg.StaleAfter)
+	if e := mustStored(t, coll, "a"); e.State != stateGone {
+		t.Fatalf("a's entry is %q after c's reclaim, want a tombstone", e.State)
 	}
-	fail.Store(false)
-	waitStatus(t, b, "a", Gone, 3*a.cfg.StaleAfter)
-	if ok.Load() != 1 {
-		t.Errorf("successful reclaims: %d, want 1", ok.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	reclaimedA := 0
+	for _, id := range byC {
+		if id == "a" {
+			reclaimedA++
+		}
+	}
+	if reclaimedA != 1 {
+		t.Errorf("c reclaimed a %d times (reclaims %v), want once", reclaimedA, byC)
+	}
+	if n := failures.Load(); n != tried {
+		t.Errorf("b tried %d more times after it died", n-tried)
 	}
 }

@@ -330,6 +330,47 @@ func TestTransactionLifetimeLimit(t *testing.T) {
 	}
 }
 
+// serverStatus's transactions.currentOpen counts open transactions, as
+// MongoDB's does.
+func TestServerStatusOpenTransactions(t *testing.T) {
+	srv := mustStart(t, emulator.Config{})
+	client := mustConnect(t, srv.URI())
+	ctx := ctxT(t)
+	currentOpen := func() int64 {
+		t.Helper()
+		var st struct {
+			Transactions struct {
+				CurrentOpen int64 `bson:"currentOpen"`
+			} `bson:"transactions"`
+		}
+		if err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "serverStatus", Value: 1}}).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Transactions.CurrentOpen
+	}
+	if n := currentOpen(); n != 0 {
+		t.Fatalf("currentOpen %d before any transaction, want 0", n)
+	}
+	sess, err := client.StartSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.EndSession(ctx)
+	_ = sess.StartTransaction()
+	if _, err := client.Database("db").Collection("c").InsertOne(mongo.NewSessionContext(ctx, sess), bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := currentOpen(); n != 1 {
+		t.Fatalf("currentOpen %d with a transaction open, want 1", n)
+	}
+	if err := sess.AbortTransaction(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := currentOpen(); n != 0 {
+		t.Fatalf("currentOpen %d after the abort, want 0", n)
+	}
+}
+
 func TestRetryableWriteReturnsCachedResult(t *testing.T) {
 	srv := mustStart(t, emulator.Config{})
 	client := mustConnect(t, srv.URI())

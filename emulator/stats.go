@@ -272,6 +272,9 @@ func (x *exec) serverStatus() (bson.D, error) {
 			{Key: "primary", Value: addr},
 			{Key: "me", Value: addr},
 		}},
+		// MongoDB's count of open multi-document transactions: how a test
+		// sees the lifetime reaper abort one.
+		bson.E{Key: "transactions", Value: bson.D{{Key: "currentOpen", Value: int64(len(s.store.open))}}},
 		bson.E{Key: "storageEngine", Value: bson.D{
 			{Key: "name", Value: "ephemeralForTest"},
 			{Key: "supportsCommittedReads", Value: true},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
+	"github.com/mongogate/mongogate/txn"
 )
 
 func TestTransactionOutcome(t *testing.T) {
@@ -78,18 +81,26 @@ func TestTransactionOutcome(t *testing.T) {
 	// directory's tombstone answer.
 	n3 := begin()
 	insert("three")
-	time.Sleep(500 * time.Millisecond) // a heartbeat lists it
+	listed := txn.OutcomeID(token, n3)
+	testkit.WaitFor(t, 10*time.Second, "a heartbeat of a listing transaction "+listed+", as b reads it", func() error {
+		inst, _, err := b.dir.Lookup(ctx, "inst-a")
+		if err != nil {
+			return err
+		}
+		for _, o := range inst.Open {
+			if o.Outcome == listed {
+				return nil
+			}
+		}
+		return fmt.Errorf("a's entry lists %+v", inst.Open)
+	})
 	a.kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, st, _ := b.dir.Lookup(testCtx(t), "inst-a"); st == directory.Gone {
-			break
+	testkit.WaitFor(t, 10*time.Second, "a reclaimed", func() error {
+		if _, st, err := b.dir.Lookup(ctx, "inst-a"); err != nil || st != directory.Gone {
+			return fmt.Errorf("b sees a %v (%v), want gone", st, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("a was not reclaimed within 10 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	want("committed, owner gone", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, true)
 	want("open when the owner died", b, token, n3, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
 	want("aborted before, owner gone (not listed, no record)", b, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN, false)

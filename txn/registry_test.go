@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mongogate/mongogate/internal/testkit"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -19,24 +20,24 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 		name string
 		// end makes the registry end e's transaction; release is the
 		// test's hold on e.
-		end          func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testClock)
+		end          func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testkit.Clock)
 		wantDangling int
 	}{
-		{"EndSession", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), _ *testClock) {
+		{"EndSession", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), _ *testkit.Clock) {
 			release()
 			aborted, err := reg.End(context.Background(), e.Token, e.Principal)
 			if err != nil || !aborted {
 				t.Fatalf("End = %v, %v; want a transaction aborted", aborted, err)
 			}
 		}, 0},
-		{"idle expiry", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testClock) {
+		{"idle expiry", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testkit.Clock) {
 			release()
 			clk.Add(time.Hour)
 			if _, _, err := reg.Acquire(context.Background(), e.Token, e.Principal); err == nil {
 				t.Fatal("Acquire after the idle timeout succeeded")
 			}
 		}, 0},
-		{"transaction lifetime", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testClock) {
+		{"transaction lifetime", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), clk *testkit.Clock) {
 			release()
 			clk.Add(2 * time.Second)
 			_, again, err := reg.Acquire(context.Background(), e.Token, e.Principal)
@@ -45,7 +46,7 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			}
 			again()
 		}, 2},
-		{"shutdown", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), _ *testClock) {
+		{"shutdown", func(t *testing.T, reg *sessions.Registry, e *sessions.Entry, release func(), _ *testkit.Clock) {
 			release()
 			if err := reg.Close(context.Background()); err != nil {
 				t.Fatalf("Close: %v", err)
@@ -64,7 +65,7 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 				outcomes = append(outcomes, s)
 				mu.Unlock()
 			}})
-			clk := &testClock{t: time.Now()}
+			clk := testkit.NewClock(time.Now())
 			reg, err := sessions.New(sessions.Config{
 				InstanceID: "test", Now: clk.Now,
 				IdleTimeout: time.Minute, TxnLifetime: time.Second,
@@ -111,22 +112,4 @@ func TestRegistryAbortsThroughManager(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testClock is a settable clock for sessions.Config.Now.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mongogate/mongogate/emulator"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -596,8 +597,21 @@ func TestCommitAfterLifetimeLimit(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	f.mustInsert(t, e, "x")
-	// The reaper runs once a second for short limits: give it two turns.
-	time.Sleep(2 * time.Second)
+	// The reaper runs once a second for short limits.
+	testkit.WaitFor(t, 10*time.Second, "the lifetime reaper's abort", func() error {
+		var st struct {
+			Transactions struct {
+				CurrentOpen int64 `bson:"currentOpen"`
+			} `bson:"transactions"`
+		}
+		if err := f.client.Database("admin").RunCommand(ctx, bson.D{{Key: "serverStatus", Value: 1}}).Decode(&st); err != nil {
+			return err
+		}
+		if n := st.Transactions.CurrentOpen; n != 0 {
+			return fmt.Errorf("%d transactions open", n)
+		}
+		return nil
+	})
 	if _, err := m.Commit(ctx, e, 0); !errors.Is(err, ErrAborted) {
 		t.Fatalf("Commit after the lifetime limit: err = %v, want ErrAborted", err)
 	}

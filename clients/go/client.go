@@ -34,11 +34,11 @@ const maxMessageSize = 32 << 20
 
 // cleanupTimeout bounds the calls the client makes on its own behalf when
 // the caller's context cannot be used: ending sessions in Close and
-// WithSession, aborting in WithTransaction after fn failed.
+// UseSession, aborting in WithTransaction after fn failed.
 const cleanupTimeout = 10 * time.Second
 
 // Client is a connection to a mongogate server. It is safe for concurrent
-// use; create one per server and share it. Close it when done.
+// use; create one per server and share it. Disconnect it when done.
 type Client struct {
 	conn      *grpc.ClientConn
 	sessions  pb.SessionServiceClient
@@ -202,12 +202,14 @@ func New(target string, opts ...Option) (*Client, error) {
 	}, nil
 }
 
-// Close ends the sessions the program still holds (aborting their open
-// transactions, never committing them), stops their keep-alives and closes
-// the connection. Ending sessions is best effort and bounded by a few
-// seconds; sessions it cannot end expire on the server. Calls after Close
-// fail with ErrClientClosed. Close is idempotent.
-func (c *Client) Close() error {
+// Disconnect ends the sessions the program still holds (aborting their
+// open transactions, never committing them), stops their keep-alives and
+// closes the connection, as the driver's Client.Disconnect does. Ending
+// sessions is best effort, bounded by ctx: sessions it cannot end in time
+// expire on the server, and the connection is closed all the same. Calls
+// after Disconnect fail with ErrClientClosed. Unlike the driver's, a
+// second Disconnect returns nil.
+func (c *Client) Disconnect(ctx context.Context) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -217,8 +219,6 @@ func (c *Client) Close() error {
 		live = append(live, s)
 	}
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range live {
 		wg.Go(func() { _ = s.End(ctx) })
@@ -233,6 +233,15 @@ func (c *Client) Close() error {
 	}
 	c.peersMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// Close is Disconnect with ending the sessions bounded by a few seconds,
+// for a deferred Close where no context is at hand. It is kept for the
+// programs written before Disconnect.
+func (c *Client) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	return c.Disconnect(ctx)
 }
 
 // peer returns the connection to the instance at addr, dialing it on

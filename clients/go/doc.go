@@ -11,13 +11,18 @@
 //
 // # Connecting
 //
-// New returns a Client; it connects on first use. Close it when done:
+// New returns a Client; it connects on first use. Disconnect it when
+// done, as with the driver; Disconnect ends the sessions the program still
+// holds, within its context:
 //
 //	client, err := mongogate.New("localhost:50051")
 //	if err != nil {
 //		return err
 //	}
-//	defer client.Close()
+//	defer client.Disconnect(ctx)
+//
+// Close is Disconnect with a few seconds of its own, for where no context
+// is at hand.
 //
 // Loopback targets use plaintext, every other target TLS with the system's
 // roots unless WithTLS or WithInsecure says otherwise. WithAPIKey
@@ -40,12 +45,14 @@
 //
 // A Session is a MongoDB session held by the server. An operation runs in
 // it when its context carries it, via NewSessionContext, as with the
-// driver's mongo.NewSessionContext. Client.WithSession starts a session and
-// ends it however its function returns, and Session.WithTransaction runs a
-// function in a transaction, retrying it and its commit as MongoDB's
-// drivers do:
+// driver's mongo.NewSessionContext. Client.UseSession (and
+// UseSessionWithOptions) starts a session, calls a function with a context
+// carrying it, and ends it however the function returns, as the driver's
+// do; Session.WithTransaction runs a function in a transaction, retrying
+// it and its commit as MongoDB's drivers do:
 //
-//	err := client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+//	err := client.UseSession(ctx, func(ctx context.Context) error {
+//		s := mongogate.SessionFromContext(ctx)
 //		_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
 //			if _, err := accounts.UpdateOne(ctx, from, debit); err != nil {
 //				return nil, err
@@ -60,7 +67,9 @@
 // round trip, the server doing WithTransaction's retries.
 //
 // While the program holds a Session a goroutine keeps it alive on the
-// server (see WithKeepAliveInterval); End, WithSession and Close stop it.
+// server (see WithKeepAliveInterval); End, UseSession and Disconnect stop
+// it. WithSession, which also passes the session to its function, is
+// UseSessionWithOptions under its earlier name.
 // The session's token is a secret: Session.String and Session.ID show only
 // a redacted form.
 //

@@ -53,7 +53,8 @@ var (
 	// ErrSessionOwnerGone: the server instance that held the session is
 	// gone (stopped, crashed or unreachable), and the session with it. A
 	// transaction open on it never commits, except one whose commit was
-	// under way: Client.TransactionOutcome says how that one ended.
+	// under way: Session.TransactionOutcome (the GetTransactionOutcome
+	// RPC, answered by any instance) says how that one ended.
 	// Start a new session.
 	ErrSessionOwnerGone = errors.New("mongogate: the server instance holding the session is gone")
 	// ErrSessionClientMismatch: the request names another backend than

@@ -14,15 +14,21 @@ import (
 )
 
 func ExampleNew() {
+	// Bound every call: the deadline travels to the server.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
 	client, err := mongogate.New(target) // e.g. "localhost:50051"
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-
-	// Bound every call: the deadline travels to the server.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	// Disconnect ends the sessions still held, within ctx. (It runs
+	// before cancel: defers run last first.)
+	defer func() {
+		if err := client.Disconnect(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
 
 	type user struct {
 		Name  string `bson:"name"`
@@ -41,14 +47,14 @@ func ExampleNew() {
 	// Output: ada@example.com
 }
 
-func ExampleClient_WithSession() {
+func ExampleClient_UseSession() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	client, err := mongogate.New(target)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	defer client.Disconnect(ctx)
 
 	accounts := client.Database("example_bank").Collection("accounts")
 	_, _ = accounts.DeleteMany(ctx, bson.D{})
@@ -63,7 +69,8 @@ func ExampleClient_WithSession() {
 	// function returns, even if it fails or panics; WithTransaction reruns
 	// the transaction on transient errors and recommits on an unknown
 	// commit result.
-	err = client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+	err = client.UseSession(ctx, func(ctx context.Context) error {
+		s := mongogate.SessionFromContext(ctx)
 		_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
 			move := func(id string, amount int) error {
 				_, err := accounts.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
@@ -98,13 +105,13 @@ func ExampleClient_WithSession() {
 }
 
 func ExampleSession_StartTransaction() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	client, err := mongogate.New(target)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	defer client.Disconnect(ctx)
 	orders := client.Database("example_orders").Collection("orders")
 	_, _ = orders.DeleteMany(ctx, bson.D{})
 
@@ -139,13 +146,13 @@ func ExampleSession_StartTransaction() {
 }
 
 func ExampleError() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	client, err := mongogate.New(target)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	defer client.Disconnect(ctx)
 	users := client.Database("example_errors").Collection("users")
 	_, _ = users.DeleteMany(ctx, bson.D{})
 
@@ -169,13 +176,13 @@ func ExampleError() {
 }
 
 func ExampleCollection_Aggregate() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	client, err := mongogate.New(target)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	defer client.Disconnect(ctx)
 	sales := client.Database("example_sales").Collection("sales")
 	_, _ = sales.DeleteMany(ctx, bson.D{})
 	if _, err := sales.InsertMany(ctx, []bson.D{
@@ -209,13 +216,13 @@ func ExampleCollection_Aggregate() {
 }
 
 func ExampleClient_RunTransaction() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	client, err := mongogate.New(target)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	defer client.Disconnect(ctx)
 	db := client.Database("example_run")
 	accounts, ledger := db.Collection("accounts"), db.Collection("ledger")
 	_, _ = accounts.DeleteMany(ctx, bson.D{})

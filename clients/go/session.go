@@ -119,11 +119,21 @@ func (c *Client) StartSession(ctx context.Context, opts ...*options.SessionOptio
 	return s, nil
 }
 
-// WithSession starts a session, calls fn with it (and with a context that
-// carries it), and ends it however fn returns: with an error, normally, or
-// by panicking, in which case the panic continues once the session has
-// ended. It returns fn's error, or else End's.
-func (c *Client) WithSession(ctx context.Context, opts *options.SessionOptions, fn func(ctx context.Context, s *Session) error) (err error) {
+// UseSession starts a session with default options, calls fn with a
+// context that carries it (SessionFromContext returns it), and ends it
+// however fn returns, as the driver's Client.UseSession does: ending it
+// aborts a transaction fn left open. See UseSessionWithOptions.
+func (c *Client) UseSession(ctx context.Context, fn func(ctx context.Context) error) error {
+	return c.UseSessionWithOptions(ctx, nil, fn)
+}
+
+// UseSessionWithOptions is UseSession with the session's options (nil for
+// the defaults). The session ends when fn returns with an error, normally,
+// or by panicking, in which case the panic continues once the session has
+// ended; ending it is not cut short by ctx's end but gets a few seconds
+// of its own. It returns fn's error unchanged, or else End's, which the
+// driver's version drops.
+func (c *Client) UseSessionWithOptions(ctx context.Context, opts *options.SessionOptions, fn func(ctx context.Context) error) (err error) {
 	s, err := c.StartSession(ctx, opts)
 	if err != nil {
 		return err
@@ -135,7 +145,15 @@ func (c *Client) WithSession(ctx context.Context, opts *options.SessionOptions, 
 			err = endErr
 		}
 	}()
-	return fn(NewSessionContext(ctx, s), s)
+	return fn(NewSessionContext(ctx, s))
+}
+
+// WithSession is UseSessionWithOptions with the session also passed to
+// fn. It is kept for the programs written before UseSession.
+func (c *Client) WithSession(ctx context.Context, opts *options.SessionOptions, fn func(ctx context.Context, s *Session) error) error {
+	return c.UseSessionWithOptions(ctx, opts, func(ctx context.Context) error {
+		return fn(ctx, SessionFromContext(ctx))
+	})
 }
 
 // rpc is where the session's calls go: the instance holding it, when

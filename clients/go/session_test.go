@@ -23,18 +23,38 @@ import (
 	"github.com/mongogate/mongogate/server"
 )
 
-// WithSession ends the session however fn leaves: afterwards the server no
-// longer knows the token.
-func TestWithSessionEnds(t *testing.T) {
+// UseSession, UseSessionWithOptions and WithSession end the session
+// however fn leaves: afterwards the server no longer knows the token.
+func TestUseSessionEnds(t *testing.T) {
 	g := mustGate(t, gateConfig{})
 	c := mustClient(t, g)
 	ctx := testCtx(t)
 	errFn := errors.New("fn failed")
+	const idle = 45 * time.Second
 
+	// use runs fn in a session through one of the entry points; idle,
+	// if set, is the idle timeout it asks for.
+	uses := []struct {
+		name string
+		idle time.Duration
+		use  func(ctx context.Context, fn func(ctx context.Context, s *mongogate.Session) error) error
+	}{
+		{"UseSession", 0, func(ctx context.Context, fn func(context.Context, *mongogate.Session) error) error {
+			return c.UseSession(ctx, func(ctx context.Context) error { return fn(ctx, mongogate.SessionFromContext(ctx)) })
+		}},
+		{"UseSessionWithOptions", idle, func(ctx context.Context, fn func(context.Context, *mongogate.Session) error) error {
+			return c.UseSessionWithOptions(ctx, options.Session().SetIdleTimeout(idle), func(ctx context.Context) error {
+				return fn(ctx, mongogate.SessionFromContext(ctx))
+			})
+		}},
+		{"WithSession", idle, func(ctx context.Context, fn func(context.Context, *mongogate.Session) error) error {
+			return c.WithSession(ctx, options.Session().SetIdleTimeout(idle), fn)
+		}},
+	}
 	tests := []struct {
 		name    string
 		fn      func(ctx context.Context, s *mongogate.Session) error
-		want    error // WithSession's error
+		want    error // the entry point's error
 		panics  bool
 		aborted bool // fn left a transaction open, which must not commit
 	}{
@@ -51,37 +71,98 @@ func TestWithSessionEnds(t *testing.T) {
 			}
 			panic("boom")
 		}, nil, true, true},
+		{"leaves a transaction open", func(ctx context.Context, s *mongogate.Session) error {
+			if err := s.StartTransaction(ctx); err != nil {
+				return err
+			}
+			_, err := c.Database(dbName(t)).Collection("c").InsertOne(ctx, bson.D{{Key: "_id", Value: "left open"}})
+			return err
+		}, nil, false, true},
 		{"ends the session itself", func(ctx context.Context, s *mongogate.Session) error { return s.End(ctx) }, nil, false, false},
+	}
+	for _, u := range uses {
+		for _, tt := range tests {
+			t.Run(u.name+"/"+tt.name, func(t *testing.T) {
+				var (
+					token     string
+					recovered any
+					err       error
+				)
+				func() {
+					defer func() { recovered = recover() }()
+					err = u.use(ctx, func(ctx context.Context, s *mongogate.Session) error {
+						if s == nil {
+							t.Fatal("fn's context carries no session")
+						}
+						token = mongogate.Token(s)
+						if u.idle != 0 && s.IdleTimeout() != u.idle {
+							t.Errorf("session idle timeout %v, want the option's %v", s.IdleTimeout(), u.idle)
+						}
+						return tt.fn(ctx, s)
+					})
+				}()
+				if tt.panics != (recovered != nil) {
+					t.Fatalf("recovered %v, want a panic: %v", recovered, tt.panics)
+				}
+				if !tt.panics && !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+					t.Fatalf("%s = %v, want %v", u.name, err, tt.want)
+				}
+				requireIs(t, mongogate.GetSessionByToken(ctx, c, token), mongogate.ErrSessionNotFound)
+				waitUnkept(t, c)
+			})
+		}
+	}
+	if n := g.count(t, dbName(t), "c", bson.D{}); n != 0 {
+		t.Errorf("%d documents committed by transactions fn left open", n)
+	}
+}
+
+// Disconnect ends the sessions left open within its context; with the
+// context already done it leaves them to expire on the server, and closes
+// the client all the same. Close after Disconnect, or Disconnect twice,
+// returns nil.
+func TestDisconnect(t *testing.T) {
+	g := mustGate(t, gateConfig{})
+	ctx := testCtx(t)
+	check := mustClient(t, g)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		wantEnded bool
+	}{
+		{"live context", ctx, true},
+		{"done context", done, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var (
-				token     string
-				recovered any
-				err       error
-			)
-			func() {
-				defer func() { recovered = recover() }()
-				err = c.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
-					token = mongogate.Token(s)
-					if mongogate.SessionFromContext(ctx) != s {
-						t.Errorf("fn's context does not carry the session")
-					}
-					return tt.fn(ctx, s)
-				})
-			}()
-			if tt.panics != (recovered != nil) {
-				t.Fatalf("recovered %v, want a panic: %v", recovered, tt.panics)
+			c, err := mongogate.New(g.addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !tt.panics && !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-				t.Fatalf("WithSession = %v, want %v", err, tt.want)
+			held := []*mongogate.Session{mustSession(t, c), mustSession(t, c)}
+			if err := c.Disconnect(tt.ctx); err != nil {
+				t.Fatalf("Disconnect: %v", err)
 			}
-			requireIs(t, mongogate.GetSessionByToken(ctx, c, token), mongogate.ErrSessionNotFound)
-			waitUnkept(t, c)
+			for _, s := range held {
+				err := mongogate.GetSessionByToken(ctx, check, mongogate.Token(s))
+				if tt.wantEnded {
+					requireIs(t, err, mongogate.ErrSessionNotFound)
+				} else if err != nil {
+					t.Errorf("a session Disconnect could not end: %v, want it still on the server", err)
+				}
+			}
+			requireIs(t, c.Ping(ctx), mongogate.ErrClientClosed)
+			_, err = c.StartSession(ctx)
+			requireIs(t, err, mongogate.ErrClientClosed)
+			if err := c.Disconnect(ctx); err != nil {
+				t.Errorf("second Disconnect: %v", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("Close after Disconnect: %v", err)
+			}
 		})
-	}
-	if n := g.count(t, dbName(t), "c", bson.D{}); n != 0 {
-		t.Errorf("%d documents committed by a panicking transaction", n)
 	}
 }
 

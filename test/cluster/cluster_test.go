@@ -17,18 +17,15 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 	"github.com/mongogate/mongogate/server"
 )
 
@@ -76,33 +73,16 @@ func mustCluster(t *testing.T) *proctest.Cluster {
 		"--heartbeat-interval", heartbeat.String())
 }
 
-// stubs are the three services on one connection.
-type stubs struct {
-	sess pb.SessionServiceClient
-	txns pb.TransactionServiceClient
-	docs pb.DocumentServiceClient
-}
-
-func mustStubs(t *testing.T, addr string) stubs {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return stubs{pb.NewSessionServiceClient(conn), pb.NewTransactionServiceClient(conn), pb.NewDocumentServiceClient(conn)}
-}
-
 // beginTxn starts a session on s and a transaction on it, and returns
 // the session's token.
-func beginTxn(ctx context.Context, t *testing.T, s stubs) string {
+func beginTxn(ctx context.Context, t *testing.T, s testkit.Stubs) string {
 	t.Helper()
-	start, err := s.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	start, err := s.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := start.GetSession().GetToken()
-	if _, err := s.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
+	if _, err := s.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token}); err != nil {
 		t.Fatal(err)
 	}
 	return token
@@ -116,23 +96,6 @@ func ctxAs(t *testing.T, key string) context.Context {
 }
 
 func doc(json string) *pb.Document { return &pb.Document{Value: &pb.Document_Json{Json: json}} }
-
-func reason(err error) (codes.Code, string) {
-	st, _ := status.FromError(err)
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			return st.Code(), ei.GetReason()
-		}
-	}
-	return st.Code(), ""
-}
-
-func wantReason(t *testing.T, what string, err error, code codes.Code, r pb.ErrorReason) {
-	t.Helper()
-	if c, got := reason(err); c != code || got != r.Wire() {
-		t.Fatalf("%s: %v %q (%v), want %v %s", what, c, got, err, code, r.Wire())
-	}
-}
 
 // forwarded sums mongogate_forwarded_calls_total over the instances.
 func forwarded(t *testing.T, c *proctest.Cluster) float64 {
@@ -159,32 +122,32 @@ func count(t *testing.T, mc *mongo.Client, db, coll string, filter bson.D) int64
 // work as on one instance.
 func TestTransactionsThroughBalancer(t *testing.T) {
 	c := mustCluster(t)
-	lb := mustStubs(t, c.LB)
+	lb := testkit.MustStubs(t, c.LB)
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	ctx := ctxAs(t, aliceKey)
 	const txns = 30
 	for i := range txns {
-		start, err := lb.sess.StartSession(ctx, &pb.StartSessionRequest{})
+		start, err := lb.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 		if err != nil {
 			t.Fatalf("transaction %d: StartSession: %v", i, err)
 		}
 		token := start.GetSession().GetToken()
-		st, err := lb.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+		st, err := lb.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
 		if err != nil {
 			t.Fatalf("transaction %d: StartTransaction: %v", i, err)
 		}
 		for j := range 3 {
 			id := strconv.Itoa(i*3 + j)
-			if _, err := lb.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": ` + id + `}`)}); err != nil {
+			if _, err := lb.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": ` + id + `}`)}); err != nil {
 				t.Fatalf("transaction %d: InsertOne %s: %v", i, id, err)
 			}
 		}
-		commit, err := lb.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
+		commit, err := lb.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
 		if err != nil || !commit.GetCommitted() {
 			t.Fatalf("transaction %d: CommitTransaction = %v, %v", i, commit, err)
 		}
-		if _, err := lb.sess.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
+		if _, err := lb.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
 			t.Fatalf("transaction %d: EndSession: %v", i, err)
 		}
 	}
@@ -208,7 +171,7 @@ func TestTransactionsThroughBalancer(t *testing.T) {
 // every document of the session's transaction.
 func TestFindAcrossInstances(t *testing.T) {
 	c := mustCluster(t)
-	owner, other := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	owner, other := testkit.MustStubs(t, c.Servers[0].Addr), testkit.MustStubs(t, c.Servers[1].Addr)
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	ctx := ctxAs(t, aliceKey)
@@ -218,10 +181,10 @@ func TestFindAcrossInstances(t *testing.T) {
 	for i := range docs {
 		docs[i] = doc(`{"_id": ` + strconv.Itoa(i) + `, "pad": "` + fmt.Sprintf("%0100d", i) + `"}`)
 	}
-	if _, err := owner.docs.InsertMany(ctx, &pb.InsertManyRequest{SessionToken: token, Namespace: ns, Documents: docs}); err != nil {
+	if _, err := owner.Docs.InsertMany(ctx, &pb.InsertManyRequest{SessionToken: token, Namespace: ns, Documents: docs}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := other.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Namespace: ns, Options: &pb.FindOptions{BatchSize: 40}})
+	stream, err := other.Docs.Find(ctx, &pb.FindRequest{SessionToken: token, Namespace: ns, Options: &pb.FindOptions{BatchSize: 40}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +227,8 @@ func TestGoClientRoutesToOwner(t *testing.T) {
 	owners := map[string]bool{}
 	const sessions = 12
 	for i := range sessions {
-		err := client.WithSession(ctx, nil, func(ctx context.Context, s *mongogate.Session) error {
+		err := client.UseSession(ctx, func(ctx context.Context) error {
+			s := mongogate.SessionFromContext(ctx)
 			owners[s.ID()[:len("mg-test-0")]] = true
 			_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
 				for j := range 3 {
@@ -297,20 +261,20 @@ func TestGoClientRoutesToOwner(t *testing.T) {
 // token stays its own through a forwarder.
 func TestForwardingPrincipals(t *testing.T) {
 	c := mustCluster(t)
-	owner, other := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	owner, other := testkit.MustStubs(t, c.Servers[0].Addr), testkit.MustStubs(t, c.Servers[1].Addr)
 	spoof := metadata.AppendToOutgoingContext(ctxAs(t, bobKey),
 		"mongogate-forwarded", "mg-test-1 YWxpY2U "+strconv.FormatInt(time.Now().UnixMilli(), 10)+" forged")
-	_, err := mustStubs(t, c.LB).sess.StartSession(spoof, &pb.StartSessionRequest{})
-	wantReason(t, "StartSession with forwarding metadata from a client", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+	_, err := testkit.MustStubs(t, c.LB).Sessions.StartSession(spoof, &pb.StartSessionRequest{})
+	testkit.WantReason(t, "StartSession with forwarding metadata from a client", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
 
-	start, err := owner.sess.StartSession(ctxAs(t, aliceKey), &pb.StartSessionRequest{})
+	start, err := owner.Sessions.StartSession(ctxAs(t, aliceKey), &pb.StartSessionRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := start.GetSession().GetToken()
-	_, err = other.sess.GetSession(ctxAs(t, bobKey), &pb.GetSessionRequest{SessionToken: token})
-	wantReason(t, "bob's GetSession of alice's token through a forwarder", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
-	if _, err := other.sess.GetSession(ctxAs(t, aliceKey), &pb.GetSessionRequest{SessionToken: token}); err != nil {
+	_, err = other.Sessions.GetSession(ctxAs(t, bobKey), &pb.GetSessionRequest{SessionToken: token})
+	testkit.WantReason(t, "bob's GetSession of alice's token through a forwarder", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+	if _, err := other.Sessions.GetSession(ctxAs(t, aliceKey), &pb.GetSessionRequest{SessionToken: token}); err != nil {
 		t.Fatalf("alice's GetSession of her token through a forwarder: %v", err)
 	}
 }
@@ -320,26 +284,23 @@ func TestForwardingPrincipals(t *testing.T) {
 // writes never become visible.
 func TestOwnerKilled(t *testing.T) {
 	c := mustCluster(t)
-	owner, survivor := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	owner, survivor := testkit.MustStubs(t, c.Servers[0].Addr), testkit.MustStubs(t, c.Servers[1].Addr)
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	ctx := ctxAs(t, aliceKey)
 	token := beginTxn(ctx, t, owner)
-	if _, err := owner.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
+	if _, err := owner.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	c.Servers[0].Kill()
 	killed := time.Now()
-	for {
-		_, err := survivor.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
-		if _, r := reason(err); r == pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE.Wire() {
-			break
+	testkit.WaitFor(t, 3*heartbeat, "SESSION_OWNER_GONE from a survivor", func() error {
+		_, err := survivor.Sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+		if _, r := testkit.Reason(err); r != pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE.Wire() {
+			return fmt.Errorf("the token answers %v", err)
 		}
-		if time.Since(killed) > 3*heartbeat {
-			t.Fatalf("3 heartbeats after the kill the token answers %v, want SESSION_OWNER_GONE", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("SESSION_OWNER_GONE %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
 	mc := testbackend.Client(t, c.URI)
 	if n := count(t, mc, db, "items", bson.D{{Key: "_id", Value: "orphan"}}); n != 0 {

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,10 +14,12 @@ import (
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
+	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // commitAppliesButFails makes every commitTransaction apply and then
@@ -42,22 +46,59 @@ func commitAppliesButFails(t *testing.T, mc *mongo.Client) {
 
 // waitOutcome asks survivor until the outcome is no longer UNKNOWN, for
 // up to 20 s.
-func waitOutcome(t *testing.T, survivor stubs, ctx context.Context, token string, number int64) *pb.GetTransactionOutcomeResponse {
+func waitOutcome(t *testing.T, survivor testkit.Stubs, ctx context.Context, token string, number int64) *pb.GetTransactionOutcomeResponse {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := survivor.txns.GetTransactionOutcome(ctx, &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: number})
+	var resp *pb.GetTransactionOutcomeResponse
+	testkit.WaitFor(t, 20*time.Second, "the outcome from a survivor after the owner died", func() error {
+		var err error
+		resp, err = survivor.Txns.GetTransactionOutcome(ctx, &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: number})
 		if err != nil {
 			t.Fatalf("GetTransactionOutcome: %v", err)
 		}
-		if resp.GetOutcome() != pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN {
-			return resp
+		if o := resp.GetOutcome(); o == pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN {
+			return fmt.Errorf("%v", o)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the outcome is still UNKNOWN 20 s after the owner died")
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	return resp
+}
+
+// The instances' --directory-collection (the default).
+const directoryDB, directoryColl = "mongogate", "instances"
+
+// entry is instance id's directory entry as MongoDB holds it.
+func entry(t *testing.T, mc *mongo.Client, id string) directory.Instance {
+	t.Helper()
+	var inst directory.Instance
+	if err := mc.Database(directoryDB).Collection(directoryColl).FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&inst); err != nil {
+		t.Fatalf("reading the directory entry of %s: %v", id, err)
 	}
+	return inst
+}
+
+// waitListed waits until a heartbeat of instance id has listed an open
+// transaction that match accepts: what its survivors will kill.
+func waitListed(t *testing.T, mc *mongo.Client, id string, match func(directory.OpenTxn) bool) {
+	t.Helper()
+	testkit.WaitFor(t, 5*heartbeat, "a heartbeat of "+id+" listing the transaction", func() error {
+		open := entry(t, mc, id).Open
+		if slices.ContainsFunc(open, match) {
+			return nil
+		}
+		return fmt.Errorf("its entry lists %+v", open)
+	})
+}
+
+// waitTombstone waits until instance id's entry is a tombstone: a
+// survivor reclaimed it, and no claim can match it any more.
+func waitTombstone(t *testing.T, mc *mongo.Client, id string, within time.Duration) {
+	t.Helper()
+	testkit.WaitFor(t, within, id+"'s entry turning into a tombstone", func() error {
+		if st := entry(t, mc, id).State; st != "gone" {
+			return fmt.Errorf("state %q", st)
+		}
+		return nil
+	})
 }
 
 func reclaims(t *testing.T, servers []*proctest.Server) float64 {
@@ -76,7 +117,7 @@ func reclaims(t *testing.T, servers []*proctest.Server) float64 {
 // orphan's writes never appear, and exactly one survivor does it.
 func TestOrphanReleasedPromptly(t *testing.T) {
 	c := mustCluster(t)
-	owner, survivor := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+	owner, survivor := testkit.MustStubs(t, c.Servers[0].Addr), testkit.MustStubs(t, c.Servers[1].Addr)
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "items"}
 	mc := testbackend.Client(t, c.URI)
@@ -91,17 +132,17 @@ func TestOrphanReleasedPromptly(t *testing.T) {
 	}
 	orphanSet := set("orphan")
 	orphanSet.SessionToken = token
-	if _, err := owner.docs.UpdateOne(ctx, orphanSet); err != nil {
+	if _, err := owner.Docs.UpdateOne(ctx, orphanSet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
+	if _, err := owner.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "orphan"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(heartbeat + heartbeat/2) // a heartbeat lists the transaction
+	waitListed(t, mc, "mg-test-0", func(directory.OpenTxn) bool { return true })
 	c.Servers[0].Kill()
 	killed := time.Now()
 
-	fresh, err := survivor.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	fresh, err := survivor.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +151,13 @@ func TestOrphanReleasedPromptly(t *testing.T) {
 	write := set("survivor")
 	write.SessionToken = fresh.GetSession().GetToken()
 	for {
-		_, err := survivor.docs.UpdateOne(wctx, write)
+		_, err := survivor.Docs.UpdateOne(wctx, write)
 		if err == nil {
 			break
 		}
 		// MongoDB makes a write wait for the orphan's lock; the emulator
 		// does too. A conflict answer is retried.
-		if code, r := reason(err); code != codes.Aborted || r != pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED.Wire() {
+		if !testkit.IsReason(err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED) {
 			t.Fatalf("write to x from a survivor: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -133,7 +174,10 @@ func TestOrphanReleasedPromptly(t *testing.T) {
 	if n := count(t, mc, db, "items", bson.D{{Key: "_id", Value: "orphan"}}); n != 0 {
 		t.Errorf("the orphan's insert is visible")
 	}
-	time.Sleep(2 * heartbeat) // let every survivor look at the dead entry
+	// The reclaimer counts the reclaim before it writes the tombstone,
+	// and a tombstone matches no claim: once it is there, the count is
+	// final.
+	waitTombstone(t, mc, "mg-test-0", 4*heartbeat)
 	if n := reclaims(t, c.Servers[1:]); n != 1 {
 		t.Errorf("the survivors reclaimed the dead instance %v times, want exactly once", n)
 	}
@@ -154,38 +198,32 @@ func TestRecordedOutcome(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustCluster(t)
-			owner, survivor := mustStubs(t, c.Servers[0].Addr), mustStubs(t, c.Servers[1].Addr)
+			owner, survivor := testkit.MustStubs(t, c.Servers[0].Addr), testkit.MustStubs(t, c.Servers[1].Addr)
 			db := testbackend.DBName(t)
 			ns := &pb.Namespace{Database: db, Collection: "items"}
 			mc := testbackend.Client(t, c.URI)
 			ctx := ctxAs(t, aliceKey)
-			start, err := owner.sess.StartSession(ctx, &pb.StartSessionRequest{})
+			start, err := owner.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			token := start.GetSession().GetToken()
 			record := true
-			st, err := owner.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, Options: &pb.TransactionOptions{RecordOutcome: &record}})
+			st, err := owner.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, Options: &pb.TransactionOptions{RecordOutcome: &record}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := owner.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "t"}`)}); err != nil {
+			if _, err := owner.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: doc(`{"_id": "t"}`)}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(heartbeat + heartbeat/2) // a heartbeat lists the transaction
+			waitListed(t, mc, "mg-test-0", func(o directory.OpenTxn) bool { return o.Outcome != "" })
 			if tt.commitSent {
 				commitAppliesButFails(t, mc)
 				// The owner retries the commit for its --commit-retry-limit.
 				go func() {
-					_, _ = owner.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
+					_, _ = owner.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
 				}()
-				deadline := time.Now().Add(10 * time.Second)
-				for count(t, mc, db, "items", bson.D{{Key: "_id", Value: "t"}}) == 0 {
-					if time.Now().After(deadline) {
-						t.Fatal("the commit did not reach MongoDB")
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				waitCommitted(t, mc, db, "t")
 			}
 			c.Servers[0].Kill()
 
@@ -200,8 +238,8 @@ func TestRecordedOutcome(t *testing.T) {
 			if n := count(t, mc, db, "items", bson.D{{Key: "_id", Value: "t"}}); n != wantDocs {
 				t.Errorf("%d documents of the transaction, want %d", n, wantDocs)
 			}
-			_, err = survivor.txns.GetTransactionOutcome(ctxAs(t, bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
-			wantReason(t, "bob asking about alice's transaction", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+			_, err = survivor.Txns.GetTransactionOutcome(ctxAs(t, bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
+			testkit.WantReason(t, "bob asking about alice's transaction", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 		})
 	}
 }
@@ -234,13 +272,7 @@ func TestGoClientOwnerDiesDuringCommit(t *testing.T) {
 		}, options.Transaction().SetRecordOutcome(true))
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for count(t, mc, db, "items", bson.D{{Key: "_id", Value: "g"}}) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the commit did not reach MongoDB")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCommitted(t, mc, db, "g")
 	owner.Kill()
 	select {
 	case err := <-done:
@@ -253,6 +285,18 @@ func TestGoClientOwnerDiesDuringCommit(t *testing.T) {
 	if _, err := s.Describe(ctx); !errors.Is(err, mongogate.ErrSessionOwnerGone) {
 		t.Errorf("Describe after the owner died: %v, want ErrSessionOwnerGone", err)
 	}
+}
+
+// waitCommitted waits until the document of id in db.items is visible:
+// a commit that wrote it reached MongoDB.
+func waitCommitted(t *testing.T, mc *mongo.Client, db, id string) {
+	t.Helper()
+	testkit.WaitFor(t, 10*time.Second, "the commit reaching MongoDB", func() error {
+		if count(t, mc, db, "items", bson.D{{Key: "_id", Value: id}}) == 0 {
+			return errors.New("its document is not visible")
+		}
+		return nil
+	})
 }
 
 // ownerOf is the instance holding s.

@@ -21,6 +21,7 @@ import (
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // errorMetadata is the ErrorInfo metadata of a status.
@@ -125,7 +126,7 @@ principals:
 			for _, st := range stages {
 				req.Pipeline = append(req.Pipeline, jsonDoc(st))
 			}
-			stream, err := s.docs.Aggregate(ctx, req)
+			stream, err := s.Docs.Aggregate(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -141,40 +142,40 @@ principals:
 	}
 	denials := []denial{
 		{"find one", func() error {
-			_, err := s.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
+			_, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
 			return err
 		}, db, "secret", "read", ""},
 		{"find", func() error {
-			stream, err := s.docs.Find(ctx, &pb.FindRequest{Namespace: secret})
+			stream, err := s.Docs.Find(ctx, &pb.FindRequest{Namespace: secret})
 			if err != nil {
 				return err
 			}
 			return drain(func() error { _, err := stream.Recv(); return err })
 		}, db, "secret", "read", ""},
 		{"count", func() error {
-			_, err := s.docs.CountDocuments(ctx, &pb.CountDocumentsRequest{Namespace: secret})
+			_, err := s.Docs.CountDocuments(ctx, &pb.CountDocumentsRequest{Namespace: secret})
 			return err
 		}, db, "secret", "read", ""},
 		{"insert into read-only", func() error {
-			_, err := s.docs.InsertOne(ctx, &pb.InsertOneRequest{Namespace: orders, Document: jsonDoc(`{"_id": 2}`)})
+			_, err := s.Docs.InsertOne(ctx, &pb.InsertOneRequest{Namespace: orders, Document: jsonDoc(`{"_id": 2}`)})
 			return err
 		}, db, "orders", "write", ""},
 		{"update read-only", func() error {
-			_, err := s.docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: orders, Filter: jsonDoc(`{}`),
+			_, err := s.Docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: orders, Filter: jsonDoc(`{}`),
 				UpdateSpec: &pb.UpdateManyRequest_Update{Update: jsonDoc(`{"$set": {"x": 1}}`)}})
 			return err
 		}, db, "orders", "write", ""},
 		{"delete read-only", func() error {
-			_, err := s.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: orders, Filter: jsonDoc(`{}`)})
+			_, err := s.Docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: orders, Filter: jsonDoc(`{}`)})
 			return err
 		}, db, "orders", "write", ""},
 		{"find one and update is a write", func() error {
-			_, err := s.docs.FindOneAndUpdate(ctx, &pb.FindOneAndUpdateRequest{Namespace: orders, Filter: jsonDoc(`{}`),
+			_, err := s.Docs.FindOneAndUpdate(ctx, &pb.FindOneAndUpdateRequest{Namespace: orders, Filter: jsonDoc(`{}`),
 				UpdateSpec: &pb.FindOneAndUpdateRequest_Update{Update: jsonDoc(`{"$set": {"x": 1}}`)}})
 			return err
 		}, db, "orders", "write", ""},
 		{"bulk write", func() error {
-			_, err := s.docs.BulkWrite(ctx, &pb.BulkWriteRequest{Namespace: orders, Models: []*pb.WriteModel{
+			_, err := s.Docs.BulkWrite(ctx, &pb.BulkWriteRequest{Namespace: orders, Models: []*pb.WriteModel{
 				{Model: &pb.WriteModel_DeleteMany{DeleteMany: &pb.DeleteManyModel{Filter: jsonDoc(`{}`)}}}}})
 			return err
 		}, db, "orders", "write", ""},
@@ -201,7 +202,7 @@ principals:
 		{"$facet, nested $unionWith", aggregate(orders, `{"$facet": {"ok": [{"$match": {}}], "bad": [{"$unionWith": "secret"}]}}`),
 			db, "secret", "read", ""},
 		{"run transaction, one forbidden operation", func() error {
-			_, err := s.txns.RunTransaction(ctx, &pb.RunTransactionRequest{Operations: []*pb.Operation{
+			_, err := s.Txns.RunTransaction(ctx, &pb.RunTransactionRequest{Operations: []*pb.Operation{
 				{Operation: &pb.Operation_InsertOne{InsertOne: &pb.InsertOneOperation{Namespace: namespace(db, "reports"), Document: jsonDoc(`{"_id": "run"}`)}}},
 				{Operation: &pb.Operation_InsertOne{InsertOne: &pb.InsertOneOperation{Namespace: orders, Document: jsonDoc(`{"_id": "run"}`)}}},
 			}})
@@ -210,7 +211,7 @@ principals:
 	}
 	for _, d := range denials {
 		t.Run(d.name, func(t *testing.T) {
-			st := wantError(t, d.call(), codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN)
+			st := testkit.WantReason(t, d.name, d.call(), codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_NAMESPACE_FORBIDDEN)
 			md := errorMetadata(st)
 			if md["database"] != d.database || md["collection"] != d.coll || md["access"] != d.access {
 				t.Errorf("metadata %v, want database %q collection %q access %q", md, d.database, d.coll, d.access)
@@ -247,27 +248,33 @@ principals:
 		// Grant read on secret.
 		writeFile(t, rulesFile, rules(fmt.Sprintf(`, "%s.secret"`, db)))
 		s.hangUp(t)
-		waitFor(t, "the reload to allow reading secret", func() bool {
-			_, err := s.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
-			return err == nil
+		testkit.WaitFor(t, 10*time.Second, "the reload to allow reading secret", func() error {
+			_, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
+			return err
 		})
 
 		// A bad file is logged and keeps the rules in force.
 		writeFile(t, rulesFile, "principals:\n  analyst: [\n")
 		s.hangUp(t)
-		waitFor(t, "the server to log the failed reload", func() bool {
-			return strings.Contains(s.Stderr(), "authorization rules not reloaded")
+		testkit.WaitFor(t, 10*time.Second, "the server to log the failed reload", func() error {
+			if !strings.Contains(s.Stderr(), "authorization rules not reloaded") {
+				return errors.New("not in its log")
+			}
+			return nil
 		})
-		if _, err := s.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret}); err != nil {
+		if _, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret}); err != nil {
 			t.Fatalf("after a bad reload the rules in force must stay: %v", err)
 		}
 
 		// Revoke it again.
 		writeFile(t, rulesFile, rules(""))
 		s.hangUp(t)
-		waitFor(t, "the reload to refuse reading secret", func() bool {
-			_, err := s.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
-			return status.Code(err) == codes.PermissionDenied
+		testkit.WaitFor(t, 10*time.Second, "the reload to refuse reading secret", func() error {
+			_, err := s.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: secret})
+			if status.Code(err) != codes.PermissionDenied {
+				return fmt.Errorf("FindOne answers %v", err)
+			}
+			return nil
 		})
 
 		// The session and its transaction lived through all of it.
@@ -286,17 +293,5 @@ func (s *serverProc) hangUp(t *testing.T) {
 	t.Helper()
 	if err := s.Signal(syscall.SIGHUP); err != nil {
 		t.Fatalf("SIGHUP: %v", err)
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

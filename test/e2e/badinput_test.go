@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // Requests the server must refuse, each with its code and reason, and
@@ -33,12 +34,12 @@ func TestBadInput(t *testing.T) {
 	}
 	token := s.mustStartSession(ctx, t)
 	// The backend "other" exists, so a mismatch below is about the session.
-	if resp, err := s.docs.CountDocuments(ctx, &pb.CountDocumentsRequest{Client: "other", Namespace: ns}); err != nil || resp.GetCount() != 1 {
+	if resp, err := s.Docs.CountDocuments(ctx, &pb.CountDocumentsRequest{Client: "other", Namespace: ns}); err != nil || resp.GetCount() != 1 {
 		t.Fatalf("CountDocuments on client other = %v, %v; want 1", resp, err)
 	}
 	unknownToken := forgeToken(t, token)
 	endedToken := s.mustStartSession(ctx, t)
-	if _, err := s.sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: endedToken}); err != nil {
+	if _, err := s.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: endedToken}); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
 	// More than 16 MiB of BSON, less than the server's 32 MiB messages.
@@ -50,7 +51,7 @@ func TestBadInput(t *testing.T) {
 	insert := func(req *pb.InsertOneRequest) func() error {
 		return func() error {
 			req.Namespace = ns
-			_, err := s.docs.InsertOne(ctx, req)
+			_, err := s.Docs.InsertOne(ctx, req)
 			return err
 		}
 	}
@@ -74,7 +75,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "missing namespace",
 			call: func() error {
-				_, err := s.docs.InsertOne(ctx, &pb.InsertOneRequest{Document: jsonDoc(`{"_id": "nowhere"}`)})
+				_, err := s.Docs.InsertOne(ctx, &pb.InsertOneRequest{Document: jsonDoc(`{"_id": "nowhere"}`)})
 				return err
 			},
 			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, field: "namespace",
@@ -82,7 +83,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "$where",
 			call: func() error {
-				_, err := s.docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: jsonDoc(`{"$where": "true"}`)})
+				_, err := s.Docs.DeleteMany(ctx, &pb.DeleteManyRequest{Namespace: ns, Filter: jsonDoc(`{"$where": "true"}`)})
 				return err
 			},
 			code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_FORBIDDEN_OPERATOR,
@@ -90,7 +91,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "$function",
 			call: func() error {
-				_, err := s.docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: ns,
+				_, err := s.Docs.UpdateMany(ctx, &pb.UpdateManyRequest{Namespace: ns,
 					Filter:     jsonDoc(`{"$expr": {"$function": ` + jsFunction + `}}`),
 					UpdateSpec: &pb.UpdateManyRequest_Update{Update: jsonDoc(`{"$set": {"js": true}}`)}})
 				return err
@@ -100,7 +101,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "$accumulator",
 			call: func() error {
-				stream, err := s.docs.Aggregate(ctx, &pb.AggregateRequest{Namespace: ns, Pipeline: []*pb.Document{
+				stream, err := s.Docs.Aggregate(ctx, &pb.AggregateRequest{Namespace: ns, Pipeline: []*pb.Document{
 					jsonDoc(`{"$group": {"_id": null, "x": {"$accumulator": ` + accumulator + `}}}`),
 				}})
 				if err != nil {
@@ -146,7 +147,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := wantError(t, tt.call(), tt.code, tt.reason)
+			st := testkit.WantReason(t, tt.name, tt.call(), tt.code, tt.reason)
 			if tt.field != "" {
 				if fields := badRequestFields(st); !slices.Contains(fields, tt.field) {
 					t.Errorf("BadRequest fields %q, want %q among them", fields, tt.field)

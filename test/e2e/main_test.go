@@ -6,11 +6,10 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // bins are the binaries TestMain builds once for all tests.
@@ -42,11 +41,9 @@ func runTests(m *testing.M) int {
 // services.
 type serverProc struct {
 	*proctest.Server
+	testkit.Stubs
 
-	sessions pb.SessionServiceClient
-	txns     pb.TransactionServiceClient
-	docs     pb.DocumentServiceClient
-	health   healthpb.HealthClient
+	health healthpb.HealthClient
 }
 
 // mustStartServer starts the server binary on a free loopback port with
@@ -57,18 +54,6 @@ type serverProc struct {
 func mustStartServer(t *testing.T, b *backend, args ...string) *serverProc {
 	t.Helper()
 	srv := proctest.StartServer(t, bins, b.serverURI(), args...)
-	conn, err := grpc.NewClient(srv.Addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatalf("grpc client: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return &serverProc{
-		Server:   srv,
-		sessions: pb.NewSessionServiceClient(conn),
-		txns:     pb.NewTransactionServiceClient(conn),
-		docs:     pb.NewDocumentServiceClient(conn),
-		health:   healthpb.NewHealthClient(conn),
-	}
+	conn := testkit.Dial(t, srv.Addr, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	return &serverProc{Server: srv, Stubs: testkit.NewStubs(conn), health: healthpb.NewHealthClient(conn)}
 }

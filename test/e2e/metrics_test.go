@@ -8,6 +8,7 @@ import (
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // The server's /metrics parses with the Prometheus libraries and counts
@@ -28,11 +29,11 @@ func TestMetricsScrape(t *testing.T) {
 	s.mustInsert(ctx, t, token, ns, `{"_id": 1}`)
 	s.mustCommit(ctx, t, token, number)
 	s.mustStartTransaction(ctx, t, token)
-	if _, err := s.sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
+	if _, err := s.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
-	_, err := s.sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
-	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+	_, err := s.Sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+	testkit.WantReason(t, "GetSession after EndSession", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 
 	fams := promtest.Scrape(t, s.MetricsURL)
 	for _, want := range []struct {

@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // With API keys on, a session belongs to the principal that started it:
@@ -41,23 +42,23 @@ func TestSessionOwnedByPrincipal(t *testing.T) {
 	s.mustInsert(alice, t, token, ns, `{"_id": "alice"}`)
 
 	t.Run("other principal", func(t *testing.T) {
-		_, err := s.docs.FindOne(bob, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
-		_, err = s.sessions.GetSession(bob, &pb.GetSessionRequest{SessionToken: token})
-		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
-		_, err = s.txns.CommitTransaction(bob, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-		wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+		_, err := s.Docs.FindOne(bob, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
+		testkit.WantReason(t, "bob's FindOne", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+		_, err = s.Sessions.GetSession(bob, &pb.GetSessionRequest{SessionToken: token})
+		testkit.WantReason(t, "bob's GetSession", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+		_, err = s.Txns.CommitTransaction(bob, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
+		testkit.WantReason(t, "bob's CommitTransaction", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 		// Bob's key is good: his own session works.
 		s.mustStartSession(bob, t)
 	})
 
 	t.Run("no or bad key", func(t *testing.T) {
-		_, err := s.sessions.StartSession(ctx, &pb.StartSessionRequest{})
-		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
-		_, err = s.docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
-		_, err = s.sessions.StartSession(withKey(ctx, randomHex(16)), &pb.StartSessionRequest{})
-		wantError(t, err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+		_, err := s.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
+		testkit.WantReason(t, "StartSession without a key", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+		_, err = s.Docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
+		testkit.WantReason(t, "FindOne without a key", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+		_, err = s.Sessions.StartSession(withKey(ctx, randomHex(16)), &pb.StartSessionRequest{})
+		testkit.WantReason(t, "StartSession with an unknown key", err, codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
 	})
 
 	t.Run("health needs no key", func(t *testing.T) {
@@ -94,10 +95,10 @@ func TestIdleSessionExpires(t *testing.T) {
 	s.mustInsert(ctx, t, token, ns, `{"_id": "idle", "from": "transaction"}`)
 	time.Sleep(2500 * time.Millisecond)
 
-	_, err := s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
-	_, err = s.docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
-	wantError(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
+	_, err := s.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
+	testkit.WantReason(t, "CommitTransaction of an expired session", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
+	_, err = s.Docs.FindOne(ctx, &pb.FindOneRequest{SessionToken: token, Namespace: ns})
+	testkit.WantReason(t, "FindOne of an expired session", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED)
 
 	if n := b.count(t, db, "items", nil); n != 0 {
 		t.Fatalf("MongoDB has %d documents of the expired transaction, want 0", n)
@@ -143,7 +144,7 @@ func TestConcurrentCallsOnOneSession(t *testing.T) {
 		token := s.mustStartSession(ctx, t)
 		number := s.mustStartTransaction(ctx, t, token)
 		run(t, func(i int) error {
-			_, err := s.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
+			_, err := s.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
 				Document: jsonDoc(fmt.Sprintf(`{"_id": {"$numberInt": "%d"}}`, i))})
 			return err
 		})
@@ -159,7 +160,7 @@ func TestConcurrentCallsOnOneSession(t *testing.T) {
 		token := s.mustStartSession(ctx, t)
 		s.mustInsert(ctx, t, token, ns, `{"_id": "c", "n": {"$numberInt": "0"}}`)
 		run(t, func(int) error {
-			resp, err := s.docs.UpdateOne(ctx, &pb.UpdateOneRequest{SessionToken: token, Namespace: ns,
+			resp, err := s.Docs.UpdateOne(ctx, &pb.UpdateOneRequest{SessionToken: token, Namespace: ns,
 				Filter:     jsonDoc(`{"_id": "c"}`),
 				UpdateSpec: &pb.UpdateOneRequest_Update{Update: jsonDoc(`{"$inc": {"n": {"$numberInt": "1"}}}`)}})
 			if err == nil && resp.GetModifiedCount() != 1 {

@@ -9,6 +9,7 @@ import (
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 // A transaction's writes are visible outside it once committed, and never
@@ -49,7 +50,7 @@ func TestTransactionVisibility(t *testing.T) {
 		if got := s.findOne(ctx, t, "", ns, `{"_id": "aborted"}`); got != "" {
 			t.Fatalf("uncommitted insert visible outside the transaction: %s", got)
 		}
-		resp, err := s.txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: number})
+		resp, err := s.Txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: number})
 		if err != nil || !resp.GetAborted() {
 			t.Fatalf("AbortTransaction = %v, %v; want aborted", resp, err)
 		}
@@ -125,9 +126,9 @@ func TestCommitUnknownResultThenRetry(t *testing.T) {
 		{Key: "closeConnection", Value: true},
 	})
 
-	_, err := s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-	st := wantError(t, err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT)
-	if ri := retryInfo(st); ri == nil || ri.GetRetryDelay().AsDuration() <= 0 {
+	_, err := s.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
+	st := testkit.WantReason(t, "CommitTransaction whose connection closed", err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT)
+	if ri := testkit.RetryInfo(st.Err()); ri == nil || ri.GetRetryDelay().AsDuration() <= 0 {
 		t.Fatalf("UNKNOWN_COMMIT_RESULT without a positive RetryInfo: %v", st.Details())
 	}
 	if got := s.lastOutcome(ctx, t, token); got != pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN {
@@ -176,7 +177,7 @@ func TestRunTransactionRetriesWriteConflict(t *testing.T) {
 		{Key: "failCommands", Value: bson.A{"insert"}},
 		{Key: "errorCode", Value: 112}, // WriteConflict
 	})
-	resp, err := s.txns.RunTransaction(ctx, &pb.RunTransactionRequest{
+	resp, err := s.Txns.RunTransaction(ctx, &pb.RunTransactionRequest{
 		Operations: []*pb.Operation{{Operation: &pb.Operation_InsertOne{InsertOne: &pb.InsertOneOperation{
 			Namespace: namespace(db, "items"),
 			Document:  jsonDoc(`{"_id": "run"}`),
@@ -209,7 +210,7 @@ func TestJoinExisting(t *testing.T) {
 		ctx := testCtx(t)
 		token := s.mustStartSession(ctx, t)
 		number := s.mustStartTransaction(ctx, t, token)
-		joined, err := s.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, JoinExisting: true})
+		joined, err := s.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, JoinExisting: true})
 		if err != nil {
 			t.Fatalf("StartTransaction join_existing: %v", err)
 		}
@@ -218,7 +219,7 @@ func TestJoinExisting(t *testing.T) {
 		}
 		s.mustInsert(ctx, t, token, ns, `{"_id": "nested"}`)
 
-		inner, err := s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
+		inner, err := s.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
 		if err != nil {
 			t.Fatalf("inner CommitTransaction: %v", err)
 		}
@@ -239,21 +240,21 @@ func TestJoinExisting(t *testing.T) {
 		ctx := testCtx(t)
 		token := s.mustStartSession(ctx, t)
 		number := s.mustStartTransaction(ctx, t, token)
-		if _, err := s.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, JoinExisting: true}); err != nil {
+		if _, err := s.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, JoinExisting: true}); err != nil {
 			t.Fatalf("StartTransaction join_existing: %v", err)
 		}
 		s.mustInsert(ctx, t, token, ns, `{"_id": "inner-aborted"}`)
-		abort, err := s.txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: number})
+		abort, err := s.Txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: number})
 		if err != nil || !abort.GetAborted() {
 			t.Fatalf("inner AbortTransaction = %v, %v; want aborted", abort, err)
 		}
 		// The outer level is still open in the caller's code: its writes
 		// must not run outside the transaction they were meant for.
-		_, err = s.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
+		_, err = s.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns,
 			Document: &pb.Document{Value: &pb.Document_Json{Json: `{"_id": "outer-after-abort"}`}}})
-		wantError(t, err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
-		_, err = s.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
-		wantError(t, err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
+		testkit.WantReason(t, "InsertOne at the outer level after an inner abort", err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
+		_, err = s.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: number})
+		testkit.WantReason(t, "outer CommitTransaction after an inner abort", err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED)
 		if n := b.count(t, db, "items", bson.D{{Key: "_id", Value: "outer-after-abort"}}); n != 0 {
 			t.Fatalf("a write after the inner abort reached MongoDB outside the transaction")
 		}

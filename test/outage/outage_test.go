@@ -14,16 +14,14 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 var bins proctest.Binaries
@@ -48,36 +46,16 @@ func TestMain(m *testing.M) {
 // seconds rather than the default 30.
 var serverArgs = []string{"--commit-retry-limit", "4s", "--log-level", "warn"}
 
+// client is one server's services and health.
 type client struct {
-	sess   pb.SessionServiceClient
-	txns   pb.TransactionServiceClient
-	docs   pb.DocumentServiceClient
+	testkit.Stubs
 	health healthpb.HealthClient
 }
 
 func mustClient(t *testing.T, addr string) client {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return client{pb.NewSessionServiceClient(conn), pb.NewTransactionServiceClient(conn), pb.NewDocumentServiceClient(conn), healthpb.NewHealthClient(conn)}
-}
-
-func reasonOf(err error) (string, *errdetails.RetryInfo) {
-	st, _ := status.FromError(err)
-	var reason string
-	var retry *errdetails.RetryInfo
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			reason = d.GetReason()
-		case *errdetails.RetryInfo:
-			retry = d
-		}
-	}
-	return reason, retry
+	conn := testkit.Dial(t, addr)
+	return client{testkit.NewStubs(conn), healthpb.NewHealthClient(conn)}
 }
 
 // result is how one transaction's commit ended, by the server's answer.
@@ -119,28 +97,28 @@ func startLoad(c client, ns *pb.Namespace, workers int) *loader {
 func (l *loader) one(tag string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	start, err := l.c.sess.StartSession(ctx, &pb.StartSessionRequest{})
+	start, err := l.c.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 	if err != nil {
 		time.Sleep(20 * time.Millisecond)
 		return
 	}
 	token := start.GetSession().GetToken()
-	defer func() { _, _ = l.c.sess.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}) }()
-	st, err := l.c.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+	defer func() { _, _ = l.c.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}) }()
+	st, err := l.c.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
 	if err != nil {
 		return
 	}
 	r := result{ids: [2]string{tag + "-a", tag + "-b"}}
 	for _, id := range r.ids {
-		if _, err := l.c.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: l.ns,
+		if _, err := l.c.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: l.ns,
 			Document: &pb.Document{Value: &pb.Document_Json{Json: `{"_id": "` + id + `"}`}}}); err != nil {
 			return
 		}
 	}
-	_, err = l.c.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
+	_, err = l.c.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()})
 	r.outcome = "committed"
 	if err != nil {
-		r.outcome, _ = reasonOf(err)
+		_, r.outcome = testkit.Reason(err)
 		if r.outcome == "" {
 			r.outcome = status.Code(err).String()
 		}
@@ -148,6 +126,31 @@ func (l *loader) one(tag string) {
 	l.mu.Lock()
 	l.commit = append(l.commit, r)
 	l.mu.Unlock()
+}
+
+// committed is how many transactions have committed so far.
+func (l *loader) committed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.commit {
+		if r.outcome == "committed" {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCommitted waits until n transactions have committed in all: the
+// load has reached the backend.
+func (l *loader) waitCommitted(t *testing.T, n int, what string) {
+	t.Helper()
+	testkit.WaitFor(t, 20*time.Second, fmt.Sprintf("%d commits %s", n, what), func() error {
+		if got := l.committed(); got < n {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
 }
 
 func (l *loader) finish() []result {
@@ -195,7 +198,7 @@ func TestBackendKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := startLoad(c, ns, 8)
-	time.Sleep(time.Second)
+	l.waitCommitted(t, 20, "before the kill")
 	emu.Kill()
 	killed := time.Now()
 
@@ -203,10 +206,10 @@ func TestBackendKilled(t *testing.T) {
 	// retry delay.
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := c.docs.FindOne(ctx, &pb.FindOneRequest{Namespace: ns})
+		_, err := c.Docs.FindOne(ctx, &pb.FindOneRequest{Namespace: ns})
 		cancel()
-		if reason, retry := reasonOf(err); reason == pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE.Wire() && status.Code(err) == codes.Unavailable {
-			if retry == nil {
+		if testkit.IsReason(err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE) {
+			if testkit.RetryInfo(err) == nil {
 				t.Fatal("BACKEND_UNAVAILABLE without RetryInfo")
 			}
 			break
@@ -219,8 +222,8 @@ func TestBackendKilled(t *testing.T) {
 	notServing := waitHealth(t, c, healthpb.HealthCheckResponse_NOT_SERVING, 10*time.Second)
 	t.Logf("health NOT_SERVING %v after that", notServing.Round(time.Millisecond))
 	began := time.Now()
-	_, err := c.sess.StartSession(context.Background(), &pb.StartSessionRequest{})
-	if reason, retry := reasonOf(err); reason != pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE.Wire() || retry == nil {
+	_, err := c.Sessions.StartSession(context.Background(), &pb.StartSessionRequest{})
+	if !testkit.IsReason(err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE) || testkit.RetryInfo(err) == nil {
 		t.Fatalf("StartSession while the backend is down: %v, want BACKEND_UNAVAILABLE with RetryInfo", err)
 	}
 	if took := time.Since(began); took > time.Second {
@@ -243,7 +246,7 @@ func TestBackendKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := startLoad(c, ns, 2)
-	time.Sleep(500 * time.Millisecond)
+	after.waitCommitted(t, 5, "after the restart")
 	for _, r := range after.finish() {
 		if r.outcome != "committed" {
 			t.Fatalf("a transaction after the restart ended as %s", r.outcome)
@@ -270,13 +273,13 @@ func TestBackendCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := startLoad(c, ns, 8)
-	time.Sleep(time.Second)
+	l.waitCommitted(t, 20, "before the cut")
 	proxy.Cut()
 	waitHealth(t, c, healthpb.HealthCheckResponse_NOT_SERVING, 10*time.Second)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the outage lasts
 	proxy.Restore(t)
 	back := waitHealth(t, c, healthpb.HealthCheckResponse_SERVING, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	l.waitCommitted(t, l.committed()+5, "after the restore")
 	results := l.finish()
 
 	counts := map[string]int{}

@@ -27,13 +27,12 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 var flagFull = flag.Bool("soak-full", false, "run the full soak: 1,000 sessions × 10 transactions")
@@ -134,28 +133,27 @@ func (l *load) fail(err error) {
 // inserting 2 documents per transaction into ns (ids prefixed by tag).
 // A transaction commits (70 %), aborts (20 %), or is abandoned with its
 // session (10 %), which then expires; with abandon false none is.
-func round(ctx context.Context, c pb.SessionServiceClient, tx pb.TransactionServiceClient, docs pb.DocumentServiceClient,
-	ns *pb.Namespace, tag string, sessions, txns int, abandon bool) *load {
+func round(ctx context.Context, c testkit.Stubs, ns *pb.Namespace, tag string, sessions, txns int, abandon bool) *load {
 	l := &load{}
 	var wg sync.WaitGroup
 	for i := range sessions {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 42))
-			start, err := c.StartSession(ctx, &pb.StartSessionRequest{})
+			start, err := c.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
 			if err != nil {
 				l.fail(err)
 				return
 			}
 			token := start.GetSession().GetToken()
 			for j := range txns {
-				st, err := tx.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
+				st, err := c.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token})
 				if err != nil {
 					l.fail(err)
 					return
 				}
 				for k := range 2 {
 					id := fmt.Sprintf(`{"_id": "%s-%d-%d-%d"}`, tag, i, j, k)
-					if _, err := docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: &pb.Document{Value: &pb.Document_Json{Json: id}}}); err != nil {
+					if _, err := c.Docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Namespace: ns, Document: &pb.Document{Value: &pb.Document_Json{Json: id}}}); err != nil {
 						l.fail(err)
 						return
 					}
@@ -165,13 +163,13 @@ func round(ctx context.Context, c pb.SessionServiceClient, tx pb.TransactionServ
 					l.abandoned.Add(1)
 					return // the session expires with its transaction open
 				case r < 3:
-					if _, err := tx.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()}); err != nil {
+					if _, err := c.Txns.AbortTransaction(ctx, &pb.AbortTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()}); err != nil {
 						l.fail(err)
 						return
 					}
 					l.aborted.Add(1)
 				default:
-					if _, err := tx.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()}); err != nil {
+					if _, err := c.Txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: st.GetTransactionNumber()}); err != nil {
 						l.fail(err)
 						return
 					}
@@ -179,7 +177,7 @@ func round(ctx context.Context, c pb.SessionServiceClient, tx pb.TransactionServ
 					l.docs.Add(2)
 				}
 			}
-			if _, err := c.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
+			if _, err := c.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token}); err != nil {
 				l.fail(err)
 			}
 		})
@@ -198,12 +196,7 @@ func TestSoak(t *testing.T) {
 		_, uri = proctest.Emulator(t, bins)
 	}
 	s := proctest.StartServer(t, bins, uri, "--pprof", "--idle-timeout", idle.String(), "--log-level", "warn")
-	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sc, tc, dc := pb.NewSessionServiceClient(conn), pb.NewTransactionServiceClient(conn), pb.NewDocumentServiceClient(conn)
+	c := testkit.MustStubs(t, s.Addr)
 	db := testbackend.DBName(t)
 	ns := &pb.Namespace{Database: db, Collection: "soak"}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -220,14 +213,14 @@ func TestSoak(t *testing.T) {
 	// Warm up at the same concurrency, so that pools and buffers that
 	// stay (the driver's connections and session pool, gRPC's streams)
 	// are in the baseline.
-	warm := round(ctx, sc, tc, dc, &pb.Namespace{Database: db, Collection: "warmup"}, "w", sessions, 1, false)
+	warm := round(ctx, c, &pb.Namespace{Database: db, Collection: "warmup"}, "w", sessions, 1, false)
 	if n := warm.errors.Load(); n > 0 {
 		t.Fatalf("warm-up: %d errors, the first: %v", n, warm.firstErr.Load())
 	}
 	base := measure(t, s)
 
 	began := time.Now()
-	l := round(ctx, sc, tc, dc, ns, "s", sessions, txns, true)
+	l := round(ctx, c, ns, "s", sessions, txns, true)
 	took := time.Since(began)
 	if n := l.errors.Load(); n > 0 {
 		t.Fatalf("%d errors, the first: %v", n, l.firstErr.Load())
