@@ -24,6 +24,7 @@ import (
 	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
@@ -57,31 +58,6 @@ const (
 // whole keys.
 const maxMessageBytes = 1024
 
-// MongoDB error codes that decide the mapping.
-const (
-	codeBadValue                  = 2
-	codeUnauthorized              = 13
-	codeMaxTimeMSExpired          = 50
-	codeCommandNotFound           = 59
-	codeWriteConcernTimeout       = 64
-	codeWriteConflict             = 112
-	codeCommandNotSupported       = 115
-	codeExceededMemoryLimit       = 146
-	codeTransactionTooOld         = 225
-	codeNotImplemented            = 238
-	codeTransactionAborted        = 244
-	codeNoSuchTransaction         = 251
-	codeExceededTimeLimit         = 262
-	codeTransactionLifetimeLimit  = 290
-	codeQueryExceededMemoryNoDisk = 292
-	codeDuplicateKey              = 11000
-)
-
-const (
-	labelTransientTransaction = "TransientTransactionError"
-	labelUnknownCommitResult  = "UnknownTransactionCommitResult"
-)
-
 // mongoCodeNames names the codes that WriteErrors carry without a name.
 var mongoCodeNames = map[int]string{
 	2: "BadValue", 6: "HostUnreachable", 7: "HostNotFound", 9: "FailedToParse",
@@ -105,14 +81,14 @@ var mongoCodeNames = map[int]string{
 // Codes by what they mean for the caller.
 var (
 	// The transaction is gone; rerunning it from the start may succeed.
-	txnAbortedCodes = []int{codeWriteConflict, codeNoSuchTransaction, codeTransactionAborted,
-		codeTransactionTooOld, codeTransactionLifetimeLimit}
+	txnAbortedCodes = []int{drivererr.CodeWriteConflict, drivererr.CodeNoSuchTransaction, drivererr.CodeTransactionAborted,
+		drivererr.CodeTransactionTooOld, drivererr.CodeTransactionLifetimeLimit}
 	// The operation ran out of time on the server.
-	deadlineCodes = []int{codeMaxTimeMSExpired, codeExceededTimeLimit, codeWriteConcernTimeout}
+	deadlineCodes = []int{drivererr.CodeMaxTimeMSExpired, drivererr.CodeExceededTimeLimit, drivererr.CodeWriteConcernTimeout}
 	// The member is unreachable, stepping down or shutting down.
 	backendCodes = []int{6, 7, 89, 91, 189, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
 	// The request itself is wrong, whatever the data.
-	invalidCodes = []int{codeBadValue, 9, 14, 15, 16, 22, 28, 30, 40, 52, 53, 54, 55, 56, 57,
+	invalidCodes = []int{drivererr.CodeBadValue, 9, 14, 15, 16, 22, 28, 30, 40, 52, 53, 54, 55, 56, 57,
 		66, 72, 73, 79, 100, 168, 10334, 17280}
 )
 
@@ -312,18 +288,18 @@ func classifyMongo(err error) *apiError {
 		return &apiError{code: codes.Canceled, reason: pb.ErrorReason_ERROR_REASON_CANCELED, msg: "the request was canceled"}
 	case mongo.IsDuplicateKeyError(err):
 		return &apiError{code: codes.AlreadyExists, reason: pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, msg: "duplicate key: " + mi.message}
-	case hasLabel(err, labelUnknownCommitResult):
+	case drivererr.HasLabel(err, drivererr.LabelUnknownCommitResult):
 		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, retryAfter: retryUnavailable,
 			msg: "the transaction's commit outcome is unknown; committing it again is safe"}
-	case hasLabel(err, labelTransientTransaction) || hasCode(err, txnAbortedCodes...):
+	case drivererr.HasLabel(err, drivererr.LabelTransientTransaction) || drivererr.HasCode(err, txnAbortedCodes...):
 		return &apiError{code: codes.Aborted, reason: pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED,
 			msg: "the transaction was aborted by MongoDB and can be retried from its start: " + mi.describe()}
 	case isSelectionFailure(err):
 		return backendUnavailable()
-	case errors.Is(err, context.DeadlineExceeded) || hasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || drivererr.HasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
 		return &apiError{code: codes.DeadlineExceeded, reason: pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED,
 			msg: "the operation did not finish in time (RPC deadline or max_time)"}
-	case isConnectionFailure(err) || hasCode(err, backendCodes...):
+	case isConnectionFailure(err) || drivererr.HasCode(err, backendCodes...):
 		return backendUnavailable()
 	case isDriverArgument(err):
 		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
@@ -353,11 +329,11 @@ func mongoCodeToGRPC(code int) codes.Code {
 	switch {
 	case slices.Contains(invalidCodes, code):
 		return codes.InvalidArgument
-	case code == codeUnauthorized:
+	case code == drivererr.CodeUnauthorized:
 		return codes.PermissionDenied
-	case code == codeCommandNotFound || code == codeCommandNotSupported || code == codeNotImplemented:
+	case code == drivererr.CodeCommandNotFound || code == drivererr.CodeCommandNotSupported || code == drivererr.CodeNotImplemented:
 		return codes.Unimplemented
-	case code == codeExceededMemoryLimit || code == codeQueryExceededMemoryNoDisk:
+	case code == drivererr.CodeExceededMemoryLimit || code == drivererr.CodeQueryExceededMemoryNoDisk:
 		return codes.ResourceExhausted
 	case code >= 10000 && mongoCodeNames[code] == "":
 		// Unnamed "location" codes are assertions on the request: a
@@ -428,24 +404,6 @@ func mongoInfoOf(err error) (mongoInfo, bool) {
 		mi.name = mongoCodeNames[mi.code]
 	}
 	return mi, true
-}
-
-func hasLabel(err error, label string) bool {
-	var le mongo.LabeledError
-	return errors.As(err, &le) && le.HasErrorLabel(label)
-}
-
-func hasCode(err error, want ...int) bool {
-	var se mongo.ServerError
-	if !errors.As(err, &se) {
-		return false
-	}
-	for _, c := range se.ErrorCodes() {
-		if slices.Contains(want, c) {
-			return true
-		}
-	}
-	return false
 }
 
 // isSelectionFailure: the driver found no suitable server, or the client

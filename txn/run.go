@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -111,7 +112,7 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 		if err := fn(mongo.NewSessionContext(ctx, e.Session)); err != nil {
 			m.abort(ctx, e)
 			last = err
-			if hasLabel(err, labelTransient) && ctx.Err() == nil && time.Now().Before(deadline) {
+			if drivererr.HasLabel(err, drivererr.LabelTransientTransaction) && ctx.Err() == nil && time.Now().Before(deadline) {
 				continue
 			}
 			return attempts, fmt.Errorf("txn: run: transaction %d: %w", e.Txn.Number, err)
@@ -128,7 +129,7 @@ func (m *Manager) RunWithin(ctx context.Context, client *mongo.Client, e *sessio
 			return attempts, nil
 		}
 		last = err
-		if e.Txn.State == sessions.TxnAborted && hasLabel(err, labelTransient) {
+		if e.Txn.State == sessions.TxnAborted && drivererr.HasLabel(err, drivererr.LabelTransientTransaction) {
 			continue
 		}
 		return attempts, fmt.Errorf("txn: run: %w", err)
