@@ -204,9 +204,9 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if errors.Is(err, sessions.ErrOwnerGone) && answersWhenGone(info.FullMethod) {
 			return handler(ctx, req)
 		}
-		// The owner's statuses pass unchanged; our own errors get their
-		// ErrorInfo here, as the status guard is inside this interceptor.
-		return nil, toStatus(err)
+		// The owner's statuses pass the status guard unchanged; our own
+		// errors get their ErrorInfo there.
+		return nil, err
 	}
 }
 
@@ -231,10 +231,10 @@ func (f *Forwarder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		conn, err := f.route(ctx, owner)
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		err = f.relayStream(ctx, ss, conn, info.FullMethod, mt, req)
-		return toStatus(f.relayed(ctx, owner, info.FullMethod, err))
+		return f.relayed(ctx, owner, info.FullMethod, err)
 	}
 }
 
@@ -279,7 +279,7 @@ func (s *replayStream) RecvMsg(m any) error {
 	}
 	dst, ok := m.(proto.Message)
 	if !ok {
-		return status.Errorf(codes.Internal, "unexpected message type %T", m)
+		return fmt.Errorf("server: replaying the request: unexpected message type %T", m)
 	}
 	proto.Reset(dst)
 	proto.Merge(dst, s.first)

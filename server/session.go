@@ -34,7 +34,7 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	}
 	opts, err := sessionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	causal := b.CausalConsistency
 	if opts.CausalConsistency != nil {
@@ -49,18 +49,18 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	}
 	sess, err := b.Client.StartSession(options.Session().SetCausalConsistency(causal).SetSnapshot(opts.Snapshot))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	e, err := s.reg.Create(p, b.Name, sess, opts)
 	if err != nil {
 		sess.EndSession(context.WithoutCancel(ctx))
-		return nil, toStatus(err)
+		return nil, err
 	}
 	s.metrics.SessionStarted()
 	s.log.DebugContext(ctx, "session started", "session", e.Redacted(), "client", b.Name, "principal", p)
 	out, err := s.sessionToProto(e, true)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.StartSessionResponse{Session: out}, nil
 }
@@ -77,7 +77,7 @@ func (h *sessionService) RefreshSession(ctx context.Context, req *pb.RefreshSess
 	}
 	idle, err := h.s.reg.Refresh(req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &pb.RefreshSessionResponse{ExpireTime: timestamppb.New(idle)}
 	// The absolute deadline never moves; report it when the session can be
@@ -100,7 +100,7 @@ func (h *sessionService) EndSession(ctx context.Context, req *pb.EndSessionReque
 	}
 	aborted, err := h.s.reg.End(ctx, req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.EndSessionResponse{TransactionAborted: aborted}, nil
 }
@@ -118,12 +118,12 @@ func (h *sessionService) GetSession(ctx context.Context, req *pb.GetSessionReque
 	}
 	e, release, err := h.s.reg.Inspect(ctx, req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	out, err := h.s.sessionToProto(e, false)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.GetSessionResponse{Session: out}, nil
 }

@@ -94,6 +94,8 @@ var (
 
 // apiError is one mongogate error as it goes on the wire: a status with
 // exactly one ErrorInfo, and RetryInfo and BadRequest where they apply.
+// Handlers return it (or domain errors, which toStatus maps) as a plain
+// error; gRPC and toStatus find its status through GRPCStatus.
 type apiError struct {
 	code       codes.Code
 	reason     pb.ErrorReason
@@ -101,6 +103,10 @@ type apiError struct {
 	meta       map[string]string
 	retryAfter time.Duration
 	violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *apiError) Error() string {
+	return "rpc error: code = " + e.code.String() + " reason = " + e.reason.Wire() + " desc = " + e.msg
 }
 
 func (e *apiError) set(key, value string) {
@@ -116,8 +122,8 @@ func (e *apiError) badField(field, description string) {
 	})
 }
 
-// err builds the gRPC status error.
-func (e *apiError) err() error {
+// GRPCStatus is the status the client receives.
+func (e *apiError) GRPCStatus() *status.Status {
 	details := []proto.Message{&errdetails.ErrorInfo{Reason: e.reason.Wire(), Domain: errorDomain, Metadata: e.meta}}
 	if e.retryAfter > 0 {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.retryAfter)})
@@ -132,7 +138,7 @@ func (e *apiError) err() error {
 			p.Details = append(p.Details, a)
 		}
 	}
-	return status.ErrorProto(p)
+	return status.FromProto(p)
 }
 
 // clean makes s valid UTF-8 of bounded length.
@@ -148,29 +154,38 @@ func clean(s string) string {
 	return s[:cut] + "…"
 }
 
-// toStatus turns any error a handler meets into the gRPC status the client
-// receives. It is the only place where domain and MongoDB errors become
-// codes and reasons (see ErrorReason in common.proto); handlers end with
-// `return nil, toStatus(err)`. A gRPC status anywhere in err's chain (a
-// forwarded call's, or one of the err* constructors below) passes through
-// unchanged. Errors it does not know become INTERNAL with a generic
-// message, and their detail goes to slog's default logger instead.
-func toStatus(err error) error {
+// toStatus turns any error a call ends with into the gRPC status the
+// client receives. It is the only place where domain and MongoDB errors
+// become codes and reasons (see ErrorReason in common.proto), and only the
+// status guard (see ServerOptions) calls it, once per failed call:
+// handlers, the forwarder and the authenticator return plain errors. A
+// gRPC status anywhere in err's chain (an apiError, or a forwarded call's
+// status) passes through unchanged. Errors it does not know become
+// INTERNAL with a generic message, and their detail goes to log instead,
+// as does the cause of BACKEND_UNAVAILABLE.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
+	var st *status.Status
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) && se.GRPCStatus().Code() != codes.OK {
-		return se.GRPCStatus().Err()
+		st = se.GRPCStatus()
+	} else {
+		e := classify(err)
+		switch e.reason {
+		case pb.ErrorReason_ERROR_REASON_INTERNAL:
+			log.ErrorContext(ctx, "unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
+		case pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:
+			log.WarnContext(ctx, "MongoDB backend unavailable", "error", err.Error())
+		}
+		st = e.GRPCStatus()
 	}
-	e := classify(err)
-	switch e.reason {
-	case pb.ErrorReason_ERROR_REASON_INTERNAL:
-		slog.Error("unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
-	case pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:
-		slog.Warn("MongoDB backend unavailable", "error", err.Error())
+	var oe *operationError
+	if errors.As(err, &oe) {
+		st = oe.annotate(st)
 	}
-	return e.err()
+	return st.Err()
 }
 
 // classify picks code, reason, message and details for err. Domain
@@ -320,7 +335,7 @@ func backendUnavailable() *apiError {
 func errBackendDown(name string) error {
 	e := backendUnavailable()
 	e.msg = fmt.Sprintf("the MongoDB backend %q is unreachable (health check failing)", name)
-	return e.err()
+	return e
 }
 
 // mongoCodeToGRPC chooses the status code of a MongoDB error that has no
@@ -428,8 +443,8 @@ func isDriverArgument(err error) bool {
 		errors.As(err, new(mongo.ErrMapForOrderedArgument))
 }
 
-// Errors the server itself produces. Each is a finished status: toStatus
-// passes it through.
+// Errors the server itself produces. Each is an apiError, which toStatus
+// passes through.
 
 // errInvalidArgument: a request field is missing or wrong. field is the
 // proto field path, e.g. "namespace.collection" or "operations[2].filter".
@@ -437,7 +452,7 @@ func errInvalidArgument(field, description string) error {
 	e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 		msg: "invalid " + field + ": " + description}
 	e.badField(field, description)
-	return e.err()
+	return e
 }
 
 // errClientMismatch: the request names backend requested but the session
@@ -447,39 +462,57 @@ func errClientMismatch(requested, bound string) error {
 		msg: fmt.Sprintf("the session is bound to client %q, the request names client %q", bound, requested)}
 	e.set(metaClient, requested)
 	e.set(metaBoundClient, bound)
-	return e.err()
+	return e
 }
 
 // errUnauthenticated: no credentials, or credentials that do not verify.
 func errUnauthenticated(msg string) error {
-	return (&apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg}).err()
+	return (&apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg})
 }
 
 // errShuttingDown: the server is draining and takes no new work.
 func errShuttingDown() error {
 	return (&apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
-		msg: "the server is shutting down; retry on another instance"}).err()
+		msg: "the server is shutting down; retry on another instance"})
 }
 
 // errInternal: a bug, already logged by the caller; the client learns
 // nothing about it.
 func errInternal() error {
-	return (&apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}).err()
+	return (&apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"})
 }
 
-// withOperationIndex maps err and marks it as the failure of RunTransaction
-// operation i, whose oneof field is field ("" when unknown): ErrorInfo
-// metadata "operation_index", and BadRequest field paths prefixed with
-// "operations[i].field.".
+// withOperationIndex marks err as the failure of RunTransaction operation
+// i, whose oneof field is field ("" when unknown). toStatus maps err and
+// then adds ErrorInfo metadata "operation_index" and prefixes BadRequest
+// field paths with "operations[i].field.".
 func withOperationIndex(err error, i int, field string) error {
 	if err == nil {
 		return nil
 	}
-	p := status.Convert(toStatus(err)).Proto()
-	idx := strconv.Itoa(i)
+	return &operationError{err: err, index: i, field: field}
+}
+
+// operationError is a RunTransaction operation's failure.
+type operationError struct {
+	err   error
+	index int
+	field string
+}
+
+func (e *operationError) Error() string {
+	return fmt.Sprintf("operation %d: %v", e.index, e.err)
+}
+
+func (e *operationError) Unwrap() error { return e.err }
+
+// annotate adds the operation's index and field path to st's details.
+func (e *operationError) annotate(st *status.Status) *status.Status {
+	p := st.Proto()
+	idx := strconv.Itoa(e.index)
 	prefix := "operations[" + idx + "]."
-	if field != "" {
-		prefix += field + "."
+	if e.field != "" {
+		prefix += e.field + "."
 	}
 	for n, a := range p.GetDetails() {
 		m, uerr := a.UnmarshalNew()
@@ -503,5 +536,5 @@ func withOperationIndex(err error, i int, field string) error {
 			p.Details[n] = na
 		}
 	}
-	return status.ErrorProto(p)
+	return status.FromProto(p)
 }

@@ -16,11 +16,11 @@ type transactionService struct {
 func (h *transactionService) StartTransaction(ctx context.Context, req *pb.StartTransactionRequest) (*pb.StartTransactionResponse, error) {
 	opts, err := transactionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	b := h.s.backends[e.Backend]
@@ -29,7 +29,7 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 	}
 	number, depth, err := h.s.txn.Start(ctx, e, opts, req.GetJoinExisting(), b.Transactions)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.StartTransactionResponse{TransactionNumber: number, Depth: int32(depth)}, nil
 }
@@ -40,12 +40,12 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.CommitTransactionRequest) (*pb.CommitTransactionResponse, error) {
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	res, err := h.s.txn.Commit(ctx, e, req.GetTransactionNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.CommitTransactionResponse{TransactionNumber: res.Number, Depth: int32(res.Depth), Committed: res.Committed}, nil
 }
@@ -55,12 +55,12 @@ func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.Comm
 func (h *transactionService) AbortTransaction(ctx context.Context, req *pb.AbortTransactionRequest) (*pb.AbortTransactionResponse, error) {
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	res, err := h.s.txn.Abort(ctx, e, req.GetTransactionNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.AbortTransactionResponse{TransactionNumber: res.Number, Aborted: res.Aborted}, nil
 }
