@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -107,6 +108,11 @@ type Config struct {
 	// Internal are mongogate's own collections ("db.collection"), which
 	// no request may touch.
 	Internal []string
+	// MaxIdleTimeout is the largest idle timeout StartSession accepts
+	// (INVALID_ARGUMENT above it, as session.proto promises): the
+	// registry's sessions.Config.MaxIdleTimeout, which only caps. Zero
+	// means sessions.DefaultMaxIdleTimeout.
+	MaxIdleTimeout time.Duration
 }
 
 // Server implements mongogate's three gRPC services.
@@ -121,6 +127,7 @@ type Server struct {
 	outcomes func(backend string) *mongo.Collection
 	authz    *authz.Authorizer
 	internal map[authz.Namespace]bool
+	maxIdle  time.Duration
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -129,8 +136,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Sessions and Txn are required")
 	}
 	s := &Server{backends: map[string]*Backend{}, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
-		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
+		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes, maxIdle: cfg.MaxIdleTimeout}
 	s.authz = cfg.Authz
+	if s.maxIdle == 0 {
+		s.maxIdle = sessions.DefaultMaxIdleTimeout
+	}
 	for _, ns := range cfg.Internal {
 		db, coll, ok := strings.Cut(ns, ".")
 		if !ok {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -35,6 +36,9 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	opts, err := sessionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
 		return nil, err
+	}
+	if opts.IdleTimeout > s.maxIdle {
+		return nil, errInvalidArgument("options.idle_timeout", fmt.Sprintf("must be at most %v, this server's maximum idle timeout", s.maxIdle))
 	}
 	causal := b.CausalConsistency
 	if opts.CausalConsistency != nil {
