@@ -86,7 +86,8 @@ func DefaultPropagator() propagation.TextMapPropagator {
 //     the client receives (toStatus), so every error on the wire has its
 //     ErrorInfo, and where an error's detail is logged, once; handlers,
 //     authentication and the forwarder below it return plain errors, and
-//     forwarded answers pass unchanged;
+//     forwarded answers pass unchanged. It refuses a request that does
+//     not decode with INVALID_ARGUMENT (see requestCodec);
 //  4. recovery: a panic becomes INTERNAL and is logged with its stack;
 //  5. authentication, skipped for grpc.health.v1.Health and reflection;
 //  6. forwarding of calls on other instances' sessions (with Forward).
@@ -134,6 +135,7 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		// run-to-run noise (7-17 µs over the floor either way). Idle
 		// workers cost only their stacks.
 		grpc.NumStreamWorkers(uint32(64 * runtime.GOMAXPROCS(0))),
+		serverCodec(),
 	}
 	guard := statusGuard{log: log}
 	unary := []grpc.UnaryServerInterceptor{
@@ -180,10 +182,14 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 }
 
 // statusGuard maps the error every call ends with (see toStatus) and logs
-// its detail through the server's logger.
+// its detail through the server's logger. It also refuses the requests
+// that the server's codec could not decode (see requestCodec).
 type statusGuard struct{ log *slog.Logger }
 
 func (g statusGuard) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := undecodable(req); err != nil {
+		return nil, g.finish(ctx, err)
+	}
 	resp, err := handler(ctx, req)
 	if err != nil {
 		return nil, g.finish(ctx, err)
@@ -192,7 +198,7 @@ func (g statusGuard) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo
 }
 
 func (g statusGuard) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return g.finish(ss.Context(), handler(srv, ss))
+	return g.finish(ss.Context(), handler(srv, decodeCheckedStream{ss}))
 }
 
 func (g statusGuard) finish(ctx context.Context, err error) error {
