@@ -271,7 +271,8 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 	b := s.backends[e.Backend]
 	if b == nil {
 		release()
-		return ctx, nil, errInternal()
+		// toStatus makes it INTERNAL and logs it.
+		return ctx, nil, fmt.Errorf("server: session bound to backend %q, which this server does not have", e.Backend)
 	}
 	if err := b.available(); err != nil {
 		release()

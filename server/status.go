@@ -169,9 +169,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	}
 	var st *status.Status
 	var se interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &se) && se.GRPCStatus().Code() != codes.OK {
+	if errors.As(err, &se) {
 		st = se.GRPCStatus()
-	} else {
+	}
+	if st.Code() == codes.OK {
 		e := classify(err)
 		switch e.reason {
 		case pb.ErrorReason_ERROR_REASON_INTERNAL:
@@ -467,19 +468,20 @@ func errClientMismatch(requested, bound string) error {
 
 // errUnauthenticated: no credentials, or credentials that do not verify.
 func errUnauthenticated(msg string) error {
-	return (&apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg})
+	return &apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg}
 }
 
 // errShuttingDown: the server is draining and takes no new work.
 func errShuttingDown() error {
-	return (&apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
-		msg: "the server is shutting down; retry on another instance"})
+	return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
+		msg: "the server is shutting down; retry on another instance"}
 }
 
-// errInternal: a bug, already logged by the caller; the client learns
-// nothing about it.
+// errInternal: a bug already logged where it was caught (a recovered
+// panic); the client learns nothing about it. Other bugs are plain errors,
+// which toStatus logs and makes INTERNAL.
 func errInternal() error {
-	return (&apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"})
+	return &apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}
 }
 
 // withOperationIndex marks err as the failure of RunTransaction operation

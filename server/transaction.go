@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 )
@@ -25,7 +26,8 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 	defer release()
 	b := h.s.backends[e.Backend]
 	if b == nil {
-		return nil, errInternal()
+		// toStatus makes it INTERNAL and logs it.
+		return nil, fmt.Errorf("server: session bound to backend %q, which this server does not have", e.Backend)
 	}
 	number, depth, err := h.s.txn.Start(ctx, e, opts, req.GetJoinExisting(), b.Transactions)
 	if err != nil {
