@@ -313,7 +313,8 @@ func TestServerOptionsErrors(t *testing.T) {
 
 // The status guard logs the detail of an error that becomes INTERNAL or
 // BACKEND_UNAVAILABLE once, through the configured logger and not
-// slog's default one, for unary and streaming calls alike.
+// slog's default one, for unary and streaming calls alike; besides it
+// the call has its one finished-call line, and nothing else.
 func TestStatusGuardLogsOnce(t *testing.T) {
 	var defaultLogs logBuffer
 	prev := slog.Default()
@@ -350,21 +351,26 @@ func TestStatusGuardLogsOnce(t *testing.T) {
 			if d := mustDetails(t, err); d.info.GetReason() != tt.reason.Wire() {
 				t.Fatalf("reason = %s, want %s", d.info.GetReason(), tt.reason.Wire())
 			}
-			detail := 0
+			detail, finished := 0, 0
 			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 				var rec map[string]any
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
 					t.Fatalf("log line %q: %v", line, err)
 				}
-				if rec["msg"] == tt.msg {
+				switch rec["msg"] {
+				case tt.msg:
 					detail++
 					if rec["error"] != tt.err.Error() {
 						t.Errorf("logged error = %v, want %q", rec["error"], tt.err.Error())
 					}
+				case "finished call":
+					finished++
+				default:
+					t.Errorf("unexpected log line %s", line)
 				}
 			}
-			if detail != 1 {
-				t.Errorf("%q logged %d times, want once; logs:\n%s", tt.msg, detail, logs.String())
+			if detail != 1 || finished != 1 {
+				t.Errorf("logged %q %d times and the finished call %d times, want once each; logs:\n%s", tt.msg, detail, finished, logs.String())
 			}
 		})
 	}
