@@ -34,6 +34,7 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
 		Address: in.advert, Peers: in.dir, Outcomes: func(b string) *mongo.Collection { return in.outcomes[b] },
 		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection},
+		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -67,8 +67,10 @@ const AnonymousPrincipal = "anonymous"
 // Forwarded calls: another instance that forwards a call on one of this
 // instance's sessions asserts the caller's principal, signed with
 // PeerSecret (see ForwardConfig.Secret); the signature is the credential.
-// A call that asserts a principal without a valid signature is refused,
-// whoever sends it.
+// With PeerSecret, forwarding metadata of any form without a valid
+// signature is refused, whoever sends it. Without it, a call that asserts
+// a principal is refused, and the unsigned form only marks the call as
+// forwarded, which a client gains nothing by (see mdForwarded).
 type AuthConfig struct {
 	APIKeysFile    string
 	ClientCAFile   string

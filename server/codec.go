@@ -19,7 +19,7 @@ import (
 
 // Conversions between the wire types and the domain's that every service
 // needs. The *FromProto functions check what they convert and fail with
-// INVALID_ARGUMENT (a status, or a *crud.ArgError that toStatus maps)
+// INVALID_ARGUMENT (an apiError, or a *crud.ArgError that toStatus maps)
 // naming the offending field by its proto path. The field argument is the
 // path of the message being converted, relative to the request (or to the
 // RunTransaction operation: withOperationIndex adds the prefix).

@@ -24,7 +24,7 @@ func wantInvalid(t *testing.T, err error, field string) {
 	if err == nil {
 		t.Fatalf("no error, want INVALID_ARGUMENT on %s", field)
 	}
-	d := mustDetails(t, toStatus(err))
+	d := mustDetails(t, mapErr(t, err))
 	if d.code != codes.InvalidArgument || d.info.GetReason() != pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT.Wire() {
 		t.Fatalf("got %v %s, want INVALID_ARGUMENT", d.code, d.info.GetReason())
 	}

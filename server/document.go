@@ -42,27 +42,27 @@ func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, op any
 	var zero P
 	wc, err := writeConcernFromProto("write_concern", pwc)
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	f, err := formatFromProto(pf)
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	if err := s.authorize(ctx, op); err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	defer c.done()
 	r, err := do(ctx, c.target(wc))
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	out, err := encode(r, f)
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	return out, nil
 }
@@ -71,7 +71,7 @@ func runOne[R, P any](ctx context.Context, s *Server, req sessionRequest, op any
 func (h *documentService) InsertOne(ctx context.Context, req *pb.InsertOneRequest) (*pb.InsertOneResponse, error) {
 	op, err := insertOneFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertOneResponse)
 }
@@ -80,7 +80,7 @@ func (h *documentService) InsertOne(ctx context.Context, req *pb.InsertOneReques
 func (h *documentService) InsertMany(ctx context.Context, req *pb.InsertManyRequest) (*pb.InsertManyResponse, error) {
 	op, err := insertManyFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, insertManyResponse)
 }
@@ -90,7 +90,7 @@ func (h *documentService) InsertMany(ctx context.Context, req *pb.InsertManyRequ
 func (h *documentService) FindOne(ctx context.Context, req *pb.FindOneRequest) (*pb.FindOneResponse, error) {
 	op, err := findOneFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, nil, req.GetResponseFormat(), op.Do, findOneResponse)
 }
@@ -99,7 +99,7 @@ func (h *documentService) FindOne(ctx context.Context, req *pb.FindOneRequest) (
 func (h *documentService) UpdateOne(ctx context.Context, req *pb.UpdateOneRequest) (*pb.UpdateOneResponse, error) {
 	op, err := updateOneFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateOneResponse)
 }
@@ -108,7 +108,7 @@ func (h *documentService) UpdateOne(ctx context.Context, req *pb.UpdateOneReques
 func (h *documentService) UpdateMany(ctx context.Context, req *pb.UpdateManyRequest) (*pb.UpdateManyResponse, error) {
 	op, err := updateManyFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, updateManyResponse)
 }
@@ -117,7 +117,7 @@ func (h *documentService) UpdateMany(ctx context.Context, req *pb.UpdateManyRequ
 func (h *documentService) ReplaceOne(ctx context.Context, req *pb.ReplaceOneRequest) (*pb.ReplaceOneResponse, error) {
 	op, err := replaceOneFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, replaceOneResponse)
 }
@@ -126,7 +126,7 @@ func (h *documentService) ReplaceOne(ctx context.Context, req *pb.ReplaceOneRequ
 func (h *documentService) DeleteOne(ctx context.Context, req *pb.DeleteOneRequest) (*pb.DeleteOneResponse, error) {
 	op, err := deleteOneFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), 0, op.Do, deleteOneResponse)
 }
@@ -135,7 +135,7 @@ func (h *documentService) DeleteOne(ctx context.Context, req *pb.DeleteOneReques
 func (h *documentService) DeleteMany(ctx context.Context, req *pb.DeleteManyRequest) (*pb.DeleteManyResponse, error) {
 	op, err := deleteManyFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), 0, op.Do, deleteManyResponse)
 }
@@ -144,7 +144,7 @@ func (h *documentService) DeleteMany(ctx context.Context, req *pb.DeleteManyRequ
 func (h *documentService) FindOneAndUpdate(ctx context.Context, req *pb.FindOneAndUpdateRequest) (*pb.FindOneAndUpdateResponse, error) {
 	op, err := findOneAndUpdateFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndUpdateResponse)
 }
@@ -153,7 +153,7 @@ func (h *documentService) FindOneAndUpdate(ctx context.Context, req *pb.FindOneA
 func (h *documentService) FindOneAndReplace(ctx context.Context, req *pb.FindOneAndReplaceRequest) (*pb.FindOneAndReplaceResponse, error) {
 	op, err := findOneAndReplaceFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndReplaceResponse)
 }
@@ -162,7 +162,7 @@ func (h *documentService) FindOneAndReplace(ctx context.Context, req *pb.FindOne
 func (h *documentService) FindOneAndDelete(ctx context.Context, req *pb.FindOneAndDeleteRequest) (*pb.FindOneAndDeleteResponse, error) {
 	op, err := findOneAndDeleteFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, findOneAndDeleteResponse)
 }
@@ -171,7 +171,7 @@ func (h *documentService) FindOneAndDelete(ctx context.Context, req *pb.FindOneA
 func (h *documentService) CountDocuments(ctx context.Context, req *pb.CountDocumentsRequest) (*pb.CountDocumentsResponse, error) {
 	op, err := countDocumentsFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, nil, 0, op.Do, countDocumentsResponse)
 }
@@ -180,7 +180,7 @@ func (h *documentService) CountDocuments(ctx context.Context, req *pb.CountDocum
 func (h *documentService) Distinct(ctx context.Context, req *pb.DistinctRequest) (*pb.DistinctResponse, error) {
 	op, err := distinctFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, nil, req.GetResponseFormat(), op.Do, distinctResponse)
 }
@@ -189,7 +189,7 @@ func (h *documentService) Distinct(ctx context.Context, req *pb.DistinctRequest)
 func (h *documentService) BulkWrite(ctx context.Context, req *pb.BulkWriteRequest) (*pb.BulkWriteResponse, error) {
 	op, err := bulkWriteFromProto(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return runOne(ctx, h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do, bulkWriteResponse)
 }
@@ -199,7 +199,7 @@ func (h *documentService) BulkWrite(ctx context.Context, req *pb.BulkWriteReques
 func (h *documentService) Find(req *pb.FindRequest, stream pb.DocumentService_FindServer) error {
 	op, err := findFromProto(req)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	return streamCursor(stream.Context(), h.s, req, op, nil, req.GetResponseFormat(), op.Do,
 		func(docs []*pb.Document) error { return stream.Send(&pb.FindResponse{Documents: docs}) })
@@ -210,7 +210,7 @@ func (h *documentService) Find(req *pb.FindRequest, stream pb.DocumentService_Fi
 func (h *documentService) Aggregate(req *pb.AggregateRequest, stream pb.DocumentService_AggregateServer) error {
 	op, err := aggregateFromProto(req)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	return streamCursor(stream.Context(), h.s, req, op, req.GetWriteConcern(), req.GetResponseFormat(), op.Do,
 		func(docs []*pb.Document) error { return stream.Send(&pb.AggregateResponse{Documents: docs}) })
@@ -225,23 +225,23 @@ func streamCursor(ctx context.Context, s *Server, req sessionRequest, op any, pw
 ) error {
 	wc, err := writeConcernFromProto("write_concern", pwc)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	f, err := formatFromProto(pf)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	if err := s.authorize(ctx, op); err != nil {
-		return toStatus(err)
+		return err
 	}
 	ctx, c, err := s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	defer c.done()
 	cur, err := do(ctx, c.target(wc))
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	// Close is idempotent and runs even once ctx is done; NextBatch has
 	// already closed the cursor on the paths that end the stream normally.
@@ -252,18 +252,18 @@ func streamCursor(ctx context.Context, s *Server, req sessionRequest, op any, pw
 			return nil
 		}
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		docs, err := documentsResponse(batch, f)
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		for _, part := range splitMessages(docs, streamMessageBudget) {
 			if err := send(part); err != nil {
 				// The client is gone or the stream broke: the status says
 				// why; ctx's error is the clearer one when it is done.
 				if cerr := ctx.Err(); cerr != nil {
-					return toStatus(cerr)
+					return cerr
 				}
 				return err
 			}

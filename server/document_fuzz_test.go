@@ -250,7 +250,8 @@ func offlineGate(t testing.TB) *documentService {
 
 // FuzzDocumentRequests decodes fuzz bytes as a DocumentService request
 // and calls its handler. Whatever the request, the handler does not
-// panic and fails with a status carrying exactly one ErrorInfo (domain
+// panic and fails with an error that the status guard turns into a
+// status carrying exactly one ErrorInfo (domain
 // mongogate.dev, a reason); a request the conversion and crud validation
 // refuse is INVALID_ARGUMENT (reason INVALID_ARGUMENT, or
 // FORBIDDEN_OPERATOR for server-side JavaScript), and one they accept is
@@ -278,7 +279,7 @@ func FuzzDocumentRequests(f *testing.F) {
 		if proto.Unmarshal(data, req) != nil {
 			return
 		}
-		err := rpc.call(ctx, h, req)
+		err := mapErr(t, rpc.call(ctx, h, req)) // as the status guard sends it
 		if err == nil {
 			t.Fatalf("%s succeeded with a cancelled context and no backend: %v", rpc.name, req)
 		}

@@ -30,12 +30,16 @@ import (
 
 // Metadata of a forwarded call, one key so that every call pays one
 // lookup for it. Its value names the forwarding instance, which marks the
-// call as forwarded, so it is never forwarded again: "<from>". With a peer
-// secret the forwarder also asserts the caller's principal (base64url),
-// with the time (Unix milliseconds) and a signature of both:
-// "<from> <principal> <time> <signature>". Without one it passes the
+// call as forwarded, so it is never forwarded again. With a peer secret
+// the forwarder also asserts the caller's principal (base64url), with the
+// time (Unix milliseconds) and a signature of all three:
+// "<from> <principal> <time> <signature>", and an instance with the secret
+// accepts no other form. Without one it sends "<from>" and passes the
 // caller's own credentials on, and the owner authenticates the caller
-// itself.
+// itself; then a client can send the marker too, so the marker decides
+// nothing but the hop limit: an instance serves only the calls on its own
+// sessions (and those without one), and refuses a marked call on another
+// instance's session (see ownerOf) rather than serve or forward it.
 const (
 	mdForwarded     = "mongogate-forwarded"
 	mdAuthorization = "authorization"
@@ -159,19 +163,26 @@ func (f *Forwarder) Close() error {
 type tokenRequest interface{ GetSessionToken() string }
 
 // ownerOf returns the instance a request must go to, or "" when this
-// instance answers it: no token, its own token, a malformed one (the
-// registry refuses it), or a call that was forwarded already (at most one
-// hop).
-func (f *Forwarder) ownerOf(ctx context.Context, req any) string {
+// instance answers it: no token, its own token, or a malformed one (the
+// registry refuses it). A call that was forwarded already is not forwarded
+// again (at most one hop), nor served here when it is on another
+// instance's session: the instance that forwarded it found this address
+// for the owner in a stale directory (the owner is gone and its address
+// taken), or, when peers do not sign, a client sent the marker itself.
+func (f *Forwarder) ownerOf(ctx context.Context, req any) (string, error) {
 	tr, ok := req.(tokenRequest)
 	if !ok {
-		return ""
+		return "", nil
 	}
 	owner := sessions.InstanceOf(tr.GetSessionToken())
-	if owner == "" || owner == f.cfg.Self || forwardedFrom(ctx) != "" {
-		return ""
+	if owner == "" || owner == f.cfg.Self {
+		return "", nil
 	}
-	return owner
+	if from := forwardedFrom(ctx); from != "" {
+		return "", fmt.Errorf("server: a call marked as forwarded by %q for a session of instance %s reached instance %s: %w",
+			from, owner, f.cfg.Self, sessions.ErrOwnerGone)
+	}
+	return owner, nil
 }
 
 // answersWhenGone: the methods this instance answers itself when the
@@ -184,7 +195,10 @@ func answersWhenGone(method string) bool {
 // sessions.
 func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		owner := f.ownerOf(ctx, req)
+		owner, err := f.ownerOf(ctx, req)
+		if err != nil {
+			return nil, err
+		}
 		if owner == "" {
 			return handler(ctx, req)
 		}
@@ -204,9 +218,9 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if errors.Is(err, sessions.ErrOwnerGone) && answersWhenGone(info.FullMethod) {
 			return handler(ctx, req)
 		}
-		// The owner's statuses pass unchanged; our own errors get their
-		// ErrorInfo here, as the status guard is inside this interceptor.
-		return nil, toStatus(err)
+		// The owner's statuses pass the status guard unchanged; our own
+		// errors get their ErrorInfo there.
+		return nil, err
 	}
 }
 
@@ -225,16 +239,19 @@ func (f *Forwarder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return err
 		}
 		ctx := ss.Context()
-		owner := f.ownerOf(ctx, req)
+		owner, err := f.ownerOf(ctx, req)
+		if err != nil {
+			return err
+		}
 		if owner == "" {
 			return handler(srv, &replayStream{ServerStream: ss, first: req})
 		}
 		conn, err := f.route(ctx, owner)
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		err = f.relayStream(ctx, ss, conn, info.FullMethod, mt, req)
-		return toStatus(f.relayed(ctx, owner, info.FullMethod, err))
+		return f.relayed(ctx, owner, info.FullMethod, err)
 	}
 }
 
@@ -279,7 +296,7 @@ func (s *replayStream) RecvMsg(m any) error {
 	}
 	dst, ok := m.(proto.Message)
 	if !ok {
-		return status.Errorf(codes.Internal, "unexpected message type %T", m)
+		return fmt.Errorf("server: replaying the request: unexpected message type %T", m)
 	}
 	proto.Reset(dst)
 	proto.Merge(dst, s.first)
@@ -406,9 +423,11 @@ func forwardedValue(from, principal, ts, sig string) string {
 }
 
 // forwarded reads the forwarding metadata of an incoming call. from is
-// the forwarding instance ("" for a call from a client). When the call
-// asserts a principal, it must carry a valid signature by secret, else
-// the call is refused: a client cannot claim to be forwarded.
+// the forwarding instance ("" for a call from a client). With a secret,
+// the metadata must assert a principal with a valid signature by secret,
+// else the call is refused: a client cannot claim to be forwarded. Without
+// one, only the unsigned form "<from>" is accepted, and it asserts
+// nothing (see mdForwarded).
 func forwarded(ctx context.Context, secret []byte) (from, principal string, asserted bool, err error) {
 	vals := metadata.ValueFromIncomingContext(ctx, mdForwarded)
 	switch len(vals) {
@@ -423,6 +442,9 @@ func forwarded(ctx context.Context, secret []byte) (from, principal string, asse
 	case 1:
 		if parts[0] == "" {
 			return "", "", false, errUnauthenticated("malformed forwarding metadata")
+		}
+		if len(secret) > 0 {
+			return "", "", false, errUnauthenticated("unsigned forwarding metadata refused: peers sign the calls they forward, and clients send none")
 		}
 		return parts[0], "", false, nil
 	case 4:

@@ -302,7 +302,8 @@ func TestForwarding(t *testing.T) {
 
 // A client cannot claim to be a forwarding instance: metadata asserting
 // a principal is refused unless a peer signed it, whatever the instance's
-// own configuration.
+// own configuration, and where peers sign, every form of the metadata
+// is.
 func TestForwardingMetadataFromClient(t *testing.T) {
 	uri := testbackend.URI(t)
 	db := testbackend.DBName(t)
@@ -324,10 +325,13 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		}
 		if secret != nil {
 			old := strconv.FormatInt(time.Now().Add(-2*forwardSkew).UnixMilli(), 10)
-			tests = append(tests, struct {
+			tests = append(tests, []struct {
 				name string
 				md   []string
-			}{"replayed too late", []string{mdForwarded, forwardedValue("x", "alice", old, sig(secret, old))}})
+			}{
+				{"replayed too late", []string{mdForwarded, forwardedValue("x", "alice", old, sig(secret, old))}},
+				{"one-field form", []string{mdForwarded, "x"}},
+			}...)
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -348,22 +352,76 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 	}
 }
 
-// A forwarded call is never forwarded again: an instance that gets one
-// for a token it does not own answers it itself.
+// A call marked as forwarded is never forwarded again, and is not
+// served by an instance that does not own its session either: whoever
+// sent the marker, a peer misled by a stale directory or a client, the
+// call cannot end up answered by the wrong instance. Where peers sign, a
+// client's marker is refused outright.
 func TestForwardingOneHop(t *testing.T) {
-	uri := testbackend.URI(t)
-	db := testbackend.DBName(t)
-	a := mustInstance(t, uri, db, "inst-a", instanceConfig{})
-	b := mustInstance(t, uri, db, "inst-b", instanceConfig{})
-	start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, "inst-c")
-	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: start.GetSession().GetToken()})
-	wantReason(t, "GetSession marked forwarded, at a non-owner", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
-	if f := b.forwarded(t); f != 0 {
-		t.Errorf("b forwarded %v calls, want none", f)
+	for _, mode := range []struct {
+		name   string
+		secret []byte
+	}{{"signed principal", testPeerSecret}, {"caller's credentials", nil}} {
+		t.Run(mode.name, func(t *testing.T) {
+			uri := testbackend.URI(t)
+			db := testbackend.DBName(t)
+			a := mustInstance(t, uri, db, "inst-a", instanceConfig{secret: mode.secret})
+			b := mustInstance(t, uri, db, "inst-b", instanceConfig{secret: mode.secret})
+			start, err := a.sess.StartSession(testCtx(t), &pb.StartSessionRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := start.GetSession().GetToken()
+			get := func(ctx context.Context) error {
+				_, err := b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})
+				return err
+			}
+			find := func(ctx context.Context) error {
+				stream, err := b.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Namespace: &pb.Namespace{Database: db, Collection: "items"}})
+				if err != nil {
+					return err
+				}
+				for {
+					if _, err := stream.Recv(); err != nil {
+						if errors.Is(err, io.EOF) {
+							return nil
+						}
+						return err
+					}
+				}
+			}
+
+			// A client's marker, in the form unsigned forwards use.
+			clientMarked := func() context.Context {
+				return metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, "inst-c")
+			}
+			want := pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE
+			wantCode := codes.NotFound
+			if mode.secret != nil {
+				want, wantCode = pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, codes.Unauthenticated
+			}
+			wantReason(t, "GetSession with a client's marker, at a non-owner", get(clientMarked()), wantCode, want)
+			wantReason(t, "Find with a client's marker, at a non-owner", find(clientMarked()), wantCode, want)
+
+			if mode.secret != nil {
+				// A peer's genuine forward that reached the wrong instance.
+				method := pb.SessionService_GetSession_FullMethodName
+				now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded,
+					forwardedValue("inst-c", AnonymousPrincipal, now, forwardSignature(mode.secret, method, "inst-c", AnonymousPrincipal, now)))
+				wantReason(t, "GetSession forwarded by a peer to a non-owner", get(ctx), codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
+			}
+			if f := b.forwarded(t); f != 0 {
+				t.Errorf("b forwarded %v calls, want none", f)
+			}
+			// Unmarked, the same calls are forwarded to the owner.
+			if err := get(testCtx(t)); err != nil {
+				t.Fatalf("GetSession through b: %v", err)
+			}
+			if err := find(testCtx(t)); err != nil {
+				t.Fatalf("Find through b: %v", err)
+			}
+		})
 	}
 }
 

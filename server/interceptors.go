@@ -38,7 +38,8 @@ const (
 
 // TransportConfig is what ServerOptions needs.
 type TransportConfig struct {
-	// Logger gets one line per finished RPC and the panics; nil means
+	// Logger gets one line per finished RPC, the panics, and the detail
+	// of errors that become INTERNAL or BACKEND_UNAVAILABLE; nil means
 	// slog.Default().
 	Logger *slog.Logger
 	// Auth authenticates calls. Nil rejects every call except health
@@ -81,12 +82,15 @@ func DefaultPropagator() propagation.TextMapPropagator {
 //     tokens or documents;
 //  2. metrics: grpc_server_handled_total, grpc_server_handling_seconds and
 //     the other RPC metrics of go-grpc-middleware's Prometheus provider;
-//  3. recovery: a panic becomes INTERNAL and is logged with its stack;
-//  4. authentication, skipped for grpc.health.v1.Health and reflection;
-//  5. forwarding of calls on other instances' sessions (with Forward);
-//  6. a guard that passes any error a handler returned unmapped through
-//     toStatus, so every error on the wire has its ErrorInfo (forwarded
-//     answers pass unchanged).
+//  3. the status guard: the one place where an error becomes the status
+//     the client receives (toStatus), so every error on the wire has its
+//     ErrorInfo, and where an error's detail is logged, once; handlers,
+//     authentication and the forwarder below it return plain errors, and
+//     forwarded answers pass unchanged. It refuses a request that does
+//     not decode with INVALID_ARGUMENT (see requestCodec);
+//  4. recovery: a panic becomes INTERNAL and is logged with its stack;
+//  5. authentication, skipped for grpc.health.v1.Health and reflection;
+//  6. forwarding of calls on other instances' sessions (with Forward).
 func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -131,16 +135,20 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		// run-to-run noise (7-17 µs over the floor either way). Idle
 		// workers cost only their stacks.
 		grpc.NumStreamWorkers(uint32(64 * runtime.GOMAXPROCS(0))),
+		serverCodec(),
 	}
+	guard := statusGuard{log: log}
 	unary := []grpc.UnaryServerInterceptor{
 		logUnary(log),
 		cfg.Metrics.UnaryServerInterceptor(),
+		guard.unary,
 		recovery.UnaryServerInterceptor(recoverOpt),
 		cfg.Auth.UnaryServerInterceptor(),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		logStream(log),
 		cfg.Metrics.StreamServerInterceptor(),
+		guard.stream,
 		recovery.StreamServerInterceptor(recoverOpt),
 		cfg.Auth.StreamServerInterceptor(),
 	}
@@ -149,8 +157,8 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		stream = append(stream, cfg.Forward.StreamServerInterceptor())
 	}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(append(unary, unaryStatusGuard)...),
-		grpc.ChainStreamInterceptor(append(stream, streamStatusGuard)...),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	)
 	if cfg.TracerProvider != nil {
 		prop := cfg.Propagator
@@ -173,14 +181,26 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 	return opts, nil
 }
 
-func unaryStatusGuard(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// statusGuard maps the error every call ends with (see toStatus) and logs
+// its detail through the server's logger. It also refuses the requests
+// that the server's codec could not decode (see requestCodec).
+type statusGuard struct{ log *slog.Logger }
+
+func (g statusGuard) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := undecodable(req); err != nil {
+		return nil, g.finish(ctx, err)
+	}
 	resp, err := handler(ctx, req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, g.finish(ctx, err)
 	}
 	return resp, nil
 }
 
-func streamStatusGuard(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return toStatus(handler(srv, ss))
+func (g statusGuard) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return g.finish(ss.Context(), handler(srv, decodeCheckedStream{ss}))
+}
+
+func (g statusGuard) finish(ctx context.Context, err error) error {
+	return toStatus(ctx, g.log, err)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -173,7 +175,7 @@ func TestInterceptorsMapErrors(t *testing.T) {
 		case "panic":
 			panic("handler bug")
 		case "unmapped":
-			// A handler that forgot toStatus.
+			// An error no mapping knows.
 			return nil, errors.New("sessions: lookup: " + sessions.ErrNotFound.Error())
 		case "domain":
 			return nil, sessions.ErrExpired
@@ -306,5 +308,73 @@ func TestServerOptionsErrors(t *testing.T) {
 	}
 	if _, err := ServerOptions(TransportConfig{Auth: a, TLS: &tls.Config{}}); err != nil {
 		t.Fatalf("mTLS with TLS: %v", err)
+	}
+}
+
+// The status guard logs the detail of an error that becomes INTERNAL or
+// BACKEND_UNAVAILABLE once, through the configured logger and not
+// slog's default one, for unary and streaming calls alike; besides it
+// the call has its one finished-call line, and nothing else.
+func TestStatusGuardLogsOnce(t *testing.T) {
+	var defaultLogs logBuffer
+	prev := slog.Default()
+	slog.SetDefault(slogJSON(&defaultLogs))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	backendDown := fmt.Errorf("crud: find db.c: %w", topology.ErrTopologyClosed)
+	tests := []struct {
+		name   string
+		err    error
+		stream bool
+		reason pb.ErrorReason
+		msg    string
+	}{
+		{"unary internal", errors.New("sessions: broken invariant"), false, pb.ErrorReason_ERROR_REASON_INTERNAL, "unmapped error became INTERNAL"},
+		{"unary backend unavailable", backendDown, false, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, "MongoDB backend unavailable"},
+		{"stream internal", errors.New("crud: broken invariant"), true, pb.ErrorReason_ERROR_REASON_INTERNAL, "unmapped error became INTERNAL"},
+		{"stream backend unavailable", backendDown, true, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, "MongoDB backend unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := new(logBuffer)
+			ss := &fakeSessions{getSession: func(context.Context, *pb.GetSessionRequest) (*pb.GetSessionResponse, error) {
+				return nil, tt.err
+			}}
+			ds := &fakeDocuments{find: func(*pb.FindRequest, pb.DocumentService_FindServer) error { return tt.err }}
+			conn := mustServe(t, TransportConfig{Logger: slogJSON(logs), Auth: mustAnonymous(t)}, ss, ds)
+			var err error
+			if tt.stream {
+				err = callFind(t.Context(), conn)
+			} else {
+				_, err = pb.NewSessionServiceClient(conn).GetSession(t.Context(), &pb.GetSessionRequest{SessionToken: "t"})
+			}
+			if d := mustDetails(t, err); d.info.GetReason() != tt.reason.Wire() {
+				t.Fatalf("reason = %s, want %s", d.info.GetReason(), tt.reason.Wire())
+			}
+			detail, finished := 0, 0
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				switch rec["msg"] {
+				case tt.msg:
+					detail++
+					if rec["error"] != tt.err.Error() {
+						t.Errorf("logged error = %v, want %q", rec["error"], tt.err.Error())
+					}
+				case "finished call":
+					finished++
+				default:
+					t.Errorf("unexpected log line %s", line)
+				}
+			}
+			if detail != 1 || finished != 1 {
+				t.Errorf("logged %q %d times and the finished call %d times, want once each; logs:\n%s", tt.msg, detail, finished, logs.String())
+			}
+		})
+	}
+	if s := defaultLogs.String(); s != "" {
+		t.Errorf("slog's default logger got:\n%s", s)
 	}
 }

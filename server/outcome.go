@@ -36,7 +36,7 @@ func (h *transactionService) GetTransactionOutcome(ctx context.Context, req *pb.
 		resp, err = h.s.goneOutcome(ctx, token, p, number)
 	}
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp.TransactionNumber = number
 	return resp, nil

@@ -123,7 +123,7 @@ func operationFromProto(o *pb.Operation) (txnOp, error) {
 	e.badField("", "required: one of insert_one, insert_many, update_one, update_many, replace_one, delete_one, "+
 		"delete_many, bulk_write, find_one, find_one_and_update, find_one_and_replace, find_one_and_delete, "+
 		"count_documents, distinct")
-	return txnOp{}, e.err()
+	return txnOp{}, e
 }
 
 // operationsFromProto converts and validates every operation, so that a
@@ -160,15 +160,15 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	}
 	opts, err := transactionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	timeout, err := durationFromProto("timeout", req.GetTimeout())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	f, err := formatFromProto(req.GetResponseFormat())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	// Every operation is authorized before any runs, so that one refused
 	// operation runs none of them.
@@ -179,11 +179,11 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 	}
 	ctx, c, err := h.s.begin(ctx, req.GetSessionToken(), req.GetClient())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer c.done()
 	if !c.backend.Transactions {
-		return nil, toStatus(fmt.Errorf("server: run transaction on client %q: %w", c.backend.Name, txn.ErrNotSupported))
+		return nil, fmt.Errorf("server: run transaction on client %q: %w", c.backend.Name, txn.ErrNotSupported)
 	}
 
 	// Each attempt starts over: results and the failed operation belong
@@ -223,7 +223,7 @@ func (h *transactionService) RunTransaction(ctx context.Context, req *pb.RunTran
 		if opErr != nil && errors.Is(err, opErr) {
 			return nil, withOperationIndex(err, failed, ops[failed].field)
 		}
-		return nil, toStatus(err)
+		return nil, err
 	}
 	number := int64(attempts)
 	if c.entry != nil {

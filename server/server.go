@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
@@ -51,6 +52,11 @@ type Config struct {
 	// Internal are mongogate's own collections ("db.collection"), which
 	// no request may touch.
 	Internal []string
+	// MaxIdleTimeout is the largest idle timeout StartSession accepts
+	// (INVALID_ARGUMENT above it, as session.proto promises): the
+	// registry's sessions.Config.MaxIdleTimeout, which only caps. Zero
+	// means sessions.DefaultMaxIdleTimeout.
+	MaxIdleTimeout time.Duration
 }
 
 // Server implements mongogate's three gRPC services.
@@ -65,6 +71,7 @@ type Server struct {
 	outcomes func(backend string) *mongo.Collection
 	authz    *authz.Authorizer
 	internal map[authz.Namespace]bool
+	maxIdle  time.Duration
 }
 
 // New checks cfg and returns the services, ready to Register.
@@ -73,8 +80,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Backends, Sessions and Txn are required")
 	}
 	s := &Server{backends: cfg.Backends, reg: cfg.Sessions, txn: cfg.Txn, metrics: cfg.Metrics, log: cfg.Logger,
-		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes}
+		address: cfg.Address, peers: cfg.Peers, outcomes: cfg.Outcomes, maxIdle: cfg.MaxIdleTimeout}
 	s.authz = cfg.Authz
+	if s.maxIdle == 0 {
+		s.maxIdle = sessions.DefaultMaxIdleTimeout
+	}
 	for _, ns := range cfg.Internal {
 		db, coll, ok := strings.Cut(ns, ".")
 		if !ok {
@@ -193,7 +203,8 @@ func (s *Server) begin(ctx context.Context, token, client string) (context.Conte
 	b := s.backends.Get(e.Backend)
 	if b == nil {
 		release()
-		return ctx, nil, errInternal()
+		// toStatus makes it INTERNAL and logs it.
+		return ctx, nil, fmt.Errorf("server: session bound to backend %q, which this server does not have", e.Backend)
 	}
 	if err := available(b); err != nil {
 		release()

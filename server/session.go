@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -34,7 +35,10 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	}
 	opts, txnDefaults, err := sessionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
+	}
+	if opts.IdleTimeout > s.maxIdle {
+		return nil, errInvalidArgument("options.idle_timeout", fmt.Sprintf("must be at most %v, this server's maximum idle timeout", s.maxIdle))
 	}
 	causal := b.CausalConsistency
 	if opts.CausalConsistency != nil {
@@ -49,18 +53,18 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	}
 	sess, err := b.Client.StartSession(options.Session().SetCausalConsistency(causal).SetSnapshot(opts.Snapshot))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	e, err := s.reg.Create(p, b.Name, sess, opts, txn.NewState(txnDefaults))
 	if err != nil {
 		sess.EndSession(context.WithoutCancel(ctx))
-		return nil, toStatus(err)
+		return nil, err
 	}
 	s.metrics.SessionStarted()
 	s.log.DebugContext(ctx, "session started", "session", e.Redacted(), "client", b.Name, "principal", p)
 	out, err := s.sessionToProto(e, true)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.StartSessionResponse{Session: out}, nil
 }
@@ -77,7 +81,7 @@ func (h *sessionService) RefreshSession(ctx context.Context, req *pb.RefreshSess
 	}
 	idle, err := h.s.reg.Refresh(req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &pb.RefreshSessionResponse{ExpireTime: timestamppb.New(idle)}
 	// The absolute deadline never moves; report it when the session can be
@@ -100,7 +104,7 @@ func (h *sessionService) EndSession(ctx context.Context, req *pb.EndSessionReque
 	}
 	aborted, err := h.s.reg.End(ctx, req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.EndSessionResponse{TransactionAborted: aborted}, nil
 }
@@ -118,12 +122,12 @@ func (h *sessionService) GetSession(ctx context.Context, req *pb.GetSessionReque
 	}
 	e, release, err := h.s.reg.Inspect(ctx, req.GetSessionToken(), p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	out, err := h.s.sessionToProto(e, false)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.GetSessionResponse{Session: out}, nil
 }

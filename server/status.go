@@ -24,6 +24,7 @@ import (
 	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
 )
@@ -57,31 +58,6 @@ const (
 // whole keys.
 const maxMessageBytes = 1024
 
-// MongoDB error codes that decide the mapping.
-const (
-	codeBadValue                  = 2
-	codeUnauthorized              = 13
-	codeMaxTimeMSExpired          = 50
-	codeCommandNotFound           = 59
-	codeWriteConcernTimeout       = 64
-	codeWriteConflict             = 112
-	codeCommandNotSupported       = 115
-	codeExceededMemoryLimit       = 146
-	codeTransactionTooOld         = 225
-	codeNotImplemented            = 238
-	codeTransactionAborted        = 244
-	codeNoSuchTransaction         = 251
-	codeExceededTimeLimit         = 262
-	codeTransactionLifetimeLimit  = 290
-	codeQueryExceededMemoryNoDisk = 292
-	codeDuplicateKey              = 11000
-)
-
-const (
-	labelTransientTransaction = "TransientTransactionError"
-	labelUnknownCommitResult  = "UnknownTransactionCommitResult"
-)
-
 // mongoCodeNames names the codes that WriteErrors carry without a name.
 var mongoCodeNames = map[int]string{
 	2: "BadValue", 6: "HostUnreachable", 7: "HostNotFound", 9: "FailedToParse",
@@ -105,19 +81,21 @@ var mongoCodeNames = map[int]string{
 // Codes by what they mean for the caller.
 var (
 	// The transaction is gone; rerunning it from the start may succeed.
-	txnAbortedCodes = []int{codeWriteConflict, codeNoSuchTransaction, codeTransactionAborted,
-		codeTransactionTooOld, codeTransactionLifetimeLimit}
+	txnAbortedCodes = []int{drivererr.CodeWriteConflict, drivererr.CodeNoSuchTransaction, drivererr.CodeTransactionAborted,
+		drivererr.CodeTransactionTooOld, drivererr.CodeTransactionLifetimeLimit}
 	// The operation ran out of time on the server.
-	deadlineCodes = []int{codeMaxTimeMSExpired, codeExceededTimeLimit, codeWriteConcernTimeout}
+	deadlineCodes = []int{drivererr.CodeMaxTimeMSExpired, drivererr.CodeExceededTimeLimit, drivererr.CodeWriteConcernTimeout}
 	// The member is unreachable, stepping down or shutting down.
 	backendCodes = []int{6, 7, 89, 91, 189, 9001, 10058, 10107, 11600, 11602, 13435, 13436}
 	// The request itself is wrong, whatever the data.
-	invalidCodes = []int{codeBadValue, 9, 14, 15, 16, 22, 28, 30, 40, 52, 53, 54, 55, 56, 57,
+	invalidCodes = []int{drivererr.CodeBadValue, 9, 14, 15, 16, 22, 28, 30, 40, 52, 53, 54, 55, 56, 57,
 		66, 72, 73, 79, 100, 168, 10334, 17280}
 )
 
 // apiError is one mongogate error as it goes on the wire: a status with
 // exactly one ErrorInfo, and RetryInfo and BadRequest where they apply.
+// Handlers return it (or domain errors, which toStatus maps) as a plain
+// error; gRPC and toStatus find its status through GRPCStatus.
 type apiError struct {
 	code       codes.Code
 	reason     pb.ErrorReason
@@ -125,6 +103,10 @@ type apiError struct {
 	meta       map[string]string
 	retryAfter time.Duration
 	violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *apiError) Error() string {
+	return "rpc error: code = " + e.code.String() + " reason = " + e.reason.Wire() + " desc = " + e.msg
 }
 
 func (e *apiError) set(key, value string) {
@@ -140,8 +122,8 @@ func (e *apiError) badField(field, description string) {
 	})
 }
 
-// err builds the gRPC status error.
-func (e *apiError) err() error {
+// GRPCStatus is the status the client receives.
+func (e *apiError) GRPCStatus() *status.Status {
 	details := []proto.Message{&errdetails.ErrorInfo{Reason: e.reason.Wire(), Domain: errorDomain, Metadata: e.meta}}
 	if e.retryAfter > 0 {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.retryAfter)})
@@ -156,7 +138,7 @@ func (e *apiError) err() error {
 			p.Details = append(p.Details, a)
 		}
 	}
-	return status.ErrorProto(p)
+	return status.FromProto(p)
 }
 
 // clean makes s valid UTF-8 of bounded length.
@@ -172,29 +154,39 @@ func clean(s string) string {
 	return s[:cut] + "…"
 }
 
-// toStatus turns any error a handler meets into the gRPC status the client
-// receives. It is the only place where domain and MongoDB errors become
-// codes and reasons (see ErrorReason in common.proto); handlers end with
-// `return nil, toStatus(err)`. A gRPC status anywhere in err's chain (a
-// forwarded call's, or one of the err* constructors below) passes through
-// unchanged. Errors it does not know become INTERNAL with a generic
-// message, and their detail goes to slog's default logger instead.
-func toStatus(err error) error {
+// toStatus turns any error a call ends with into the gRPC status the
+// client receives. It is the only place where domain and MongoDB errors
+// become codes and reasons (see ErrorReason in common.proto), and only the
+// status guard (see ServerOptions) calls it, once per failed call:
+// handlers, the forwarder and the authenticator return plain errors. A
+// gRPC status anywhere in err's chain (an apiError, or a forwarded call's
+// status) passes through unchanged. Errors it does not know become
+// INTERNAL with a generic message, and their detail goes to log instead,
+// as does the cause of BACKEND_UNAVAILABLE.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
+	var st *status.Status
 	var se interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &se) && se.GRPCStatus().Code() != codes.OK {
-		return se.GRPCStatus().Err()
+	if errors.As(err, &se) {
+		st = se.GRPCStatus()
 	}
-	e := classify(err)
-	switch e.reason {
-	case pb.ErrorReason_ERROR_REASON_INTERNAL:
-		slog.Error("unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
-	case pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:
-		slog.Warn("MongoDB backend unavailable", "error", err.Error())
+	if st.Code() == codes.OK {
+		e := classify(err)
+		switch e.reason {
+		case pb.ErrorReason_ERROR_REASON_INTERNAL:
+			log.ErrorContext(ctx, "unmapped error became INTERNAL", "error", err.Error(), "type", fmt.Sprintf("%T", err))
+		case pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE:
+			log.WarnContext(ctx, "MongoDB backend unavailable", "error", err.Error())
+		}
+		st = e.GRPCStatus()
 	}
-	return e.err()
+	var oe *operationError
+	if errors.As(err, &oe) {
+		st = oe.annotate(st)
+	}
+	return st.Err()
 }
 
 // classify picks code, reason, message and details for err. Domain
@@ -312,18 +304,18 @@ func classifyMongo(err error) *apiError {
 		return &apiError{code: codes.Canceled, reason: pb.ErrorReason_ERROR_REASON_CANCELED, msg: "the request was canceled"}
 	case mongo.IsDuplicateKeyError(err):
 		return &apiError{code: codes.AlreadyExists, reason: pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY, msg: "duplicate key: " + mi.message}
-	case hasLabel(err, labelUnknownCommitResult):
+	case drivererr.HasLabel(err, drivererr.LabelUnknownCommitResult):
 		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT, retryAfter: retryUnavailable,
 			msg: "the transaction's commit outcome is unknown; committing it again is safe"}
-	case hasLabel(err, labelTransientTransaction) || hasCode(err, txnAbortedCodes...):
+	case drivererr.HasLabel(err, drivererr.LabelTransientTransaction) || drivererr.HasCode(err, txnAbortedCodes...):
 		return &apiError{code: codes.Aborted, reason: pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED,
 			msg: "the transaction was aborted by MongoDB and can be retried from its start: " + mi.describe()}
 	case isSelectionFailure(err):
 		return backendUnavailable()
-	case errors.Is(err, context.DeadlineExceeded) || hasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || drivererr.HasCode(err, deadlineCodes...) || mongo.IsTimeout(err):
 		return &apiError{code: codes.DeadlineExceeded, reason: pb.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED,
 			msg: "the operation did not finish in time (RPC deadline or max_time)"}
-	case isConnectionFailure(err) || hasCode(err, backendCodes...):
+	case isConnectionFailure(err) || drivererr.HasCode(err, backendCodes...):
 		return backendUnavailable()
 	case isDriverArgument(err):
 		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
@@ -344,7 +336,7 @@ func backendUnavailable() *apiError {
 func errBackendDown(name string) error {
 	e := backendUnavailable()
 	e.msg = fmt.Sprintf("the MongoDB backend %q is unreachable (health check failing)", name)
-	return e.err()
+	return e
 }
 
 // mongoCodeToGRPC chooses the status code of a MongoDB error that has no
@@ -353,11 +345,11 @@ func mongoCodeToGRPC(code int) codes.Code {
 	switch {
 	case slices.Contains(invalidCodes, code):
 		return codes.InvalidArgument
-	case code == codeUnauthorized:
+	case code == drivererr.CodeUnauthorized:
 		return codes.PermissionDenied
-	case code == codeCommandNotFound || code == codeCommandNotSupported || code == codeNotImplemented:
+	case code == drivererr.CodeCommandNotFound || code == drivererr.CodeCommandNotSupported || code == drivererr.CodeNotImplemented:
 		return codes.Unimplemented
-	case code == codeExceededMemoryLimit || code == codeQueryExceededMemoryNoDisk:
+	case code == drivererr.CodeExceededMemoryLimit || code == drivererr.CodeQueryExceededMemoryNoDisk:
 		return codes.ResourceExhausted
 	case code >= 10000 && mongoCodeNames[code] == "":
 		// Unnamed "location" codes are assertions on the request: a
@@ -430,24 +422,6 @@ func mongoInfoOf(err error) (mongoInfo, bool) {
 	return mi, true
 }
 
-func hasLabel(err error, label string) bool {
-	var le mongo.LabeledError
-	return errors.As(err, &le) && le.HasErrorLabel(label)
-}
-
-func hasCode(err error, want ...int) bool {
-	var se mongo.ServerError
-	if !errors.As(err, &se) {
-		return false
-	}
-	for _, c := range se.ErrorCodes() {
-		if slices.Contains(want, c) {
-			return true
-		}
-	}
-	return false
-}
-
 // isSelectionFailure: the driver found no suitable server, or the client
 // is closed. Server selection gives up through a context of its own, so
 // this is tested before deadlines.
@@ -470,8 +444,8 @@ func isDriverArgument(err error) bool {
 		errors.As(err, new(mongo.ErrMapForOrderedArgument))
 }
 
-// Errors the server itself produces. Each is a finished status: toStatus
-// passes it through.
+// Errors the server itself produces. Each is an apiError, which toStatus
+// passes through.
 
 // errInvalidArgument: a request field is missing or wrong. field is the
 // proto field path, e.g. "namespace.collection" or "operations[2].filter".
@@ -479,7 +453,7 @@ func errInvalidArgument(field, description string) error {
 	e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 		msg: "invalid " + field + ": " + description}
 	e.badField(field, description)
-	return e.err()
+	return e
 }
 
 // errClientMismatch: the request names backend requested but the session
@@ -489,39 +463,58 @@ func errClientMismatch(requested, bound string) error {
 		msg: fmt.Sprintf("the session is bound to client %q, the request names client %q", bound, requested)}
 	e.set(metaClient, requested)
 	e.set(metaBoundClient, bound)
-	return e.err()
+	return e
 }
 
 // errUnauthenticated: no credentials, or credentials that do not verify.
 func errUnauthenticated(msg string) error {
-	return (&apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg}).err()
+	return &apiError{code: codes.Unauthenticated, reason: pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, msg: msg}
 }
 
 // errShuttingDown: the server is draining and takes no new work.
 func errShuttingDown() error {
-	return (&apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
-		msg: "the server is shutting down; retry on another instance"}).err()
+	return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
+		msg: "the server is shutting down; retry on another instance"}
 }
 
-// errInternal: a bug, already logged by the caller; the client learns
-// nothing about it.
+// errInternal: a bug already logged where it was caught (a recovered
+// panic); the client learns nothing about it. Other bugs are plain errors,
+// which toStatus logs and makes INTERNAL.
 func errInternal() error {
-	return (&apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}).err()
+	return &apiError{code: codes.Internal, reason: pb.ErrorReason_ERROR_REASON_INTERNAL, msg: "internal error"}
 }
 
-// withOperationIndex maps err and marks it as the failure of RunTransaction
-// operation i, whose oneof field is field ("" when unknown): ErrorInfo
-// metadata "operation_index", and BadRequest field paths prefixed with
-// "operations[i].field.".
+// withOperationIndex marks err as the failure of RunTransaction operation
+// i, whose oneof field is field ("" when unknown). toStatus maps err and
+// then adds ErrorInfo metadata "operation_index" and prefixes BadRequest
+// field paths with "operations[i].field.".
 func withOperationIndex(err error, i int, field string) error {
 	if err == nil {
 		return nil
 	}
-	p := status.Convert(toStatus(err)).Proto()
-	idx := strconv.Itoa(i)
+	return &operationError{err: err, index: i, field: field}
+}
+
+// operationError is a RunTransaction operation's failure.
+type operationError struct {
+	err   error
+	index int
+	field string
+}
+
+func (e *operationError) Error() string {
+	return fmt.Sprintf("operation %d: %v", e.index, e.err)
+}
+
+func (e *operationError) Unwrap() error { return e.err }
+
+// annotate adds the operation's index and field path to st's details.
+func (e *operationError) annotate(st *status.Status) *status.Status {
+	p := st.Proto()
+	idx := strconv.Itoa(e.index)
 	prefix := "operations[" + idx + "]."
-	if field != "" {
-		prefix += field + "."
+	if e.field != "" {
+		prefix += e.field + "."
 	}
 	for n, a := range p.GetDetails() {
 		m, uerr := a.UnmarshalNew()
@@ -545,5 +538,5 @@ func withOperationIndex(err error, i int, field string) error {
 			p.Details[n] = na
 		}
 	}
-	return status.ErrorProto(p)
+	return status.FromProto(p)
 }

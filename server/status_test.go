@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -32,6 +33,12 @@ type statusDetails struct {
 
 // mustDetails decodes err as a status with exactly one ErrorInfo in
 // mongogate's domain.
+// mapErr is err as the status guard sends it.
+func mapErr(t *testing.T, err error) error {
+	t.Helper()
+	return toStatus(t.Context(), slog.New(slog.DiscardHandler), err)
+}
+
 func mustDetails(t *testing.T, err error) statusDetails {
 	t.Helper()
 	st, ok := status.FromError(err)
@@ -170,7 +177,7 @@ func TestToStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := mustDetails(t, toStatus(tt.err))
+			d := mustDetails(t, mapErr(t, tt.err))
 			if d.code != tt.code || d.info.GetReason() != tt.reason.Wire() {
 				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason.Wire())
 			}
@@ -215,7 +222,7 @@ func TestToStatus(t *testing.T) {
 }
 
 func TestToStatusNil(t *testing.T) {
-	if err := toStatus(nil); err != nil {
+	if err := mapErr(t, nil); err != nil {
 		t.Fatalf("toStatus(nil) = %v", err)
 	}
 }
@@ -223,7 +230,7 @@ func TestToStatusNil(t *testing.T) {
 // A status made elsewhere (a forwarded call's) reaches the client as it was.
 func TestToStatusPassesStatusThrough(t *testing.T) {
 	orig := status.Error(codes.NotFound, "from the owning instance")
-	got := toStatus(fmt.Errorf("forward: %w", orig))
+	got := mapErr(t, fmt.Errorf("forward: %w", orig))
 	if status.Code(got) != codes.NotFound {
 		t.Fatalf("code = %v, want NotFound", status.Code(got))
 	}
@@ -247,7 +254,7 @@ func TestToStatusHidesInternals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if msg := status.Convert(toStatus(tt.err)).Message(); strings.Contains(msg, tt.secret) {
+			if msg := status.Convert(mapErr(t, tt.err)).Message(); strings.Contains(msg, tt.secret) {
 				t.Errorf("message %q leaks %q", msg, tt.secret)
 			}
 		})
@@ -282,7 +289,7 @@ func TestWithOperationIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := mustDetails(t, withOperationIndex(tt.err, 2, ""))
+			d := mustDetails(t, mapErr(t, withOperationIndex(tt.err, 2, "")))
 			if d.code != tt.code || d.info.GetReason() != tt.reason.Wire() {
 				t.Fatalf("got %v %s, want %v %s", d.code, d.info.GetReason(), tt.code, tt.reason.Wire())
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 )
@@ -16,20 +17,21 @@ type transactionService struct {
 func (h *transactionService) StartTransaction(ctx context.Context, req *pb.StartTransactionRequest) (*pb.StartTransactionResponse, error) {
 	opts, err := transactionOptionsFromProto("options", req.GetOptions())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	b := h.s.backends.Get(e.Backend)
 	if b == nil {
-		return nil, errInternal()
+		// toStatus makes it INTERNAL and logs it.
+		return nil, fmt.Errorf("server: session bound to backend %q, which this server does not have", e.Backend)
 	}
 	number, depth, err := h.s.txn.Start(ctx, e, opts, req.GetJoinExisting(), b.Transactions)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.StartTransactionResponse{TransactionNumber: number, Depth: int32(depth)}, nil
 }
@@ -40,12 +42,12 @@ func (h *transactionService) StartTransaction(ctx context.Context, req *pb.Start
 func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.CommitTransactionRequest) (*pb.CommitTransactionResponse, error) {
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	res, err := h.s.txn.Commit(ctx, e, req.GetTransactionNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.CommitTransactionResponse{TransactionNumber: res.Number, Depth: int32(res.Depth), Committed: res.Committed}, nil
 }
@@ -55,12 +57,12 @@ func (h *transactionService) CommitTransaction(ctx context.Context, req *pb.Comm
 func (h *transactionService) AbortTransaction(ctx context.Context, req *pb.AbortTransactionRequest) (*pb.AbortTransactionResponse, error) {
 	ctx, e, release, err := h.s.acquire(ctx, req.GetSessionToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer release()
 	res, err := h.s.txn.Abort(ctx, e, req.GetTransactionNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &pb.AbortTransactionResponse{TransactionNumber: res.Number, Aborted: res.Aborted}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -111,7 +112,7 @@ func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout ti
 		if err := fn(mongo.NewSessionContext(ctx, sub.sess)); err != nil {
 			m.abort(ctx, sub)
 			last = err
-			if hasLabel(err, labelTransient) && ctx.Err() == nil && time.Now().Before(deadline) {
+			if drivererr.HasLabel(err, drivererr.LabelTransientTransaction) && ctx.Err() == nil && time.Now().Before(deadline) {
 				continue
 			}
 			return attempts, fmt.Errorf("txn: run: transaction %d: %w", sub.st.number, err)
@@ -128,7 +129,7 @@ func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout ti
 			return attempts, nil
 		}
 		last = err
-		if sub.st.status == Aborted && hasLabel(err, labelTransient) {
+		if sub.st.status == Aborted && drivererr.HasLabel(err, drivererr.LabelTransientTransaction) {
 			continue
 		}
 		return attempts, fmt.Errorf("txn: run: %w", err)

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -69,7 +70,7 @@ func TestRun(t *testing.T) {
 			},
 			failMode:  "alwaysOn",
 			timeout:   200 * time.Millisecond,
-			wantLabel: labelTransient, wantState: Aborted, wantCount: 0,
+			wantLabel: drivererr.LabelTransientTransaction, wantState: Aborted, wantCount: 0,
 		},
 	}
 	for _, tt := range tests {
@@ -100,7 +101,7 @@ func TestRun(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
 				t.Fatalf("Run: err = %v, want %v", err, tt.wantErr)
-			case tt.wantLabel != "" && !hasLabel(err, tt.wantLabel):
+			case tt.wantLabel != "" && !drivererr.HasLabel(err, tt.wantLabel):
 				t.Fatalf("Run: err = %v, want label %s", err, tt.wantLabel)
 			}
 			if attempts != calls || attempts < 1 || (tt.wantAttempts != 0 && attempts != tt.wantAttempts) {

@@ -2,7 +2,6 @@ package txn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -329,14 +329,6 @@ const (
 	commitUnknown
 )
 
-// MongoDB error labels and codes the commit logic branches on.
-const (
-	labelTransient     = "TransientTransactionError"
-	labelUnknownCommit = "UnknownTransactionCommitResult"
-	codeMaxTimeExpired = 50
-	codeNoSuchTxn      = 251
-)
-
 // classifyCommit sorts a CommitTransaction error. Anything that is neither
 // success nor a definite abort leaves the outcome unknown, including the
 // driver's client-side refusals and timeouts; only
@@ -347,26 +339,19 @@ func classifyCommit(err error) commitClass {
 	if err == nil {
 		return commitDone
 	}
-	if hasLabel(err, labelTransient) {
+	if drivererr.HasLabel(err, drivererr.LabelTransientTransaction) {
 		return commitAborted
 	}
-	var se mongo.ServerError
-	isServer := errors.As(err, &se)
-	if hasLabel(err, labelUnknownCommit) {
-		if isServer && se.HasErrorCode(codeMaxTimeExpired) {
+	if drivererr.HasLabel(err, drivererr.LabelUnknownCommitResult) {
+		if drivererr.HasCode(err, drivererr.CodeMaxTimeMSExpired) {
 			return commitUnknown
 		}
 		return commitRetry
 	}
-	if isServer && se.HasErrorCode(codeNoSuchTxn) {
+	if drivererr.HasCode(err, drivererr.CodeNoSuchTransaction) {
 		return commitAborted
 	}
 	return commitUnknown
-}
-
-func hasLabel(err error, label string) bool {
-	var le mongo.LabeledError
-	return errors.As(err, &le) && le.HasErrorLabel(label)
 }
 
 // Abort aborts e's transaction at any depth: the whole transaction ends

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/mongogate/mongogate/emulator"
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/internal/testbackend"
 	"github.com/mongogate/mongogate/internal/testkit"
 	"github.com/mongogate/mongogate/sessions"
@@ -397,7 +398,7 @@ func TestCommitUnknownThenResolved(t *testing.T) {
 			if !errors.Is(err, ErrUnknownCommitResult) || r.Committed {
 				t.Fatalf("Commit = %+v, %v; want ErrUnknownCommitResult", r, err)
 			}
-			if !hasLabel(err, labelUnknownCommit) {
+			if !drivererr.HasLabel(err, drivererr.LabelUnknownCommitResult) {
 				t.Errorf("Commit error %v does not carry MongoDB's last error", err)
 			}
 			wantOutcome(t, e, 1, Unknown, 0)
@@ -567,7 +568,7 @@ func TestCommitAfterWriteConflict(t *testing.T) {
 	f.mustInsert(t, winner, "x")
 	err := f.insert(ctx, loser, "x")
 	var se mongo.ServerError
-	if !errors.As(err, &se) || !se.HasErrorCode(112) || !hasLabel(err, labelTransient) {
+	if !errors.As(err, &se) || !se.HasErrorCode(112) || !drivererr.HasLabel(err, drivererr.LabelTransientTransaction) {
 		t.Fatalf("conflicting insert: err = %v, want WriteConflict (112) labelled TransientTransactionError", err)
 	}
 	if _, err := m.Commit(ctx, loser, 0); !errors.Is(err, ErrAborted) {

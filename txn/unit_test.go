@@ -10,6 +10,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+
+	"github.com/mongogate/mongogate/internal/drivererr"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -96,10 +98,10 @@ func TestClassifyCommit(t *testing.T) {
 		want commitClass
 	}{
 		{"nil", nil, commitDone},
-		{"network", mongo.CommandError{Labels: []string{"NetworkError", labelUnknownCommit}}, commitRetry},
-		{"write concern timeout", mongo.CommandError{Code: 64, Labels: []string{labelUnknownCommit}}, commitRetry},
-		{"max time expired", mongo.CommandError{Code: 50, Labels: []string{labelUnknownCommit}}, commitUnknown},
-		{"transient", mongo.CommandError{Code: 251, Labels: []string{labelTransient}}, commitAborted},
+		{"network", mongo.CommandError{Labels: []string{"NetworkError", drivererr.LabelUnknownCommitResult}}, commitRetry},
+		{"write concern timeout", mongo.CommandError{Code: 64, Labels: []string{drivererr.LabelUnknownCommitResult}}, commitRetry},
+		{"max time expired", mongo.CommandError{Code: 50, Labels: []string{drivererr.LabelUnknownCommitResult}}, commitUnknown},
+		{"transient", mongo.CommandError{Code: 251, Labels: []string{drivererr.LabelTransientTransaction}}, commitAborted},
 		{"no such transaction unlabelled", mongo.CommandError{Code: 251}, commitAborted},
 		{"unsatisfiable write concern", mongo.CommandError{Code: 100}, commitUnknown},
 		{"client side", errors.New("cannot call commitTransaction after calling abortTransaction"), commitUnknown},

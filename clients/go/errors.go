@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/drivererr"
 )
 
 // errorDomain is the ErrorInfo domain of every error a mongogate server
@@ -27,10 +28,12 @@ const (
 	metaLabels        = "labels"
 )
 
-// MongoDB error labels that decide the retries of Session.WithTransaction.
+// MongoDB error labels that decide the retries of Session.WithTransaction:
+// "TransientTransactionError" and "UnknownTransactionCommitResult", the
+// names MongoDB gives them and Error.Labels carries.
 const (
-	LabelTransientTransactionError      = "TransientTransactionError"
-	LabelUnknownTransactionCommitResult = "UnknownTransactionCommitResult"
+	LabelTransientTransactionError      = drivererr.LabelTransientTransaction
+	LabelUnknownTransactionCommitResult = drivererr.LabelUnknownCommitResult
 )
 
 // Sentinel errors, one per ErrorInfo reason of the wire contract. A server

@@ -187,8 +187,9 @@ const (
 	// Never sent: an ErrorInfo always names one of the reasons below.
 	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
 	// INVALID_ARGUMENT: bad Extended JSON or BSON, a missing namespace, a bad
-	// option, or w:0 with a session; a google.rpc.BadRequest names the
-	// offending fields.
+	// option, w:0 with a session, or a request message that does not decode
+	// (invalid UTF-8 in a string field, say); a google.rpc.BadRequest names
+	// the offending fields.
 	ErrorReason_ERROR_REASON_INVALID_ARGUMENT ErrorReason = 1
 	// INVALID_ARGUMENT: $where, $function or $accumulator (server-side
 	// JavaScript) anywhere in a request; metadata "operator" names it, and a
@@ -245,10 +246,11 @@ const (
 	// INTERNAL: a bug in mongogate; the details are logged, not returned.
 	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 20
 	// NOT_FOUND: the mongogate instance that held the session is gone
-	// (stopped, crashed, or unreachable from the instance that took the
-	// call), and the session with it: a transaction open on it is aborted,
-	// never committed, unless it was committing (GetTransactionOutcome tells
-	// how it ended when it recorded its outcome). Start a new session.
+	// (stopped, crashed, unreachable from the instance that took the call,
+	// or its address now another instance's), and the session with it: a
+	// transaction open on it is aborted, never committed, unless it was
+	// committing (GetTransactionOutcome tells how it ended when it recorded
+	// its outcome). Start a new session.
 	ErrorReason_ERROR_REASON_SESSION_OWNER_GONE ErrorReason = 21
 )
 
