@@ -46,12 +46,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 # The image leaves out comments: breaking rules do not read them, and without
 # them the committed file changes only when the contract does.
-"$buf" build --exclude-source-info --output "$tmp/current.binpb"
+"$buf" build proto --exclude-source-info --output "$tmp/current.binpb"
 
 failed=false
 check() {
 	local name=$1 against=$2
-	if "$buf" breaking --error-format msvs --against "$against"; then
+	if "$buf" breaking proto --error-format msvs --against "$against"; then
 		echo "breaking-check: compatible with $name"
 	else
 		echo "breaking-check: proto/ breaks the contract of $name" >&2
@@ -71,7 +71,7 @@ fi
 if [[ $(git rev-parse --show-toplevel 2>/dev/null) == "$root" ]] &&
 	prev=$(git rev-parse --verify --quiet 'HEAD~1^{commit}') &&
 	git cat-file -e "$prev:buf.yaml" 2>/dev/null; then
-	check "HEAD~1 (${prev:0:12})" ".git#ref=$prev"
+	check "HEAD~1 (${prev:0:12})" ".git#ref=$prev,subdir=proto"
 else
 	echo "breaking-check: no previous commit with a buf module here (shallow clone?); checked against $baseline only"
 fi

@@ -40,9 +40,17 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return err
 	}
 	proto.Reset(m)
+	MarkUndecodable(m, err)
+	return nil
+}
+
+// MarkUndecodable makes m a request that the status guard refuses with
+// INVALID_ARGUMENT, saying err. The HTTP codecs call it for a request they
+// cannot decode, so that its refusal carries the same code, reason and
+// BadRequest as on gRPC and is logged the same way.
+func MarkUndecodable(m proto.Message, err error) {
 	b := protowire.AppendTag(nil, undecodableField, protowire.BytesType)
 	m.ProtoReflect().SetUnknown(protowire.AppendString(b, err.Error()))
-	return nil
 }
 
 // undecodable is the INVALID_ARGUMENT error of a request that
@@ -63,7 +71,7 @@ func undecodable(req any) error {
 			msg, _ := protowire.ConsumeString(u)
 			e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 				msg: "the request message cannot be decoded: " + msg}
-			e.badField("", "not a valid protobuf message of the method's request type: "+msg)
+			e.badField("", "not a valid message of the method's request type: "+msg)
 			return e
 		}
 		if n = protowire.ConsumeFieldValue(num, typ, u); n < 0 {

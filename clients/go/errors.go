@@ -60,6 +60,10 @@ var (
 	// RPC, answered by any instance) says how that one ended.
 	// Start a new session.
 	ErrSessionOwnerGone = errors.New("mongogate: the server instance holding the session is gone")
+	// ErrResultTooLarge: a Find or Aggregate over REST matched more than
+	// one JSON answer holds. The Go client streams over gRPC and never
+	// meets it; it is here so that every reason has its sentinel.
+	ErrResultTooLarge = errors.New("mongogate: result too large for one answer")
 	// ErrSessionClientMismatch: the request names another backend than
 	// the one the session is bound to.
 	ErrSessionClientMismatch = errors.New("mongogate: session bound to another backend")
@@ -142,6 +146,7 @@ var sentinelByReason = map[pb.ErrorReason]error{
 	pb.ErrorReason_ERROR_REASON_MONGO_ERROR:                ErrMongo,
 	pb.ErrorReason_ERROR_REASON_INTERNAL:                   ErrInternal,
 	pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE:         ErrSessionOwnerGone,
+	pb.ErrorReason_ERROR_REASON_RESULT_TOO_LARGE:           ErrResultTooLarge,
 }
 
 // sentinelByCode stands in for the reason of a status without an

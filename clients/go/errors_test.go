@@ -28,6 +28,7 @@ var sentinels = []reasonSentinel{
 	{mongogate.ErrSessionNotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND, codes.NotFound},
 	{mongogate.ErrSessionExpired, pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, codes.NotFound},
 	{mongogate.ErrSessionOwnerGone, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE, codes.NotFound},
+	{mongogate.ErrResultTooLarge, pb.ErrorReason_ERROR_REASON_RESULT_TOO_LARGE, codes.ResourceExhausted},
 	{mongogate.ErrSessionClientMismatch, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, codes.FailedPrecondition},
 	{mongogate.ErrTransactionInProgress, pb.ErrorReason_ERROR_REASON_TRANSACTION_IN_PROGRESS, codes.FailedPrecondition},
 	{mongogate.ErrNoTransaction, pb.ErrorReason_ERROR_REASON_NO_TRANSACTION, codes.FailedPrecondition},

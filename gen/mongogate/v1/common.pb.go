@@ -9,6 +9,14 @@
 // single BSON values as Value (see Value). Responses use the request's
 // response_format.
 //
+// HTTP. The same services answer the Connect protocol (JSON and binary),
+// gRPC-Web, and REST paths given by each method's google.api.http option,
+// on the gRPC address. In JSON over HTTP a Document is the Extended JSON
+// object itself and a Value the Extended JSON value itself (not
+// {"json": "…"}); key order and BSON types are kept. int64 fields are JSON
+// strings, as proto3 JSON says. Session tokens travel in request bodies,
+// never in URLs, which proxies log.
+//
 // Errors. A failed RPC returns a google.rpc.Status whose details hold exactly
 // one google.rpc.ErrorInfo with domain "mongogate.dev" and an UPPER_SNAKE
 // reason; where MongoDB produced the error its metadata carries "mongo_code",
@@ -252,6 +260,11 @@ const (
 	// committing (GetTransactionOutcome tells how it ended when it recorded
 	// its outcome). Start a new session.
 	ErrorReason_ERROR_REASON_SESSION_OWNER_GONE ErrorReason = 21
+	// RESOURCE_EXHAUSTED: a Find or Aggregate over REST, which answers with
+	// one JSON array, matched more documents or bytes than one answer holds
+	// (metadata "max_documents", "max_bytes"). Narrow it with limit and skip,
+	// or read it as a stream over Connect or gRPC.
+	ErrorReason_ERROR_REASON_RESULT_TOO_LARGE ErrorReason = 22
 )
 
 // Enum value maps for ErrorReason.
@@ -279,6 +292,7 @@ var (
 		19: "ERROR_REASON_CANCELED",
 		20: "ERROR_REASON_INTERNAL",
 		21: "ERROR_REASON_SESSION_OWNER_GONE",
+		22: "ERROR_REASON_RESULT_TOO_LARGE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -303,6 +317,7 @@ var (
 		"ERROR_REASON_CANCELED":                   19,
 		"ERROR_REASON_INTERNAL":                   20,
 		"ERROR_REASON_SESSION_OWNER_GONE":         21,
+		"ERROR_REASON_RESULT_TOO_LARGE":           22,
 	}
 )
 
@@ -986,7 +1001,7 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"&READ_PREFERENCE_MODE_PRIMARY_PREFERRED\x10\x02\x12\"\n" +
 	"\x1eREAD_PREFERENCE_MODE_SECONDARY\x10\x03\x12,\n" +
 	"(READ_PREFERENCE_MODE_SECONDARY_PREFERRED\x10\x04\x12 \n" +
-	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\x94\x06\n" +
+	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\xb7\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12#\n" +
@@ -1010,7 +1025,8 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"\x18ERROR_REASON_MONGO_ERROR\x10\x12\x12\x19\n" +
 	"\x15ERROR_REASON_CANCELED\x10\x13\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x14\x12#\n" +
-	"\x1fERROR_REASON_SESSION_OWNER_GONE\x10\x15B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"\x1fERROR_REASON_SESSION_OWNER_GONE\x10\x15\x12!\n" +
+	"\x1dERROR_REASON_RESULT_TOO_LARGE\x10\x16B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_common_proto_rawDescOnce sync.Once

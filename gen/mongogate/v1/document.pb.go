@@ -18,6 +18,7 @@
 package mongogatev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -5439,7 +5440,7 @@ var File_mongogate_v1_document_proto protoreflect.FileDescriptor
 
 const file_mongogate_v1_document_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmongogate/v1/document.proto\x12\fmongogate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19mongogate/v1/common.proto\"F\n" +
+	"\x1bmongogate/v1/document.proto\x12\fmongogate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x19mongogate/v1/common.proto\"F\n" +
 	"\tIndexedId\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12#\n" +
 	"\x02id\x18\x02 \x01(\v2\x13.mongogate.v1.ValueR\x02id\"j\n" +
@@ -5839,29 +5840,28 @@ const file_mongogate_v1_document_proto_rawDesc = "" +
 	"\x0eReturnDocument\x12\x1f\n" +
 	"\x1bRETURN_DOCUMENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RETURN_DOCUMENT_BEFORE\x10\x01\x12\x19\n" +
-	"\x15RETURN_DOCUMENT_AFTER\x10\x022\xba\n" +
+	"\x15RETURN_DOCUMENT_AFTER\x10\x022\xec\x14\n" +
+	"\x0fDocumentService\x12\xa8\x01\n" +
+	"\tInsertOne\x12\x1e.mongogate.v1.InsertOneRequest\x1a\x1f.mongogate.v1.InsertOneResponse\"Z\x82\xd3\xe4\x93\x02T:\x01*\"O/v1/databases/{namespace.database}/collections/{namespace.collection}:insertOne\x12\xac\x01\n" +
 	"\n" +
-	"\x0fDocumentService\x12L\n" +
-	"\tInsertOne\x12\x1e.mongogate.v1.InsertOneRequest\x1a\x1f.mongogate.v1.InsertOneResponse\x12O\n" +
+	"InsertMany\x12\x1f.mongogate.v1.InsertManyRequest\x1a .mongogate.v1.InsertManyResponse\"[\x82\xd3\xe4\x93\x02U:\x01*\"P/v1/databases/{namespace.database}/collections/{namespace.collection}:insertMany\x12\xa0\x01\n" +
+	"\aFindOne\x12\x1c.mongogate.v1.FindOneRequest\x1a\x1d.mongogate.v1.FindOneResponse\"X\x82\xd3\xe4\x93\x02R:\x01*\"M/v1/databases/{namespace.database}/collections/{namespace.collection}:findOne\x12?\n" +
+	"\x04Find\x12\x19.mongogate.v1.FindRequest\x1a\x1a.mongogate.v1.FindResponse0\x01\x12\xa8\x01\n" +
+	"\tUpdateOne\x12\x1e.mongogate.v1.UpdateOneRequest\x1a\x1f.mongogate.v1.UpdateOneResponse\"Z\x82\xd3\xe4\x93\x02T:\x01*\"O/v1/databases/{namespace.database}/collections/{namespace.collection}:updateOne\x12\xac\x01\n" +
 	"\n" +
-	"InsertMany\x12\x1f.mongogate.v1.InsertManyRequest\x1a .mongogate.v1.InsertManyResponse\x12F\n" +
-	"\aFindOne\x12\x1c.mongogate.v1.FindOneRequest\x1a\x1d.mongogate.v1.FindOneResponse\x12?\n" +
-	"\x04Find\x12\x19.mongogate.v1.FindRequest\x1a\x1a.mongogate.v1.FindResponse0\x01\x12L\n" +
-	"\tUpdateOne\x12\x1e.mongogate.v1.UpdateOneRequest\x1a\x1f.mongogate.v1.UpdateOneResponse\x12O\n" +
+	"UpdateMany\x12\x1f.mongogate.v1.UpdateManyRequest\x1a .mongogate.v1.UpdateManyResponse\"[\x82\xd3\xe4\x93\x02U:\x01*\"P/v1/databases/{namespace.database}/collections/{namespace.collection}:updateMany\x12\xac\x01\n" +
 	"\n" +
-	"UpdateMany\x12\x1f.mongogate.v1.UpdateManyRequest\x1a .mongogate.v1.UpdateManyResponse\x12O\n" +
+	"ReplaceOne\x12\x1f.mongogate.v1.ReplaceOneRequest\x1a .mongogate.v1.ReplaceOneResponse\"[\x82\xd3\xe4\x93\x02U:\x01*\"P/v1/databases/{namespace.database}/collections/{namespace.collection}:replaceOne\x12\xa8\x01\n" +
+	"\tDeleteOne\x12\x1e.mongogate.v1.DeleteOneRequest\x1a\x1f.mongogate.v1.DeleteOneResponse\"Z\x82\xd3\xe4\x93\x02T:\x01*\"O/v1/databases/{namespace.database}/collections/{namespace.collection}:deleteOne\x12\xac\x01\n" +
 	"\n" +
-	"ReplaceOne\x12\x1f.mongogate.v1.ReplaceOneRequest\x1a .mongogate.v1.ReplaceOneResponse\x12L\n" +
-	"\tDeleteOne\x12\x1e.mongogate.v1.DeleteOneRequest\x1a\x1f.mongogate.v1.DeleteOneResponse\x12O\n" +
-	"\n" +
-	"DeleteMany\x12\x1f.mongogate.v1.DeleteManyRequest\x1a .mongogate.v1.DeleteManyResponse\x12a\n" +
-	"\x10FindOneAndUpdate\x12%.mongogate.v1.FindOneAndUpdateRequest\x1a&.mongogate.v1.FindOneAndUpdateResponse\x12d\n" +
-	"\x11FindOneAndReplace\x12&.mongogate.v1.FindOneAndReplaceRequest\x1a'.mongogate.v1.FindOneAndReplaceResponse\x12a\n" +
-	"\x10FindOneAndDelete\x12%.mongogate.v1.FindOneAndDeleteRequest\x1a&.mongogate.v1.FindOneAndDeleteResponse\x12[\n" +
-	"\x0eCountDocuments\x12#.mongogate.v1.CountDocumentsRequest\x1a$.mongogate.v1.CountDocumentsResponse\x12I\n" +
-	"\bDistinct\x12\x1d.mongogate.v1.DistinctRequest\x1a\x1e.mongogate.v1.DistinctResponse\x12N\n" +
-	"\tAggregate\x12\x1e.mongogate.v1.AggregateRequest\x1a\x1f.mongogate.v1.AggregateResponse0\x01\x12L\n" +
-	"\tBulkWrite\x12\x1e.mongogate.v1.BulkWriteRequest\x1a\x1f.mongogate.v1.BulkWriteResponseB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"DeleteMany\x12\x1f.mongogate.v1.DeleteManyRequest\x1a .mongogate.v1.DeleteManyResponse\"[\x82\xd3\xe4\x93\x02U:\x01*\"P/v1/databases/{namespace.database}/collections/{namespace.collection}:deleteMany\x12\xc4\x01\n" +
+	"\x10FindOneAndUpdate\x12%.mongogate.v1.FindOneAndUpdateRequest\x1a&.mongogate.v1.FindOneAndUpdateResponse\"a\x82\xd3\xe4\x93\x02[:\x01*\"V/v1/databases/{namespace.database}/collections/{namespace.collection}:findOneAndUpdate\x12\xc8\x01\n" +
+	"\x11FindOneAndReplace\x12&.mongogate.v1.FindOneAndReplaceRequest\x1a'.mongogate.v1.FindOneAndReplaceResponse\"b\x82\xd3\xe4\x93\x02\\:\x01*\"W/v1/databases/{namespace.database}/collections/{namespace.collection}:findOneAndReplace\x12\xc4\x01\n" +
+	"\x10FindOneAndDelete\x12%.mongogate.v1.FindOneAndDeleteRequest\x1a&.mongogate.v1.FindOneAndDeleteResponse\"a\x82\xd3\xe4\x93\x02[:\x01*\"V/v1/databases/{namespace.database}/collections/{namespace.collection}:findOneAndDelete\x12\xbc\x01\n" +
+	"\x0eCountDocuments\x12#.mongogate.v1.CountDocumentsRequest\x1a$.mongogate.v1.CountDocumentsResponse\"_\x82\xd3\xe4\x93\x02Y:\x01*\"T/v1/databases/{namespace.database}/collections/{namespace.collection}:countDocuments\x12\xa4\x01\n" +
+	"\bDistinct\x12\x1d.mongogate.v1.DistinctRequest\x1a\x1e.mongogate.v1.DistinctResponse\"Y\x82\xd3\xe4\x93\x02S:\x01*\"N/v1/databases/{namespace.database}/collections/{namespace.collection}:distinct\x12N\n" +
+	"\tAggregate\x12\x1e.mongogate.v1.AggregateRequest\x1a\x1f.mongogate.v1.AggregateResponse0\x01\x12\xa8\x01\n" +
+	"\tBulkWrite\x12\x1e.mongogate.v1.BulkWriteRequest\x1a\x1f.mongogate.v1.BulkWriteResponse\"Z\x82\xd3\xe4\x93\x02T:\x01*\"O/v1/databases/{namespace.database}/collections/{namespace.collection}:bulkWriteB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_document_proto_rawDescOnce sync.Once

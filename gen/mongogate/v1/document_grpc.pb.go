@@ -63,6 +63,11 @@ type DocumentServiceClient interface {
 	FindOne(ctx context.Context, in *FindOneRequest, opts ...grpc.CallOption) (*FindOneResponse, error)
 	// Find streams the documents that match a filter, one message per batch.
 	// With a session_token, the session is busy until the stream ends.
+	//
+	// Over REST, POST /v1/databases/{database}/collections/{collection}:find
+	// with the request as body answers {"documents": [...]}: every document
+	// in one JSON array, at most 10,000 documents and 16 MiB (more is
+	// RESULT_TOO_LARGE). Over Connect and gRPC-Web it streams.
 	Find(ctx context.Context, in *FindRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FindResponse], error)
 	// UpdateOne applies an update to the first document that matches a filter.
 	UpdateOne(ctx context.Context, in *UpdateOneRequest, opts ...grpc.CallOption) (*UpdateOneResponse, error)
@@ -91,6 +96,10 @@ type DocumentServiceClient interface {
 	// Aggregate runs an aggregation pipeline and streams its output, one
 	// message per batch. With a session_token, the session is busy until the
 	// stream ends.
+	//
+	// Over REST, POST
+	// /v1/databases/{database}/collections/{collection}:aggregate answers as
+	// Find does over REST.
 	Aggregate(ctx context.Context, in *AggregateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AggregateResponse], error)
 	// BulkWrite runs several inserts, updates, replaces and deletes on one
 	// collection in one command.
@@ -298,6 +307,11 @@ type DocumentServiceServer interface {
 	FindOne(context.Context, *FindOneRequest) (*FindOneResponse, error)
 	// Find streams the documents that match a filter, one message per batch.
 	// With a session_token, the session is busy until the stream ends.
+	//
+	// Over REST, POST /v1/databases/{database}/collections/{collection}:find
+	// with the request as body answers {"documents": [...]}: every document
+	// in one JSON array, at most 10,000 documents and 16 MiB (more is
+	// RESULT_TOO_LARGE). Over Connect and gRPC-Web it streams.
 	Find(*FindRequest, grpc.ServerStreamingServer[FindResponse]) error
 	// UpdateOne applies an update to the first document that matches a filter.
 	UpdateOne(context.Context, *UpdateOneRequest) (*UpdateOneResponse, error)
@@ -326,6 +340,10 @@ type DocumentServiceServer interface {
 	// Aggregate runs an aggregation pipeline and streams its output, one
 	// message per batch. With a session_token, the session is busy until the
 	// stream ends.
+	//
+	// Over REST, POST
+	// /v1/databases/{database}/collections/{collection}:aggregate answers as
+	// Find does over REST.
 	Aggregate(*AggregateRequest, grpc.ServerStreamingServer[AggregateResponse]) error
 	// BulkWrite runs several inserts, updates, replaces and deletes on one
 	// collection in one command.

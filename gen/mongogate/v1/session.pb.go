@@ -14,6 +14,7 @@
 package mongogatev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -830,7 +831,7 @@ var File_mongogate_v1_session_proto protoreflect.FileDescriptor
 
 const file_mongogate_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1amongogate/v1/session.proto\x12\fmongogate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mongogate/v1/common.proto\"\x97\x02\n" +
+	"\x1amongogate/v1/session.proto\x12\fmongogate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mongogate/v1/common.proto\"\x97\x02\n" +
 	"\x0eSessionOptions\x122\n" +
 	"\x12causal_consistency\x18\x01 \x01(\bH\x00R\x11causalConsistency\x88\x01\x01\x12\x1a\n" +
 	"\bsnapshot\x18\x02 \x01(\bR\bsnapshot\x12<\n" +
@@ -886,14 +887,14 @@ const file_mongogate_v1_session_proto_rawDesc = "" +
 	"\x1fTRANSACTION_OUTCOME_IN_PROGRESS\x10\x01\x12!\n" +
 	"\x1dTRANSACTION_OUTCOME_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bTRANSACTION_OUTCOME_ABORTED\x10\x03\x12\x1f\n" +
-	"\x1bTRANSACTION_OUTCOME_UNKNOWN\x10\x042\xe6\x02\n" +
-	"\x0eSessionService\x12U\n" +
-	"\fStartSession\x12!.mongogate.v1.StartSessionRequest\x1a\".mongogate.v1.StartSessionResponse\x12[\n" +
-	"\x0eRefreshSession\x12#.mongogate.v1.RefreshSessionRequest\x1a$.mongogate.v1.RefreshSessionResponse\x12O\n" +
+	"\x1bTRANSACTION_OUTCOME_UNKNOWN\x10\x042\xda\x03\n" +
+	"\x0eSessionService\x12n\n" +
+	"\fStartSession\x12!.mongogate.v1.StartSessionRequest\x1a\".mongogate.v1.StartSessionResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/sessions\x12|\n" +
+	"\x0eRefreshSession\x12#.mongogate.v1.RefreshSessionRequest\x1a$.mongogate.v1.RefreshSessionResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/sessions:refresh\x12l\n" +
 	"\n" +
-	"EndSession\x12\x1f.mongogate.v1.EndSessionRequest\x1a .mongogate.v1.EndSessionResponse\x12O\n" +
+	"EndSession\x12\x1f.mongogate.v1.EndSessionRequest\x1a .mongogate.v1.EndSessionResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/sessions:end\x12l\n" +
 	"\n" +
-	"GetSession\x12\x1f.mongogate.v1.GetSessionRequest\x1a .mongogate.v1.GetSessionResponseB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"GetSession\x12\x1f.mongogate.v1.GetSessionRequest\x1a .mongogate.v1.GetSessionResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/sessions:getB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_session_proto_rawDescOnce sync.Once

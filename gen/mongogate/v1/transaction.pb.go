@@ -14,6 +14,7 @@
 package mongogatev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -2348,7 +2349,7 @@ var File_mongogate_v1_transaction_proto protoreflect.FileDescriptor
 
 const file_mongogate_v1_transaction_proto_rawDesc = "" +
 	"\n" +
-	"\x1emongogate/v1/transaction.proto\x12\fmongogate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mongogate/v1/common.proto\x1a\x1bmongogate/v1/document.proto\x1a\x1amongogate/v1/session.proto\"\x9f\x01\n" +
+	"\x1emongogate/v1/transaction.proto\x12\fmongogate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19mongogate/v1/common.proto\x1a\x1bmongogate/v1/document.proto\x1a\x1amongogate/v1/session.proto\"\x9f\x01\n" +
 	"\x17StartTransactionRequest\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12:\n" +
 	"\aoptions\x18\x02 \x01(\v2 .mongogate.v1.TransactionOptionsR\aoptions\x12#\n" +
@@ -2509,13 +2510,13 @@ const file_mongogate_v1_transaction_proto_rawDesc = "" +
 	"\x16RunTransactionResponse\x127\n" +
 	"\aresults\x18\x01 \x03(\v2\x1d.mongogate.v1.OperationResultR\aresults\x12-\n" +
 	"\x12transaction_number\x18\x02 \x01(\x03R\x11transactionNumber\x12\x1a\n" +
-	"\battempts\x18\x03 \x01(\x05R\battempts2\x8f\x04\n" +
-	"\x12TransactionService\x12a\n" +
-	"\x10StartTransaction\x12%.mongogate.v1.StartTransactionRequest\x1a&.mongogate.v1.StartTransactionResponse\x12d\n" +
-	"\x11CommitTransaction\x12&.mongogate.v1.CommitTransactionRequest\x1a'.mongogate.v1.CommitTransactionResponse\x12a\n" +
-	"\x10AbortTransaction\x12%.mongogate.v1.AbortTransactionRequest\x1a&.mongogate.v1.AbortTransactionResponse\x12[\n" +
-	"\x0eRunTransaction\x12#.mongogate.v1.RunTransactionRequest\x1a$.mongogate.v1.RunTransactionResponse\x12p\n" +
-	"\x15GetTransactionOutcome\x12*.mongogate.v1.GetTransactionOutcomeRequest\x1a+.mongogate.v1.GetTransactionOutcomeResponseB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"\battempts\x18\x03 \x01(\x05R\battempts2\xd8\x05\n" +
+	"\x12TransactionService\x12\x8b\x01\n" +
+	"\x10StartTransaction\x12%.mongogate.v1.StartTransactionRequest\x1a&.mongogate.v1.StartTransactionResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/sessions:startTransaction\x12\x8f\x01\n" +
+	"\x11CommitTransaction\x12&.mongogate.v1.CommitTransactionRequest\x1a'.mongogate.v1.CommitTransactionResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/sessions:commitTransaction\x12\x8b\x01\n" +
+	"\x10AbortTransaction\x12%.mongogate.v1.AbortTransactionRequest\x1a&.mongogate.v1.AbortTransactionResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/sessions:abortTransaction\x12|\n" +
+	"\x0eRunTransaction\x12#.mongogate.v1.RunTransactionRequest\x1a$.mongogate.v1.RunTransactionResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/transactions:run\x12\x95\x01\n" +
+	"\x15GetTransactionOutcome\x12*.mongogate.v1.GetTransactionOutcomeRequest\x1a+.mongogate.v1.GetTransactionOutcomeResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/transactions:outcomeB=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_transaction_proto_rawDescOnce sync.Once
