@@ -228,7 +228,9 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		a := mustInstance(t, uri, db, "inst-s"+strconv.Itoa(len(secret)), instanceConfig{secret: secret, apiKeys: keys})
 		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		method := pb.SessionService_StartSession_FullMethodName
-		sig := func(secret []byte, ts string) string { return server.ForwardSignature(secret, method, "x", "alice", ts) }
+		sig := func(secret []byte, ts string) string {
+			return server.ForwardSignature(secret, method, "x", "alice", ts)
+		}
 		tests := []struct {
 			name string
 			md   []string
