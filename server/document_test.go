@@ -103,9 +103,11 @@ func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) 
 
 // mustServe builds an instance from cfg, serves it on ln until it is
 // ready, and shuts it down at cleanup.
-func mustServe(t *testing.T, cfg gateway.Config, ln net.Listener) *gateway.Instance {
+func mustServe(t testing.TB, cfg gateway.Config, ln net.Listener) *gateway.Instance {
 	t.Helper()
-	inst, err := gateway.New(testCtx(t), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inst, err := gateway.New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
