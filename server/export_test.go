@@ -47,4 +47,3 @@ func MustDetails(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo, *e
 	d := mustDetails(t, err)
 	return d.code, d.info, d.retry, d.badRequest
 }
-
