@@ -111,20 +111,25 @@ func mustServe(t testing.TB, cfg gateway.Config, ln net.Listener) *gateway.Insta
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- inst.Serve(ln) }()
+	var serveErr error
+	done := make(chan struct{})
+	go func() {
+		serveErr = inst.Serve(ln)
+		close(done)
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = inst.Shutdown(ctx)
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		<-done
+		if serveErr != nil {
+			t.Errorf("Serve: %v", serveErr)
 		}
 	})
 	select {
 	case <-inst.Ready():
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
+	case <-done:
+		t.Fatalf("Serve: %v", serveErr)
 	}
 	return inst
 }

@@ -128,8 +128,12 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 		inst.Close()
 		return nil, err
 	}
-	served := make(chan error, 1)
-	go func() { served <- inst.Serve(ln) }()
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		serveErr = inst.Serve(ln)
+		close(served)
+	}()
 	closers = append(closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -142,8 +146,8 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 	})
 	select {
 	case <-inst.Ready():
-	case err := <-served:
-		return nil, err
+	case <-served:
+		return nil, serveErr
 	}
 	g := &gate{addr: ln.Addr().String(), uri: uri, reg: inst.Sessions(), stop: stop}
 	if !cfg.down {

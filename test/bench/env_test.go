@@ -127,16 +127,21 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 		inst.Close()
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- inst.Serve(ln) }()
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		serveErr = inst.Serve(ln)
+		close(served)
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		if err := inst.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
+		<-served
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
 		if own != "" {
 			_ = connectDriver(t, uri).Database(own).Drop(ctx)
@@ -144,8 +149,8 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	})
 	select {
 	case <-inst.Ready():
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
+	case <-served:
+		t.Fatalf("serve: %v", serveErr)
 	}
 	return &gate{addr: ln.Addr().String(), reg: inst.Sessions()}
 }
