@@ -23,8 +23,10 @@ func okReply(fields ...bson.E) bson.D {
 }
 
 // hello answers the handshake and monitoring as the primary of a one-node
-// replica set. It omits topologyVersion: with it the driver switches to
-// streaming monitoring, which needs awaitable hellos (notes §A).
+// replica set, or as a standalone mongod (Config.Standalone), which has
+// none of the replica set fields. It omits topologyVersion: with it the
+// driver switches to streaming monitoring, which needs awaitable hellos
+// (notes §A).
 func (x *exec) hello() (bson.D, error) {
 	if client, ok := value.Lookup(x.cmd, "client"); ok {
 		if app, ok := value.Get(value.AsDoc(client), "application.name"); ok {
@@ -36,15 +38,18 @@ func (x *exec) hello() (bson.D, error) {
 	if x.name != "hello" {
 		primaryField = "ismaster"
 	}
-	return okReply(
-		bson.E{Key: "helloOk", Value: true},
-		bson.E{Key: primaryField, Value: true},
-		bson.E{Key: "hosts", Value: bson.A{addr}},
-		bson.E{Key: "setName", Value: replSetName},
-		bson.E{Key: "setVersion", Value: int32(1)},
-		bson.E{Key: "secondary", Value: false},
-		bson.E{Key: "primary", Value: addr},
-		bson.E{Key: "me", Value: addr},
+	fields := []bson.E{{Key: "helloOk", Value: true}, {Key: primaryField, Value: true}}
+	if !x.s.cfg.Standalone {
+		fields = append(fields,
+			bson.E{Key: "hosts", Value: bson.A{addr}},
+			bson.E{Key: "setName", Value: replSetName},
+			bson.E{Key: "setVersion", Value: int32(1)},
+			bson.E{Key: "secondary", Value: false},
+			bson.E{Key: "primary", Value: addr},
+			bson.E{Key: "me", Value: addr},
+		)
+	}
+	return okReply(append(fields,
 		bson.E{Key: "maxBsonObjectSize", Value: int32(16 * 1024 * 1024)},
 		bson.E{Key: "maxMessageSizeBytes", Value: int32(maxMessageSize)},
 		bson.E{Key: "maxWriteBatchSize", Value: int32(100000)},
@@ -54,7 +59,7 @@ func (x *exec) hello() (bson.D, error) {
 		bson.E{Key: "minWireVersion", Value: int32(0)},
 		bson.E{Key: "maxWireVersion", Value: int32(maxWireVersion)},
 		bson.E{Key: "readOnly", Value: false},
-	), nil
+	)...), nil
 }
 
 func (x *exec) ping() (bson.D, error) { return okReply(), nil }

@@ -226,6 +226,12 @@ func (s *Server) handle(c *conn, m *message) (reply bson.D, closeConn bool) {
 	if err != nil {
 		return s.errorReply(err, nil), false
 	}
+	if args.hasTxnNumber && s.cfg.Standalone {
+		// mongod checks this as it reads the command's session fields
+		// (jstests/noPassthrough/retryable_writes_standalone_api.js).
+		return s.errorReply(mongoerr.New(mongoerr.IllegalOperation,
+			"Transaction numbers are only allowed on a replica set member or mongos"), nil), false
+	}
 	inTxn := args.autocommit
 	if inTxn && cmd.flags&fTxn == 0 {
 		return s.errorReply(mongoerr.New(mongoerr.OperationNotSupportedInTransaction,

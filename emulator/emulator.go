@@ -39,6 +39,12 @@ type Config struct {
 	// Addr is the TCP address to listen on; default "127.0.0.1:0" (a free
 	// loopback port).
 	Addr string
+	// Standalone serves as a standalone mongod instead of the primary of a
+	// one-node replica set: hello names no replica set, so drivers see a
+	// Standalone, and a command carrying a transaction number (a
+	// transaction or a retryable write) is refused, as mongod refuses it
+	// outside a replica set.
+	Standalone bool
 	// TransactionLifetimeLimit aborts transactions open longer than this,
 	// like MongoDB's transactionLifetimeLimitSeconds; default 60s.
 	TransactionLifetimeLimit time.Duration

@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		TombstoneTTL:    cfg.TombstoneTTL,
 		MaxSessions:     cfg.MaxSessions,
 		MaxPerPrincipal: cfg.MaxSessionsPerPrincipal,
+		Now:             cfg.Now,
 		Logger:          in.log.With("component", "sessions"),
 		OnExpire:        in.metrics.SessionExpired,
 		AbortTxn:        in.txn.AbortFor,

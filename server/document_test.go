@@ -1,11 +1,11 @@
-package server
+package server_test
 
 import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,25 +23,28 @@ import (
 
 	"github.com/mongogate/mongogate/authz"
 	"github.com/mongogate/mongogate/backend"
+	"github.com/mongogate/mongogate/emulator"
+	"github.com/mongogate/mongogate/gateway"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/testbackend"
-	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
+	"github.com/mongogate/mongogate/server"
 )
 
-// gate is a whole mongogate server (sessions, txn, the three services,
-// the real ServerOptions with anonymous auth) over bufconn, in front of a
-// test backend, with a direct driver client to check what it wrote.
+// gate is a whole mongogate instance (gateway.New: sessions, txn, the
+// three services, the real interceptors with anonymous auth) over
+// bufconn, in front of a test backend, with a direct driver client to
+// check what it wrote.
 type gate struct {
 	docs    pb.DocumentServiceClient
 	sess    pb.SessionServiceClient
 	txns    pb.TransactionServiceClient
 	mc      *mongo.Client
-	metrics *Metrics
+	metrics http.Handler
 }
 
-// gateBackend configures one backend of mustGate; every backend connects
-// to the same deployment.
+// gateBackend configures one backend of mustGate: one that runs
+// transactions is the test deployment, one that does not a standalone
+// emulator of its own.
 type gateBackend struct {
 	name         string
 	transactions bool
@@ -60,55 +64,25 @@ func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) 
 		backends = []gateBackend{{name: backend.Default, transactions: true}}
 	}
 	uri := testbackend.URI(t)
-	m := NewMetrics()
-	tm, err := txn.New(txn.Config{OnCommitAttempt: m.CommitAttempt, OnOutcome: m.TransactionFinished})
-	if err != nil {
-		t.Fatal(err)
+	// The instance's own collections, apart from every other test's.
+	own := testbackend.DBName(t)
+	cfg := gateway.Config{
+		InstanceID: "test", Authz: az,
+		DirectoryCollection: own + ".instances", OutcomeCollection: own + ".outcomes",
 	}
-	reg, err := sessions.New(sessions.Config{InstanceID: "test", AbortTxn: tm.AbortFor})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = reg.Close(ctx)
-	})
-	cfg := Config{Sessions: reg, Txn: tm, Metrics: m, Authz: az}
-	var bs []*backend.Backend
 	for _, b := range backends {
-		bs = append(bs, &backend.Backend{
-			Name: b.name, Client: testbackend.Client(t, uri),
-			Transactions: b.transactions, CausalConsistency: true,
-		})
-	}
-	if cfg.Backends, err = backend.NewSet(bs...); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := ServerOptions(TransportConfig{
-		Auth:    mustAnonymous(t),
-		Metrics: m,
-		Logger:  slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
+		u := uri
+		if !b.transactions {
+			u = testbackend.Start(t, emulator.Config{Standalone: true}).URI()
+		}
+		cfg.Backends = append(cfg.Backends, gateway.DefaultBackend(b.name, u))
 	}
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(opts...)
-	s.Register(srv)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
+	inst := mustServe(t, cfg, lis)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxMessageSize)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(server.DefaultMaxMessageSize)),
 		// Fixed flow-control windows, so that a stream the client does not
 		// read stalls the server's sends after a few batches.
 		grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
@@ -116,19 +90,48 @@ func mustGateAuthz(t *testing.T, az *authz.Authorizer, backends ...gateBackend) 
 		t.Fatal(err)
 	}
 	// Cleanups run last-in first-out: the connection closes, then the
-	// server stops, then the registry closes and the clients disconnect.
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
+	// instance shuts down.
 	t.Cleanup(func() { _ = conn.Close() })
 	return &gate{
 		docs:    pb.NewDocumentServiceClient(conn),
 		sess:    pb.NewSessionServiceClient(conn),
 		txns:    pb.NewTransactionServiceClient(conn),
 		mc:      testbackend.Client(t, uri),
-		metrics: m,
+		metrics: inst.Metrics(),
 	}
+}
+
+// mustServe builds an instance from cfg, serves it on ln until it is
+// ready, and shuts it down at cleanup.
+func mustServe(t testing.TB, cfg gateway.Config, ln net.Listener) *gateway.Instance {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inst, err := gateway.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	var serveErr error
+	done := make(chan struct{})
+	go func() {
+		serveErr = inst.Serve(ln)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = inst.Shutdown(ctx)
+		<-done
+		if serveErr != nil {
+			t.Errorf("Serve: %v", serveErr)
+		}
+	})
+	select {
+	case <-inst.Ready():
+	case <-done:
+		t.Fatalf("Serve: %v", serveErr)
+	}
+	return inst
 }
 
 // testCtx is a context for one test's calls.
@@ -243,6 +246,25 @@ func decodeValue(t *testing.T, v *pb.Value) bson.RawValue {
 	}
 	return rv
 }
+
+// statusDetails is what a client reads from a mongogate error.
+type statusDetails struct {
+	code       codes.Code
+	info       *errdetails.ErrorInfo
+	retry      *errdetails.RetryInfo
+	badRequest *errdetails.BadRequest
+}
+
+// mustDetails decodes err as a status with exactly one ErrorInfo in
+// mongogate's domain.
+func mustDetails(t *testing.T, err error) statusDetails {
+	t.Helper()
+	var d statusDetails
+	d.code, d.info, d.retry, d.badRequest = server.MustDetails(t, err)
+	return d
+}
+
+func jsonDoc(s string) *pb.Document { return &pb.Document{Value: &pb.Document_Json{Json: s}} }
 
 // wantCode asserts err's code and ErrorInfo reason, and, when field is
 // not empty, that BadRequest names field.
@@ -742,7 +764,7 @@ func TestDocumentClientMismatch(t *testing.T) {
 	_, err := g.docs.InsertOne(ctx, &pb.InsertOneRequest{SessionToken: token, Client: backend.Default, Namespace: ns,
 		Document: jsonDoc(`{"_id": 1}`)})
 	d := wantCode(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SESSION_CLIENT_MISMATCH, "")
-	if md := d.info.GetMetadata(); md[metaClient] != backend.Default || md[metaBoundClient] != "other" {
+	if md := d.info.GetMetadata(); md[server.MetaClient] != backend.Default || md[server.MetaBoundClient] != "other" {
 		t.Errorf("metadata %v", md)
 	}
 	stream, err := g.docs.Find(ctx, &pb.FindRequest{SessionToken: token, Client: backend.Default, Namespace: ns})
@@ -917,7 +939,7 @@ func TestSplitMessages(t *testing.T) {
 				docs = append(docs, doc(n))
 			}
 			var got []int
-			for _, part := range splitMessages(docs, 100) {
+			for _, part := range server.SplitMessages(docs, 100) {
 				got = append(got, len(part))
 			}
 			if !slices.Equal(got, tt.want) {

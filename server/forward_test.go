@@ -1,11 +1,11 @@
-package server
+package server_test
 
 import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -27,11 +24,12 @@ import (
 
 	"github.com/mongogate/mongogate/backend"
 	"github.com/mongogate/mongogate/directory"
+	"github.com/mongogate/mongogate/gateway"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
 	"github.com/mongogate/mongogate/internal/testbackend"
+	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
 )
 
 // API keys of the forwarding tests' principals.
@@ -42,8 +40,8 @@ const (
 
 var testPeerSecret = []byte("0123456789abcdef0123456789abcdef-peer")
 
-// instance is one in-process mongogate wired as cmd/server wires it, with
-// the instance directory and forwarding, on a loopback TCP port.
+// instance is one in-process mongogate (gateway.New), with the instance
+// directory and forwarding, on a loopback TCP port.
 type instance struct {
 	id      string
 	addr    string
@@ -51,12 +49,10 @@ type instance struct {
 	sess    pb.SessionServiceClient
 	txns    pb.TransactionServiceClient
 	docs    pb.DocumentServiceClient
-	metrics *Metrics
+	metrics http.Handler
 	dir     *directory.Directory
-	dirMC   *mongo.Client // the directory's own client, so kill can cut it off
-	srv     *grpc.Server
 	reg     *sessions.Registry
-	fwd     *Forwarder
+	inst    *gateway.Instance
 }
 
 type instanceConfig struct {
@@ -65,121 +61,42 @@ type instanceConfig struct {
 	tracer  trace.TracerProvider
 }
 
-// mustInstance starts instance id on the deployment at uri; everything
-// stops at cleanup (the directory with a tombstone, unless kill ran).
+// mustInstance starts instance id on the deployment at uri, its
+// directory and outcome records in db; everything stops at cleanup (the
+// directory with a tombstone, unless kill ran).
 func mustInstance(t *testing.T, uri, db, id string, cfg instanceConfig) *instance {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	mc := testbackend.Client(t, uri)
-	m := NewMetrics()
-	outcomes := mc.Database(db).Collection("outcomes")
-	tm, err := txn.New(txn.Config{OnOutcome: m.TransactionFinished, Outcomes: func(string) *mongo.Collection { return outcomes }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := sessions.New(sessions.Config{InstanceID: id, AbortTxn: tm.AbortFor})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	dirMC, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := directory.New(directory.Config{
-		Collection: dirMC.Database(db).Collection("instances"),
-		InstanceID: id, Address: addr, Interval: 200 * time.Millisecond, Logger: quiet,
-		Open: func() []directory.OpenTxn {
-			var out []directory.OpenTxn
-			for _, o := range tm.OpenTransactions() {
-				out = append(out, directory.OpenTxn{Backend: o.Backend, LSID: o.LSID, Outcome: o.Outcome, Principal: o.Principal})
-			}
-			return out
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dir.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	fwd, err := NewForwarder(ForwardConfig{
-		Self: id, Peers: dir, Secret: cfg.secret, Metrics: m, Logger: quiet,
-		DialOptions: peerDial(cfg.tracer),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{
-		Backends: mustBackends(t, &backend.Backend{Name: backend.Default, Client: mc, Transactions: true, CausalConsistency: true}),
-		Sessions: reg, Txn: tm, Metrics: m, Logger: quiet, Address: addr,
-		Peers: dir, Outcomes: func(string) *mongo.Collection { return outcomes },
-		Internal: []string{db + ".instances", db + ".outcomes"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := NewAuthenticator(AuthConfig{APIKeysFile: cfg.apiKeys, AllowAnonymous: cfg.apiKeys == "", PeerSecret: cfg.secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := ServerOptions(TransportConfig{Auth: auth, Metrics: m, Logger: quiet, Forward: fwd, TracerProvider: cfg.tracer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(opts...)
-	s.Register(srv)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(ln)
-	}()
+	inst := mustServe(t, gateway.Config{
+		Backends:            []gateway.BackendConfig{gateway.DefaultBackend(backend.Default, uri)},
+		InstanceID:          id,
+		APIKeysFile:         cfg.apiKeys,
+		PeerSecret:          cfg.secret,
+		TracerProvider:      cfg.tracer,
+		DirectoryCollection: db + ".instances",
+		OutcomeCollection:   db + ".outcomes",
+		HeartbeatInterval:   200 * time.Millisecond,
+	}, ln)
+	addr := inst.Address()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{
+	t.Cleanup(func() { _ = conn.Close() })
+	return &instance{
 		id: id, addr: addr, conn: conn,
 		sess: pb.NewSessionServiceClient(conn), txns: pb.NewTransactionServiceClient(conn), docs: pb.NewDocumentServiceClient(conn),
-		metrics: m, dir: dir, dirMC: dirMC, srv: srv, reg: reg, fwd: fwd,
+		metrics: inst.Metrics(), dir: inst.Directory(), reg: inst.Sessions(), inst: inst,
 	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		srv.Stop()
-		<-served
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = reg.Close(ctx)
-		_ = dir.Close(ctx)
-		_ = fwd.Close()
-		_ = dirMC.Disconnect(ctx)
-	})
-	return in
-}
-
-// peerDial connects to peers as cmd/server does: plaintext, traced with
-// tp when set.
-func peerDial(tp trace.TracerProvider) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if tp != nil {
-		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
-			otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(DefaultPropagator()))))
-	}
-	return opts
 }
 
 // kill stops the instance as a crash would: no more answers, no more
-// heartbeats (its directory client is cut off), no tombstone, its
-// transactions left open.
+// heartbeats, no tombstone, its transactions left open.
 func (in *instance) kill() {
-	in.srv.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = in.dirMC.Disconnect(ctx)
+	in.inst.Close()
 }
 
 func (in *instance) forwarded(t *testing.T) float64 {
@@ -192,7 +109,7 @@ func (in *instance) forwarded(t *testing.T) float64 {
 func mustKeys(t *testing.T) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "keys")
-	body := "alice " + HashAPIKey(aliceKey) + "\nbob " + HashAPIKey(bobKey) + "\n"
+	body := "alice " + server.HashAPIKey(aliceKey) + "\nbob " + server.HashAPIKey(bobKey) + "\n"
 	if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -312,25 +229,27 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		a := mustInstance(t, uri, db, "inst-s"+strconv.Itoa(len(secret)), instanceConfig{secret: secret, apiKeys: keys})
 		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		method := pb.SessionService_StartSession_FullMethodName
-		sig := func(secret []byte, ts string) string { return forwardSignature(secret, method, "x", "alice", ts) }
+		sig := func(secret []byte, ts string) string {
+			return server.ForwardSignature(secret, method, "x", "alice", ts)
+		}
 		tests := []struct {
 			name string
 			md   []string
 		}{
-			{"unsigned", []string{mdForwarded, "x YWxpY2U " + now + " "}},
-			{"bad signature", []string{mdForwarded, forwardedValue("x", "alice", now, "AAAA")}},
-			{"signed with another secret", []string{mdForwarded, forwardedValue("x", "alice", now, sig([]byte("not the peers' secret, not at all!"), now))}},
-			{"principal only", []string{mdForwarded, "x YWxpY2U"}},
-			{"twice", []string{mdForwarded, "x", mdForwarded, "y"}},
+			{"unsigned", []string{server.MDForwarded, "x YWxpY2U " + now + " "}},
+			{"bad signature", []string{server.MDForwarded, server.ForwardedValue("x", "alice", now, "AAAA")}},
+			{"signed with another secret", []string{server.MDForwarded, server.ForwardedValue("x", "alice", now, sig([]byte("not the peers' secret, not at all!"), now))}},
+			{"principal only", []string{server.MDForwarded, "x YWxpY2U"}},
+			{"twice", []string{server.MDForwarded, "x", server.MDForwarded, "y"}},
 		}
 		if secret != nil {
-			old := strconv.FormatInt(time.Now().Add(-2*forwardSkew).UnixMilli(), 10)
+			old := strconv.FormatInt(time.Now().Add(-2*server.ForwardSkew).UnixMilli(), 10)
 			tests = append(tests, []struct {
 				name string
 				md   []string
 			}{
-				{"replayed too late", []string{mdForwarded, forwardedValue("x", "alice", old, sig(secret, old))}},
-				{"one-field form", []string{mdForwarded, "x"}},
+				{"replayed too late", []string{server.MDForwarded, server.ForwardedValue("x", "alice", old, sig(secret, old))}},
+				{"one-field form", []string{server.MDForwarded, "x"}},
 			}...)
 		}
 		for _, tt := range tests {
@@ -343,7 +262,7 @@ func TestForwardingMetadataFromClient(t *testing.T) {
 		}
 		if secret != nil {
 			t.Run("signed by a peer", func(t *testing.T) {
-				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, forwardedValue("x", "alice", now, sig(secret, now)))
+				ctx := metadata.AppendToOutgoingContext(testCtx(t), server.MDForwarded, server.ForwardedValue("x", "alice", now, sig(secret, now)))
 				if _, err := a.sess.StartSession(ctx, &pb.StartSessionRequest{}); err != nil {
 					t.Fatalf("StartSession with a valid forward: %v", err)
 				}
@@ -393,7 +312,7 @@ func TestForwardingOneHop(t *testing.T) {
 
 			// A client's marker, in the form unsigned forwards use.
 			clientMarked := func() context.Context {
-				return metadata.AppendToOutgoingContext(testCtx(t), mdForwarded, "inst-c")
+				return metadata.AppendToOutgoingContext(testCtx(t), server.MDForwarded, "inst-c")
 			}
 			want := pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE
 			wantCode := codes.NotFound
@@ -407,8 +326,8 @@ func TestForwardingOneHop(t *testing.T) {
 				// A peer's genuine forward that reached the wrong instance.
 				method := pb.SessionService_GetSession_FullMethodName
 				now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-				ctx := metadata.AppendToOutgoingContext(testCtx(t), mdForwarded,
-					forwardedValue("inst-c", AnonymousPrincipal, now, forwardSignature(mode.secret, method, "inst-c", AnonymousPrincipal, now)))
+				ctx := metadata.AppendToOutgoingContext(testCtx(t), server.MDForwarded,
+					server.ForwardedValue("inst-c", server.AnonymousPrincipal, now, server.ForwardSignature(mode.secret, method, "inst-c", server.AnonymousPrincipal, now)))
 				wantReason(t, "GetSession forwarded by a peer to a non-owner", get(ctx), codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
 			}
 			if f := b.forwarded(t); f != 0 {

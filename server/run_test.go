@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/mongogate/mongogate/backend"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
+	"github.com/mongogate/mongogate/server"
 )
 
 func insertOp(ns *pb.Namespace, doc *pb.Document) *pb.Operation {
@@ -80,7 +81,7 @@ func TestRunTransaction(t *testing.T) {
 				}
 				wantNumber = 2
 			}
-			committedBefore := g.transactionsTotal(t, outcomeCommitted)
+			committedBefore := g.transactionsTotal(t, server.OutcomeCommitted)
 			resp, err := g.txns.RunTransaction(ctx, req)
 			if err != nil {
 				t.Fatalf("RunTransaction: %v", err)
@@ -88,7 +89,7 @@ func TestRunTransaction(t *testing.T) {
 			if resp.GetAttempts() != 1 || resp.GetTransactionNumber() != wantNumber {
 				t.Errorf("attempts %d, transaction_number %d; want 1, %d", resp.GetAttempts(), resp.GetTransactionNumber(), wantNumber)
 			}
-			if got := g.transactionsTotal(t, outcomeCommitted) - committedBefore; got != 1 {
+			if got := g.transactionsTotal(t, server.OutcomeCommitted) - committedBefore; got != 1 {
 				t.Errorf("committed transactions counted: %v, want 1", got)
 			}
 			r := resp.GetResults()
@@ -181,8 +182,8 @@ func TestRunTransactionRetriesWriteConflict(t *testing.T) {
 				{Operation: &pb.Operation_CountDocuments{CountDocuments: &pb.CountDocumentsOperation{Namespace: ns}}},
 				insertOp(ns, bsonDoc(t, bson.D{{Key: "_id", Value: id}})),
 			}
-			abortedBefore := g.transactionsTotal(t, outcomeAborted)
-			committedBefore := g.transactionsTotal(t, outcomeCommitted)
+			abortedBefore := g.transactionsTotal(t, server.OutcomeAborted)
+			committedBefore := g.transactionsTotal(t, server.OutcomeCommitted)
 			g.mustFailCommand(t, bson.D{
 				{Key: "failCommands", Value: bson.A{"insert"}},
 				{Key: "errorCode", Value: 112},
@@ -204,10 +205,10 @@ func TestRunTransactionRetriesWriteConflict(t *testing.T) {
 			if err != nil || n != 1 {
 				t.Errorf("documents with _id %d: %d (%v), want exactly 1", id, n, err)
 			}
-			if got := g.transactionsTotal(t, outcomeAborted) - abortedBefore; got != 1 {
+			if got := g.transactionsTotal(t, server.OutcomeAborted) - abortedBefore; got != 1 {
 				t.Errorf("aborted transactions counted: %v, want 1", got)
 			}
-			if got := g.transactionsTotal(t, outcomeCommitted) - committedBefore; got != 1 {
+			if got := g.transactionsTotal(t, server.OutcomeCommitted) - committedBefore; got != 1 {
 				t.Errorf("committed transactions counted: %v, want 1", got)
 			}
 		})
@@ -275,7 +276,7 @@ func TestRunTransactionRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := wantCode(t, callRun(t, g, tc.req), tc.code, tc.reason, tc.field)
-			if got, ok := d.info.GetMetadata()[metaOperationIndex]; got != tc.index || ok != (tc.index != "") {
+			if got, ok := d.info.GetMetadata()[server.MetaOperationIndex]; got != tc.index || ok != (tc.index != "") {
 				t.Errorf("operation_index %q (set %v), want %q", got, ok, tc.index)
 			}
 			if after := contents(t, coll); !slices.Equal(after, before) {

@@ -3,8 +3,10 @@ package mongogate_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"log/slog"
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -15,22 +17,22 @@ import (
 	driveroptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/clients/go/options"
-	"github.com/mongogate/mongogate/internal/mongotrace"
+	"github.com/mongogate/mongogate/emulator"
+	"github.com/mongogate/mongogate/gateway"
 	"github.com/mongogate/mongogate/internal/testbackend"
-	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
 )
 
 // Backends of every test server besides "default": "other" can run
-// transactions, "standalone" claims it cannot, "down" points at a port
-// where nothing listens.
+// transactions, "standalone" is a standalone emulator, which cannot, and
+// "down" (in servers that ask for it) points at a port where nothing
+// listens.
 const (
 	backendOther      = "other"
 	backendStandalone = "standalone"
@@ -40,18 +42,22 @@ const (
 // gateConfig is what tests vary in the server; zero values are the
 // server's defaults.
 type gateConfig struct {
-	idleTimeout      time.Duration // sessions.Config.IdleTimeout
-	commitRetryLimit time.Duration // txn.Config.CommitRetryLimit
-	maxSessions      int           // sessions.Config.MaxSessions
+	idleTimeout      time.Duration // gateway.Config.IdleTimeout
+	commitRetryLimit time.Duration // gateway.Config.CommitRetryLimit
+	maxSessions      int           // gateway.Config.MaxSessions
 	apiKeysFile      string        // API keys instead of anonymous access
 	// tracer traces RPCs and MongoDB commands, as --otlp-endpoint does.
 	tracer trace.TracerProvider
-	// advertise is the instance address sessions report (server.Config.Address).
+	// advertise is the instance address sessions report
+	// (gateway.Config.AdvertiseAddress); default the server's own.
 	advertise string
+	// down adds the backend that cannot be reached; the server's health
+	// then stays NOT_SERVING.
+	down bool
 }
 
-// gate is an in-process mongogate wired as cmd/server wires it, serving
-// gRPC on a loopback port.
+// gate is an in-process mongogate (gateway.New), serving gRPC on a
+// loopback port.
 type gate struct {
 	addr string
 	uri  string
@@ -59,8 +65,9 @@ type gate struct {
 	stop func()
 }
 
-// startGate starts a server in front of the MongoDB deployment at uri. It
-// takes no *testing.T so that TestMain can run one for the examples.
+// startGate starts a server in front of the MongoDB deployment at uri and
+// waits until it is healthy (unless a backend is down). It takes no
+// *testing.T so that TestMain can run one for the examples.
 func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 	var closers []func()
 	stop := func() {
@@ -73,89 +80,104 @@ func startGate(uri string, cfg gateConfig) (_ *gate, err error) {
 			stop()
 		}
 	}()
-	quiet := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
-	mopts := driveroptions.Client().ApplyURI(uri)
-	if cfg.tracer != nil {
-		mopts.SetMonitor(mongotrace.Monitor(cfg.tracer))
-	}
-	mc, err := mongo.Connect(mopts)
+	standalone, err := emulator.New(emulator.Config{Standalone: true})
 	if err != nil {
 		return nil, err
 	}
-	down, err := mongo.Connect(driveroptions.Client().ApplyURI("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200"))
-	if err != nil {
+	if err := standalone.Start(ctx); err != nil {
 		return nil, err
 	}
 	closers = append(closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = mc.Disconnect(ctx)
-		_ = down.Disconnect(ctx)
+		_ = standalone.Close(ctx)
 	})
-	tm, err := txn.New(txn.Config{CommitRetryLimit: cfg.commitRetryLimit, Logger: quiet})
-	if err != nil {
-		return nil, err
+	backends := []gateway.BackendConfig{
+		gateway.DefaultBackend(backend.Default, uri),
+		gateway.DefaultBackend(backendOther, uri),
+		{Name: backendStandalone, URI: standalone.URI(), RetryWrites: true},
 	}
-	reg, err := sessions.New(sessions.Config{
-		InstanceID:  "test",
-		IdleTimeout: cfg.idleTimeout,
-		MaxSessions: cfg.maxSessions,
-		Logger:      quiet,
-		AbortTxn:    tm.AbortFor,
-	})
-	if err != nil {
-		return nil, err
+	if cfg.down {
+		backends = append(backends, gateway.BackendConfig{Name: backendDown, URI: "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200", RetryWrites: true})
 	}
-	closers = append(closers, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = reg.Close(ctx)
-	})
-	bs, err := backend.NewSet(
-		&backend.Backend{Name: backend.Default, Client: mc, Transactions: true, CausalConsistency: true},
-		&backend.Backend{Name: backendOther, Client: mc, Transactions: true, CausalConsistency: true},
-		&backend.Backend{Name: backendStandalone, Client: mc, Transactions: false},
-		&backend.Backend{Name: backendDown, Client: down, Transactions: true},
-	)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := server.New(server.Config{
-		Backends: bs,
-		Sessions: reg,
-		Txn:      tm,
-		Logger:   quiet,
-		Address:  cfg.advertise,
+	// The instance's own collections, apart from every other server's:
+	// they all are instance "test".
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	own := "mg_gate_" + hex.EncodeToString(b)
+	inst, err := gateway.New(ctx, gateway.Config{
+		Backends:            backends,
+		InstanceID:          "test",
+		AdvertiseAddress:    cfg.advertise,
+		IdleTimeout:         cfg.idleTimeout,
+		CommitRetryLimit:    cfg.commitRetryLimit,
+		MaxSessions:         cfg.maxSessions,
+		APIKeysFile:         cfg.apiKeysFile,
+		TracerProvider:      cfg.tracer,
+		DirectoryCollection: own + ".instances",
+		OutcomeCollection:   own + ".outcomes",
 	})
 	if err != nil {
 		return nil, err
 	}
-	auth, err := server.NewAuthenticator(server.AuthConfig{APIKeysFile: cfg.apiKeysFile, AllowAnonymous: cfg.apiKeysFile == ""})
-	if err != nil {
-		return nil, err
-	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: quiet, Auth: auth, TracerProvider: cfg.tracer})
-	if err != nil {
-		return nil, err
-	}
-	g := grpc.NewServer(opts...)
-	srv.Register(g)
-	healthpb.RegisterHealthServer(g, health.NewServer())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		inst.Close()
 		return nil, err
 	}
+	var serveErr error
 	served := make(chan struct{})
 	go func() {
-		defer close(served)
-		_ = g.Serve(ln)
+		serveErr = inst.Serve(ln)
+		close(served)
 	}()
 	closers = append(closers, func() {
-		g.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = inst.Shutdown(ctx)
 		<-served
+		if mc, err := mongo.Connect(driveroptions.Client().ApplyURI(uri)); err == nil {
+			_ = mc.Database(own).Drop(ctx)
+			_ = mc.Disconnect(ctx)
+		}
 	})
-	return &gate{addr: ln.Addr().String(), uri: uri, reg: reg, stop: stop}, nil
+	select {
+	case <-inst.Ready():
+	case <-served:
+		return nil, serveErr
+	}
+	g := &gate{addr: ln.Addr().String(), uri: uri, reg: inst.Sessions(), stop: stop}
+	if !cfg.down {
+		if err := waitServing(ctx, g.addr); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// waitServing waits until the server at addr reports SERVING: its first
+// round of backend pings has heard every backend.
+func waitServing(ctx context.Context, addr string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	for {
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mongogate not serving: %v, %w", err, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // mustGate starts a server for the test, in front of the test backend,

@@ -304,7 +304,7 @@ func TestSessionDescription(t *testing.T) {
 
 // Real server errors match their sentinels.
 func TestServerErrors(t *testing.T) {
-	g := mustGate(t, gateConfig{maxSessions: 5})
+	g := mustGate(t, gateConfig{maxSessions: 5, down: true})
 	c := mustClient(t, g)
 	ctx := testCtx(t)
 	db := c.Database(dbName(t))

@@ -19,13 +19,11 @@ import (
 
 	backends "github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
-	"github.com/mongogate/mongogate/directory"
+	"github.com/mongogate/mongogate/gateway"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/proctest"
 	"github.com/mongogate/mongogate/internal/testbackend"
-	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
 )
 
 // maxSessions is the registry's session limit of a gate unless its
@@ -37,12 +35,11 @@ const maxSessions = 200_000
 // closeTimeout bounds each shutdown step at cleanup.
 const closeTimeout = 30 * time.Second
 
-// gate is an in-process mongogate server, assembled as cmd/server's start
-// does, on a loopback TCP port.
+// gate is an in-process mongogate server, assembled by gateway.New as
+// cmd/server's is, on a loopback TCP port.
 type gate struct {
-	addr    string
-	reg     *sessions.Registry
-	backend *mongo.Client
+	addr string
+	reg  *sessions.Registry
 }
 
 // connectDriver opens a driver client with the options cmd/server gives
@@ -96,127 +93,66 @@ const (
 func startGate(t testing.TB, uri string, o gateOptions) *gate {
 	t.Helper()
 	limit := max(maxSessions, o.maxSessions)
-	backend := connectDriver(t, uri)
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	metrics := server.NewMetrics()
-	outcomes := backend.Database(directoryDB).Collection(outcomesColl)
-	manager, err := txn.New(txn.Config{
-		Logger: log.With("component", "txn"), OnCommitAttempt: metrics.CommitAttempt, OnOutcome: metrics.TransactionFinished,
-		Outcomes: func(string) *mongo.Collection { return outcomes },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	instance := o.instance
 	if instance == "" {
 		instance = "bench"
 	}
-	reg, err := sessions.New(sessions.Config{
-		InstanceID:      instance,
-		MaxSessions:     limit,
-		MaxPerPrincipal: limit,
-		IdleTimeout:     o.idleTimeout,
-		Now:             o.now,
-		Logger:          log.With("component", "sessions"),
-		OnExpire:        metrics.SessionExpired,
-		AbortTxn:        manager.AbortFor,
+	directoryNS := directoryDB + "." + directoryColl
+	own := ""
+	if !o.peers {
+		// A directory of its own, as one cmd/server process alone has:
+		// several gates named "bench" may run at once.
+		own = testbackend.DBName(t)
+		directoryNS = own + "." + directoryColl
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	inst, err := gateway.New(ctx, gateway.Config{
+		Backends:                []gateway.BackendConfig{gateway.DefaultBackend(backends.Default, uri)},
+		InstanceID:              instance,
+		MaxSessions:             limit,
+		MaxSessionsPerPrincipal: limit,
+		IdleTimeout:             o.idleTimeout,
+		Now:                     o.now,
+		DirectoryCollection:     directoryNS,
+		OutcomeCollection:       directoryDB + "." + outcomesColl,
+		Logger:                  log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics.SetActiveSessions(func() int { return int(reg.Stats().Active) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		inst.Close()
 		t.Fatal(err)
 	}
-	var (
-		dir *directory.Directory
-		fwd *server.Forwarder
-	)
-	if o.peers {
-		dir, err = directory.New(directory.Config{
-			Collection: backend.Database(directoryDB).Collection(directoryColl),
-			InstanceID: instance, Address: ln.Addr().String(), Logger: log,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		fwd, err = server.NewForwarder(server.ForwardConfig{
-			Self: instance, Peers: dir, Metrics: metrics, Logger: log,
-			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	bs, err := backends.NewSet(&backends.Backend{Name: backends.Default, Client: backend, Transactions: true, CausalConsistency: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCfg := server.Config{
-		Backends: bs,
-		Sessions: reg,
-		Txn:      manager,
-		Metrics:  metrics,
-		Logger:   log,
-		Address:  ln.Addr().String(),
-		Outcomes: func(string) *mongo.Collection { return outcomes },
-		Internal: []string{directoryDB + "." + directoryColl, directoryDB + "." + outcomesColl},
-	}
-	if dir != nil {
-		srvCfg.Peers = dir
-	}
-	srv, err := server.New(srvCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := server.NewAuthenticator(server.AuthConfig{AllowAnonymous: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ServerOptions(server.TransportConfig{Logger: log, Auth: auth, Metrics: metrics, Forward: fwd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(opts...)
-	srv.Register(g)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(g, hs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ln) }()
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		serveErr = inst.Serve(ln)
+		close(served)
+	}()
 	t.Cleanup(func() {
-		hs.Shutdown()
-		stopped := make(chan struct{})
-		go func() {
-			g.GracefulStop()
-			close(stopped)
-		}()
-		select {
-		case <-stopped:
-		case <-time.After(closeTimeout):
-			g.Stop()
-			<-stopped
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
-		if err := reg.Close(ctx); err != nil {
-			t.Errorf("close registry: %v", err)
+		if err := inst.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
 		}
-		if dir != nil {
-			_ = dir.Close(ctx)
-			_ = fwd.Close()
+		<-served
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
+		}
+		if own != "" {
+			_ = connectDriver(t, uri).Database(own).Drop(ctx)
 		}
 	})
-	return &gate{addr: ln.Addr().String(), reg: reg, backend: backend}
+	select {
+	case <-inst.Ready():
+	case <-served:
+		t.Fatalf("serve: %v", serveErr)
+	}
+	return &gate{addr: ln.Addr().String(), reg: inst.Sessions()}
 }
 
 // client is a Go client of g, closed at cleanup.
