@@ -46,6 +46,8 @@ const (
 	metaCollection     = "collection"      // NAMESPACE_FORBIDDEN
 	metaAccess         = "access"          // NAMESPACE_FORBIDDEN: read or write
 	metaOperationIndex = "operation_index" // RunTransaction: which operation failed, from 0
+	metaMaxDocuments   = "max_documents"   // RESULT_TOO_LARGE
+	metaMaxBytes       = "max_bytes"       // RESULT_TOO_LARGE
 )
 
 // Retry delays suggested in RetryInfo.
@@ -475,6 +477,24 @@ func errUnauthenticated(msg string) error {
 func errShuttingDown() error {
 	return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
 		msg: "the server is shutting down; retry on another instance"}
+}
+
+// ResultTooLarge is the error of a Find or Aggregate over REST whose
+// answer, one JSON array, would hold more than maxDocs documents or
+// maxBytes bytes.
+func ResultTooLarge(maxDocs int, maxBytes int64) error {
+	e := &apiError{code: codes.ResourceExhausted, reason: pb.ErrorReason_ERROR_REASON_RESULT_TOO_LARGE,
+		msg: fmt.Sprintf("the result holds more than %d documents or %d bytes, more than one REST answer holds; narrow it with limit and skip, or read it as a stream over Connect or gRPC", maxDocs, maxBytes)}
+	e.set(metaMaxDocuments, strconv.Itoa(maxDocs))
+	e.set(metaMaxBytes, strconv.FormatInt(maxBytes, 10))
+	return e
+}
+
+// InvalidArgument is the INVALID_ARGUMENT error (reason INVALID_ARGUMENT,
+// a BadRequest naming field) of a request refused before any service sees
+// it, such as an HTTP request of the wrong method or content type.
+func InvalidArgument(field, description string) error {
+	return errInvalidArgument(field, description)
 }
 
 // errInternal: a bug already logged where it was caught (a recovered

@@ -170,6 +170,7 @@ func TestToStatus(t *testing.T) {
 		{"unauthenticated", errUnauthenticated("no key"), codes.Unauthenticated, pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED, nil, false, "-"},
 		{"invalid argument", errInvalidArgument("namespace.database", "required"), codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "namespace.database"},
 		{"shutting down", errShuttingDown(), codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},
+		{"REST result too large", ResultTooLarge(10, 100), codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_RESULT_TOO_LARGE, map[string]string{"max_documents": "10", "max_bytes": "100"}, false, "-"},
 		{"internal", errInternal(), codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL, nil, false, "-"},
 		// unknown
 		{"unknown error", errors.New("boom"), codes.Internal, pb.ErrorReason_ERROR_REASON_INTERNAL, nil, false, "-"},
