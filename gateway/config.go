@@ -47,6 +47,10 @@ type Config struct {
 	APIKeysFile, ClientCAFile string
 	// TLS, with its certificate, serves TLS; nil serves plaintext.
 	TLS *tls.Config
+	// AllowedOrigins are the origins browsers may call the HTTP protocols
+	// from (CORS); "*" allows any. None: browsers may not call from other
+	// origins.
+	AllowedOrigins []string
 	// Authz decides which namespaces each principal may use; nil allows
 	// everything.
 	Authz *authz.Authorizer

@@ -13,6 +13,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ import (
 	"github.com/mongogate/mongogate/backend"
 	"github.com/mongogate/mongogate/directory"
 	"github.com/mongogate/mongogate/emulator"
+	"github.com/mongogate/mongogate/gen/openapi"
+	"github.com/mongogate/mongogate/httpapi"
 	"github.com/mongogate/mongogate/internal/mongotrace"
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
@@ -63,6 +66,8 @@ type Instance struct {
 	dir         *directory.Directory
 	forward     *server.Forwarder
 	grpc        *grpc.Server
+	http        *http.Server
+	tls         *tls.Config   // the listener's, nil for plaintext
 	ready       chan struct{} // closed once Serve serves
 	metricsS    *http.Server
 	metricsAddr string
@@ -204,30 +209,27 @@ func (in *Instance) EmulatorURI() string {
 }
 
 // Serve registers the instance in the directory under the listener's
-// address, and serves gRPC on ln until Shutdown or Close; it then returns
-// nil. It may be called once.
+// address, and serves native gRPC and the HTTP protocols (httpapi) on ln
+// until Shutdown or Close; it then returns nil. It may be called once.
 func (in *Instance) Serve(ln net.Listener) error {
-	g, err := in.start(ln)
+	g, hs, err := in.start(ln)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-	if err := g.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
-	}
-	return nil
+	return in.serveBoth(ln, g, hs, in.tls)
 }
 
 // start builds what depends on the served address and returns the gRPC
-// server to serve.
-func (in *Instance) start(ln net.Listener) (*grpc.Server, error) {
+// and HTTP servers to serve.
+func (in *Instance) start(ln net.Listener) (*grpc.Server, *http.Server, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.stopped {
-		return nil, grpc.ErrServerStopped
+		return nil, nil, grpc.ErrServerStopped
 	}
 	if in.serving {
-		return nil, errors.New("gateway: Serve called twice")
+		return nil, nil, errors.New("gateway: Serve called twice")
 	}
 	in.serving = true
 	in.advert = advertiseAddress(in.cfg.AdvertiseAddress, ln.Addr())
@@ -236,18 +238,23 @@ func (in *Instance) start(ln net.Listener) (*grpc.Server, error) {
 	}
 	ctx := context.Background()
 	if err := in.startDirectory(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := in.startForwarder(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g, err := in.grpcServer()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in.grpc = g
+	h, err := httpapi.New(httpapi.Config{GRPC: g, AllowedOrigins: in.cfg.AllowedOrigins, OpenAPI: openapi.Document, Logger: in.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	in.http = newHTTPServer(h, in.log)
 	if err := in.serveMetrics(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// NOT_SERVING until the probe's first round has heard every backend.
 	in.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -256,7 +263,7 @@ func (in *Instance) start(ln net.Listener) (*grpc.Server, error) {
 	go in.backend.Probe(probeCtx, in.cfg.HealthProbeInterval, in.setHealth)
 	close(in.ready)
 	in.log.Info("mongogate: serving", "addr", ln.Addr().String(), "advertise", in.advert, "instance", in.id, "backends", len(in.backend.All()))
-	return g, nil
+	return g, in.http, nil
 }
 
 // Ready is closed once Serve serves (its listener accepted calls from the
@@ -283,7 +290,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	in.stopped = true
-	g := in.grpc
+	g, hs := in.grpc, in.http
 	in.mu.Unlock()
 	if in.cancel != nil {
 		in.cancel()
@@ -292,6 +299,8 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	if g != nil {
 		stopped := make(chan struct{})
 		go func() {
+			// HTTP calls end in the gRPC server's handler: both drain.
+			_ = hs.Shutdown(ctx)
 			g.GracefulStop()
 			close(stopped)
 		}()
@@ -300,6 +309,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			in.log.Warn("mongogate: in-flight RPCs did not finish in time; cancelling them")
 			g.Stop()
+			_ = hs.Close()
 			<-stopped
 		}
 	}
@@ -332,7 +342,7 @@ const closeTimeout = 10 * time.Second
 func (in *Instance) Close() {
 	in.mu.Lock()
 	in.stopped = true
-	g := in.grpc
+	g, hs := in.grpc, in.http
 	in.mu.Unlock()
 	in.stopOnce.Do(func() {
 		if in.cancel != nil {
@@ -340,6 +350,7 @@ func (in *Instance) Close() {
 		}
 		if g != nil {
 			g.Stop()
+			_ = hs.Close()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

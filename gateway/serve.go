@@ -48,6 +48,7 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	in.tls = auth.ServerTLS(in.cfg.TLS)
 	if auth.Anonymous() {
 		in.log.Warn("mongogate: AUTHENTICATION IS OFF; every caller is principal \"anonymous\". Use --api-keys or --tls-client-ca outside development.")
 	}

@@ -357,6 +357,11 @@ type objectField struct {
 
 // objectFields are the members of a JSON object in their order.
 func objectFields(data []byte) ([]objectField, error) {
+	if !json.Valid(data) {
+		// encoding/json says where: the decoder below would say only EOF.
+		var v any
+		return nil, fmt.Errorf("malformed JSON: %w", json.Unmarshal(data, &v))
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errors.New("not a JSON object")

@@ -199,6 +199,18 @@ func (a *Authenticator) Anonymous() bool { return a != nil && a.allowAnonymous }
 // configureTLS makes the handshake ask for client certificates signed by
 // the client CAs. It does not require one, so that the health service and
 // API-key callers still connect; Authenticate decides per call.
+// ServerTLS is base with what authentication needs of TLS (the client CAs
+// of mTLS): the configuration a listener serving this server's calls
+// uses. It is nil when base is.
+func (a *Authenticator) ServerTLS(base *tls.Config) *tls.Config {
+	if base == nil {
+		return nil
+	}
+	tc := base.Clone()
+	a.configureTLS(tc)
+	return tc
+}
+
 func (a *Authenticator) configureTLS(tc *tls.Config) {
 	if a == nil || a.clientCAs == nil {
 		return

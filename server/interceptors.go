@@ -174,9 +174,7 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		)))
 	}
 	if cfg.TLS != nil {
-		tc := cfg.TLS.Clone()
-		cfg.Auth.configureTLS(tc)
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.Auth.ServerTLS(cfg.TLS))))
 	}
 	return opts, nil
 }

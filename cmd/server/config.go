@@ -70,6 +70,16 @@ type backendOptionList []backendOption
 
 func (l *backendOptionList) String() string { return "" }
 
+// originList is --allow-origin, repeatable.
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, " ") }
+
+func (l *originList) Set(s string) error {
+	*l = append(*l, strings.Fields(s)...)
+	return nil
+}
+
 func (l *backendOptionList) Set(s string) error {
 	for _, item := range strings.Fields(s) {
 		name, kv, ok := strings.Cut(item, ":")
@@ -93,7 +103,8 @@ func (l *backendOptionList) Set(s string) error {
 func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("mongogate", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:50051", "listen address of gRPC and of the HTTP protocols (Connect, gRPC-Web, REST)")
+	fs.Var((*originList)(&cfg.gw.AllowedOrigins), "allow-origin", "`origin` (https://app.example.com, or *) whose pages may call the HTTP protocols from a browser (CORS; repeatable; the variable takes several separated by spaces)")
 	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB connection string of the backend \"default\"; empty starts the in-memory emulator (data is not persisted)")
 	fs.Var(&cfg.backends, "backend", "additional named backend `name=uri` (repeatable)")
 	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes, causal_consistency or record_outcome (repeatable)")

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/soheilhy/cmux"
+	"google.golang.org/grpc"
+)
+
+// One address serves native gRPC and the HTTP protocols (Connect,
+// gRPC-Web, REST; see httpapi).
+//
+// Plaintext: cmux tells connections apart by their first request, as etcd
+// does. HTTP/2 whose content type is gRPC's goes to the gRPC server's own
+// transport, so native gRPC costs what it costs without the HTTP surface;
+// everything else (HTTP/1.1, HTTP/2 without TLS) goes to the HTTP server.
+// cmux answers gRPC clients' wait for the server's SETTINGS frame while it
+// looks (MatchWithWriters).
+//
+// TLS: both arrive as HTTP/2 after the same handshake, so every
+// connection goes to the HTTP server, which hands native gRPC to the gRPC
+// server's http.Handler (grpc.Server.ServeHTTP).
+
+// serveBoth serves ln until the servers stop; it returns nil then.
+func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, tc *tls.Config) error {
+	if tc != nil {
+		tc = tc.Clone()
+		tc.NextProtos = []string{"h2", "http/1.1"}
+		hs.TLSConfig = tc
+		return ignoreClosed(hs.ServeTLS(ln, "", ""))
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	hs.Protocols = &p
+
+	m := cmux.New(ln)
+	grpcL := m.MatchWithWriters(
+		cmux.HTTP2MatchHeaderFieldSendSettings("content-type", "application/grpc"),
+		cmux.HTTP2MatchHeaderFieldPrefixSendSettings("content-type", "application/grpc+"),
+	)
+	httpL := m.Match(cmux.Any())
+	errs := make(chan error, 2)
+	go func() { errs <- ignoreClosed(g.Serve(grpcL)) }()
+	go func() { errs <- ignoreClosed(hs.Serve(httpL)) }()
+	muxDone := make(chan struct{})
+	go func() {
+		// Serve ends when ln closes; its error then says only that.
+		_ = m.Serve()
+		close(muxDone)
+	}()
+	err := errors.Join(<-errs, <-errs)
+	_ = ln.Close()
+	<-muxDone
+	return err
+}
+
+// newHTTPServer is the HTTP side of the listener.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// ignoreClosed is nil for the errors of a server that was stopped.
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, grpc.ErrServerStopped) || errors.Is(err, http.ErrServerClosed) ||
+		errors.Is(err, cmux.ErrListenerClosed) || errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
