@@ -19,24 +19,66 @@ import (
 	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
+// A walkthrough is a section of README.md between two markers: shell
+// commands, each followed by its JSON output, and NAME=value lines a
+// reader copies from an earlier output.
+type walkthrough struct {
+	marker  string         // "walkthrough" for <!-- walkthrough:begin -->
+	heading string         // the section's heading, which must be there
+	calls   *regexp.Regexp // names a command's call in its first group
+	// required are the calls a whole transaction makes.
+	required []string
+}
+
+var (
+	grpcurlWalkthrough = walkthrough{
+		marker: "walkthrough", heading: "## Walkthrough with grpcurl",
+		calls:    regexp.MustCompile(`mongogate\.v1\.\w+/(\w+)`),
+		required: []string{"StartSession", "StartTransaction", "InsertOne", "FindOne", "CommitTransaction"},
+	}
+	curlWalkthrough = walkthrough{
+		marker: "http-walkthrough", heading: "### Walkthrough with curl",
+		calls:    regexp.MustCompile(`/v1/(?:sessions(?::\w+)?|databases/\w+/collections/\w+:\w+)`),
+		required: []string{"/v1/sessions", "/v1/sessions:startTransaction", "/v1/databases/demo/collections/items:insertOne", "/v1/databases/demo/collections/items:find", "/v1/sessions:commitTransaction", "/v1/sessions:end"},
+	}
+)
+
 // The README's grpcurl walkthrough, run as a reader would run it against a
 // fresh server: each command's output must match the README's, except
 // fields that differ from run to run (tokens, times, the instance id).
 func TestREADMEWalkthrough(t *testing.T) {
 	t.Parallel()
 	grpcurl := grpcurlPath(t)
+	runWalkthrough(t, grpcurlWalkthrough, filepath.Dir(grpcurl))
+}
+
+// TestREADMECurlWalkthrough runs the README's curl walkthrough the same
+// way, over REST.
+func TestREADMECurlWalkthrough(t *testing.T) {
+	t.Parallel()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("curl is not installed")
+		}
+		t.Skip("curl is not installed: the curl walkthrough cannot run")
+	}
+	runWalkthrough(t, curlWalkthrough, filepath.Dir(curl))
+}
+
+func runWalkthrough(t *testing.T, w walkthrough, binDir string) {
 	root, err := testbackend.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := parseWalkthrough(t, filepath.Join(root, "README.md"))
+	steps := parseWalkthrough(t, filepath.Join(root, "README.md"), w)
 	b := mustBackend(t)
 	s := mustStartServer(t, b)
 	// A database of its own, so that reruns against a shared deployment
 	// do not collide on the walkthrough's fixed _id.
 	db := testbackend.DBName(t)
 	dir := t.TempDir()
-	env := append(proctest.CleanEnv(), "PATH="+filepath.Dir(grpcurl)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env := append(proctest.CleanEnv(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	var outputs []walkthroughOutput // of the commands run so far
 	for _, st := range steps {
@@ -49,6 +91,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 		script := strings.ReplaceAll(st.command, walkthroughAddr, s.Addr)
 		script = walkthroughDB.ReplaceAllString(script, `"database": "`+db+`"`)
+		script = strings.ReplaceAll(script, "/databases/demo/", "/databases/"+db+"/")
 		var stdout, stderr bytes.Buffer
 		cmd := exec.CommandContext(testCtx(t), "sh", "-c", script)
 		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, &stdout, &stderr
@@ -88,14 +131,11 @@ type walkthroughStep struct {
 
 type walkthroughOutput struct{ want, got any }
 
-var (
-	assignment = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=(.*)$`)
-	rpcName    = regexp.MustCompile(`mongogate\.v1\.\w+/(\w+)`)
-)
+var assignment = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=(.*)$`)
 
-// parseWalkthrough reads the fenced blocks between the README's walkthrough
-// markers and checks that they show a whole transaction.
-func parseWalkthrough(t *testing.T, path string) []walkthroughStep {
+// parseWalkthrough reads the fenced blocks between w's markers and checks
+// that they show a whole transaction.
+func parseWalkthrough(t *testing.T, path string, w walkthrough) []walkthroughStep {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -115,9 +155,9 @@ func parseWalkthrough(t *testing.T, path string) []walkthroughStep {
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
-		case strings.TrimSpace(line) == "<!-- walkthrough:begin -->":
+		case strings.TrimSpace(line) == "<!-- "+w.marker+":begin -->":
 			inSection = true
-		case strings.TrimSpace(line) == "<!-- walkthrough:end -->":
+		case strings.TrimSpace(line) == "<!-- "+w.marker+":end -->":
 			inSection = false
 		case !inSection:
 		case inBlock && strings.TrimSpace(line) == "```":
@@ -128,12 +168,12 @@ func parseWalkthrough(t *testing.T, path string) []walkthroughStep {
 		case strings.HasPrefix(line, "```"):
 			cur = &block{lang: strings.TrimSpace(strings.TrimPrefix(line, "```")), line: n}
 			inBlock = true
-		case strings.TrimSpace(line) == "## Walkthrough with grpcurl":
+		case strings.TrimSpace(line) == w.heading:
 			heading = true
 		}
 	}
 	if !heading {
-		t.Fatal(`README.md has no "## Walkthrough with grpcurl" between the walkthrough markers`)
+		t.Fatalf(`README.md has no %q between the %s markers`, w.heading, w.marker)
 	}
 
 	var steps []walkthroughStep
@@ -156,13 +196,13 @@ func parseWalkthrough(t *testing.T, path string) []walkthroughStep {
 			t.Fatalf("README.md:%d: expected output is not JSON: %v", blocks[i+1].line, err)
 		}
 		steps = append(steps, walkthroughStep{line: bl.line, command: bl.body, want: want})
-		for _, m := range rpcName.FindAllStringSubmatch(bl.body, -1) {
-			rpcs = append(rpcs, m[1])
+		for _, m := range w.calls.FindAllStringSubmatch(bl.body, -1) {
+			rpcs = append(rpcs, m[len(m)-1])
 		}
-		usesDemo = usesDemo || walkthroughDB.MatchString(bl.body)
+		usesDemo = usesDemo || walkthroughDB.MatchString(bl.body) || strings.Contains(bl.body, "/databases/demo/")
 		i++
 	}
-	for _, rpc := range []string{"StartSession", "StartTransaction", "InsertOne", "FindOne", "CommitTransaction"} {
+	for _, rpc := range w.required {
 		if !slices.Contains(rpcs, rpc) {
 			t.Errorf("the walkthrough calls %v, want a transaction that includes %s", rpcs, rpc)
 		}
