@@ -24,6 +24,7 @@ func main() {
 	refresh := flag.Duration("session-refresh-interval", 5*time.Minute, "close the cursors of sessions ended by endSessions this often (MongoDB's logicalSessionRefreshMillis)")
 	ttl := flag.Duration("ttl-monitor-interval", 60*time.Second, "delete documents expired by TTL indexes this often (MongoDB's ttlMonitorSleepSecs)")
 	oplogSize := flag.Int("oplog-size", 100000, "number of entries (document writes and catalog changes) the oplog keeps for change streams; resuming from an older point fails with ChangeStreamHistoryLost")
+	standalone := flag.Bool("standalone", false, "report a standalone server instead of a replica set primary: no transactions, as a real standalone mongod")
 	verbose := flag.Bool("v", false, "log connection and command errors")
 	flag.Parse()
 
@@ -38,6 +39,7 @@ func main() {
 		SessionRefreshInterval:   *refresh,
 		TTLMonitorInterval:       *ttl,
 		OplogSize:                *oplogSize,
+		Standalone:               *standalone,
 		Logger:                   log,
 	})
 	if err != nil {

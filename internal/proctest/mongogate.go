@@ -96,12 +96,14 @@ func WaitServing(t testing.TB, addr string, exited <-chan struct{}) {
 }
 
 // NginxConfig is the nginx configuration of README's "Running several
-// instances": round-robin gRPC (HTTP/2, plaintext) over the instances.
+// instances": round-robin gRPC (HTTP/2, plaintext) over the instances, or,
+// with HTTP, round-robin HTTP/1.1 proxy_pass for the HTTP protocols.
 // Prefix is nginx's working directory (temporary files, pid).
 type NginxConfig struct {
 	Listen    string
 	Instances []string
 	Prefix    string
+	HTTP      bool
 }
 
 var nginxTemplate = template.Must(template.New("nginx").Parse(`daemon off;
@@ -122,6 +124,15 @@ http {
 {{- end}}
   }
   server {
+{{- if .HTTP}}
+    listen {{.Listen}};
+    client_max_body_size 32m;
+    location / {
+      proxy_pass http://mongogate;
+      proxy_http_version 1.1;
+      proxy_read_timeout 300s;
+    }
+{{- else}}
     listen {{.Listen}} http2;
     client_max_body_size 32m;
     location / {
@@ -129,6 +140,7 @@ http {
       grpc_read_timeout 300s;
       grpc_send_timeout 300s;
     }
+{{- end}}
   }
 }
 `))
@@ -146,6 +158,18 @@ func (c NginxConfig) Render() string {
 // and returns the address it listens on, once it accepts connections.
 func Nginx(t testing.TB, instances []string) string {
 	t.Helper()
+	return nginx(t, instances, false)
+}
+
+// NginxHTTP is Nginx as an HTTP/1.1 round-robin proxy_pass, for the HTTP
+// protocols.
+func NginxHTTP(t testing.TB, instances []string) string {
+	t.Helper()
+	return nginx(t, instances, true)
+}
+
+func nginx(t testing.TB, instances []string, http bool) string {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
@@ -156,7 +180,7 @@ func Nginx(t testing.TB, instances []string) string {
 	prefix := t.TempDir()
 	listen := freePort(t)
 	conf := filepath.Join(prefix, "nginx.conf")
-	cfg := NginxConfig{Listen: listen, Instances: instances, Prefix: prefix}
+	cfg := NginxConfig{Listen: listen, Instances: instances, Prefix: prefix, HTTP: http}
 	if err := os.WriteFile(conf, []byte(cfg.Render()), 0o600); err != nil {
 		t.Fatal(err)
 	}
