@@ -319,6 +319,13 @@ func rewriteField(val []byte, fd protoreflect.FieldDescriptor) ([]byte, error) {
 
 // wrapDocument turns a Document's Extended JSON object, or a Value's
 // Extended JSON value, into protojson's {"json": "<text>"}.
+//
+// A Document already in protojson's form, an object whose one member is
+// "json" or "bson" with a string value, is taken as it is: that is what a
+// client generated from the proto sends in JSON, and reading it as a
+// document would store {"json": "..."} instead of the document it
+// carries. (A document of exactly that shape must therefore itself be
+// sent in that form.)
 func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
 	trimmed := bytes.TrimSpace(val)
 	if md.FullName() == documentName {
@@ -327,6 +334,9 @@ func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 		}
 		if len(trimmed) == 0 || trimmed[0] != '{' {
 			return nil, errors.New("a document must be a JSON object in Extended JSON")
+		}
+		if isProtoJSONDocument(trimmed) {
+			return trimmed, nil
 		}
 	}
 	if !json.Valid(trimmed) {
@@ -339,6 +349,17 @@ func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 		return nil, err
 	}
 	return append(append([]byte(`{"json":`), bytes.TrimSpace(text.Bytes())...), '}'), nil
+}
+
+// isProtoJSONDocument reports whether obj is {"json": "<string>"} or
+// {"bson": "<string>"}.
+func isProtoJSONDocument(obj []byte) bool {
+	fields, err := objectFields(obj)
+	if err != nil || len(fields) != 1 || (fields[0].key != "json" && fields[0].key != "bson") {
+		return false
+	}
+	v := bytes.TrimSpace(fields[0].val)
+	return len(v) > 0 && v[0] == '"'
 }
 
 // fieldByJSONKey finds the field a JSON key names: its JSON name or, as

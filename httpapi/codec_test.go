@@ -42,6 +42,15 @@ func TestUnmarshalDocuments(t *testing.T) {
 	if len(many.GetDocuments()) != 2 || many.GetDocuments()[1].GetJson() != `{"b": [1, 2]}` || many.GetOptions().GetOrdered() {
 		t.Fatalf("InsertMany %v", &many)
 	}
+	// protojson's own form of a Document, as a generated client sends it,
+	// is the document it carries, not a document with a json field.
+	var generated pb.InsertOneRequest
+	if err := c.Unmarshal([]byte(`{"document": {"json": "{\"a\": 1}"}}`), &generated); err != nil {
+		t.Fatal(err)
+	}
+	if generated.GetDocument().GetJson() != `{"a": 1}` {
+		t.Fatalf("protojson form read as %q", generated.GetDocument().GetJson())
+	}
 	// Proto names are accepted as protojson accepts them.
 	var upd pb.UpdateOneRequest
 	if err := c.Unmarshal([]byte(`{"session_token": "t", "filter": {"a": 1}, "update": {"$set": {"b": 2}}}`), &upd); err != nil {

@@ -13,8 +13,10 @@
 // gRPC-Web, and REST paths given by each method's google.api.http option,
 // on the gRPC address. In JSON over HTTP a Document is the Extended JSON
 // object itself and a Value the Extended JSON value itself (not
-// {"json": "…"}); key order and BSON types are kept. int64 fields are JSON
-// strings, as proto3 JSON says. Session tokens travel in request bodies,
+// {"json": "…"}); key order and BSON types are kept. A request may also
+// carry a Document in protojson's own form, {"json": "…"} or
+// {"bson": "…"}, which clients generated from this file send. int64
+// fields are JSON strings, as proto3 JSON says. Session tokens travel in request bodies,
 // never in URLs, which proxies log.
 //
 // Errors. A failed RPC returns a google.rpc.Status whose details hold exactly
