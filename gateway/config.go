@@ -47,6 +47,9 @@ type Config struct {
 	APIKeysFile, ClientCAFile string
 	// TLS, with its certificate, serves TLS; nil serves plaintext.
 	TLS *tls.Config
+	// NoHTTP serves native gRPC only on the listener: no Connect, gRPC-Web
+	// or REST.
+	NoHTTP bool
 	// AllowedOrigins are the origins browsers may call the HTTP protocols
 	// from (CORS); "*" allows any. None: browsers may not call from other
 	// origins.

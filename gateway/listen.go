@@ -28,6 +28,9 @@ import (
 
 // serveBoth serves ln until the servers stop; it returns nil then.
 func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, tc *tls.Config) error {
+	if in.cfg.NoHTTP {
+		return ignoreClosed(g.Serve(ln))
+	}
 	if tc != nil {
 		tc = tc.Clone()
 		tc.NextProtos = []string{"h2", "http/1.1"}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"strconv"
 
 	"github.com/mongogate/mongogate/backend"
@@ -8,9 +9,11 @@ import (
 )
 
 // gatewayConfig is the library's Config for the flags: the flags bound to
-// it directly, plus the backends with their options.
-func (c *config) gatewayConfig() gateway.Config {
+// it directly, plus the backends with their options, logging to log.
+func (c *config) gatewayConfig(log *slog.Logger) gateway.Config {
 	out := c.gw
+	out.Logger = log
+	out.NoHTTP = !c.http
 	out.Backends = []gateway.BackendConfig{c.backendConfig(backend.Default, c.mongoURI)}
 	for _, b := range c.backends {
 		if b.name == backend.Default {

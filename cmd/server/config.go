@@ -26,6 +26,7 @@ type config struct {
 	retryWrites   bool
 	causal        bool
 	recordOutcome bool
+	http          bool
 	gogc          int
 	shutdown      time.Duration
 	logLevel      string
@@ -70,16 +71,6 @@ type backendOptionList []backendOption
 
 func (l *backendOptionList) String() string { return "" }
 
-// originList is --allow-origin, repeatable.
-type originList []string
-
-func (l *originList) String() string { return strings.Join(*l, " ") }
-
-func (l *originList) Set(s string) error {
-	*l = append(*l, strings.Fields(s)...)
-	return nil
-}
-
 func (l *backendOptionList) Set(s string) error {
 	for _, item := range strings.Fields(s) {
 		name, kv, ok := strings.Cut(item, ":")
@@ -104,7 +95,11 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("mongogate", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:50051", "listen address of gRPC and of the HTTP protocols (Connect, gRPC-Web, REST)")
-	fs.Var((*originList)(&cfg.gw.AllowedOrigins), "allow-origin", "`origin` (https://app.example.com, or *) whose pages may call the HTTP protocols from a browser (CORS; repeatable; the variable takes several separated by spaces)")
+	fs.BoolVar(&cfg.http, "http", true, "serve the HTTP protocols (Connect, gRPC-Web, REST) beside gRPC on --listen")
+	fs.Func("allow-origin", "`origin` (https://app.example.com, or *) whose pages may call the HTTP protocols from a browser (CORS; repeatable; the variable takes several separated by spaces)", func(s string) error {
+		cfg.gw.AllowedOrigins = append(cfg.gw.AllowedOrigins, strings.Fields(s)...)
+		return nil
+	})
 	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB connection string of the backend \"default\"; empty starts the in-memory emulator (data is not persisted)")
 	fs.Var(&cfg.backends, "backend", "additional named backend `name=uri` (repeatable)")
 	fs.Var(&cfg.backendOpts, "backend-option", "per-backend default `name:key=value`, key retry_writes, causal_consistency or record_outcome (repeatable)")
@@ -184,13 +179,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 
 func (c *config) validate() error {
 	var errs []error
+	names := map[string]bool{"default": true}
 	for _, b := range c.backends {
 		if b.name == "default" && c.mongoURI != "" {
 			errs = append(errs, errors.New("--backend default=… conflicts with --mongo-uri; use one"))
 		}
-	}
-	names := map[string]bool{"default": true}
-	for _, b := range c.backends {
 		names[b.name] = true
 	}
 	for _, o := range c.backendOpts {

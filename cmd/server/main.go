@@ -67,10 +67,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		defer signal.Stop(reload)
 	}
 
-	ctx := context.Background()
-	gcfg := cfg.gatewayConfig()
-	gcfg.Logger = log
-	inst, err := gateway.New(ctx, gcfg)
+	inst, err := gateway.New(context.Background(), cfg.gatewayConfig(log))
 	if err != nil {
 		log.Error("mongogate: start failed", "err", err)
 		return 1
@@ -110,7 +107,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	done := make(chan error, 1)
 	go func() {
-		sctx, cancel := context.WithTimeout(ctx, cfg.shutdown)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdown)
 		defer cancel()
 		done <- inst.Shutdown(sctx)
 	}()

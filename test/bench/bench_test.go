@@ -113,6 +113,7 @@ func run(t *testing.T, p plan) *table {
 
 	emptyRPCFigures(ctx, t, p, e, tb)
 	findOneFigures(ctx, t, p, e, tb)
+	httpFigures(ctx, t, p, e, tb)
 	insertOneFigures(ctx, t, p, e, tb)
 	transactionFigures(ctx, t, p, e, tb)
 	recordOutcomeFigure(ctx, t, p, e, tb)

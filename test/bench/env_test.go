@@ -74,6 +74,8 @@ type gateOptions struct {
 	now func() time.Time
 	// instance is the instance id; "" is "bench".
 	instance string
+	// noHTTP serves native gRPC alone (gateway.Config.NoHTTP).
+	noHTTP bool
 	// peers registers the gate in the instance directory (collection
 	// directoryColl of the backend) and forwards other instances' calls,
 	// as several cmd/server processes do.
@@ -118,6 +120,7 @@ func startGate(t testing.TB, uri string, o gateOptions) *gate {
 		DirectoryCollection:     directoryNS,
 		OutcomeCollection:       directoryDB + "." + outcomesColl,
 		Logger:                  log,
+		NoHTTP:                  o.noHTTP,
 	})
 	if err != nil {
 		t.Fatal(err)

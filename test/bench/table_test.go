@@ -62,6 +62,18 @@ func (tb *table) latencyRows(figure string, c cols, maxResidual time.Duration) {
 	tb.cpuRow(c)
 }
 
+// ratioRows adds one latency row of g against f, with the target g/f ≤
+// maxRatio when maxRatio > 0, and the CPU row of c.
+func (tb *table) ratioRows(figure string, g, f time.Duration, maxRatio float64, c cols) {
+	r := row{figure: figure, gate: fmtDur(g), floor: fmtDur(f), ratio: fmtRatio(float64(g), float64(f)), residual: fmtResidual(g, f)}
+	if maxRatio > 0 && g > 0 && f > 0 {
+		r.target = fmt.Sprintf("≤ %.2f", maxRatio)
+		r.verdict = verdict(float64(g)/float64(f) <= maxRatio)
+	}
+	tb.add(r)
+	tb.cpuRow(c)
+}
+
 // rateRow adds a throughput figure and its CPU row; minRatio > 0 is the
 // least mongogate/floor that DESIGN §7 asks for. The residual of a rate
 // is the difference of the inverse rates: the extra wall time per
