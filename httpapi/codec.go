@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"connectrpc.com/vanguard"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -233,6 +234,9 @@ func toProtoJSON(data []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 	if isDocument(md) {
 		return wrapDocument(data, md)
 	}
+	if !holdsDocuments(md) {
+		return data, nil
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return data, nil // protojson says what is wrong
@@ -241,8 +245,8 @@ func toProtoJSON(data []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	out.WriteByte('{')
+	out := make([]byte, 0, len(trimmed)+32)
+	out = append(out, '{')
 	for i, f := range fields {
 		val := f.val
 		if fd := fieldByJSONKey(md, f.key); fd != nil && fd.Message() != nil {
@@ -251,15 +255,13 @@ func toProtoJSON(data []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 			}
 		}
 		if i > 0 {
-			out.WriteByte(',')
+			out = append(out, ',')
 		}
-		key, _ := json.Marshal(f.key)
-		out.Write(key)
-		out.WriteByte(':')
-		out.Write(val)
+		out = appendJSONString(out, []byte(f.key))
+		out = append(out, ':')
+		out = append(out, val...)
 	}
-	out.WriteByte('}')
-	return out.Bytes(), nil
+	return append(out, '}'), nil
 }
 
 func rewriteField(val []byte, fd protoreflect.FieldDescriptor) ([]byte, error) {
@@ -342,13 +344,62 @@ func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 	if !json.Valid(trimmed) {
 		return nil, errors.New("not valid JSON")
 	}
-	var text bytes.Buffer
-	enc := json.NewEncoder(&text)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(string(trimmed)); err != nil {
-		return nil, err
+	out := make([]byte, 0, len(trimmed)+16)
+	out = append(out, `{"json":`...)
+	out = appendJSONString(out, trimmed)
+	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
 	}
-	return append(append([]byte(`{"json":`), bytes.TrimSpace(text.Bytes())...), '}'), nil
+	return append(b, '"')
+}
+
+// documentHolders caches holdsDocuments by message name.
+var documentHolders sync.Map // protoreflect.FullName → bool
+
+// holdsDocuments reports whether a message of type md can hold a Document
+// or Value, at any depth: only those need rewriting.
+func holdsDocuments(md protoreflect.MessageDescriptor) bool {
+	if v, ok := documentHolders.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	holds := scanHolds(md, map[protoreflect.FullName]bool{})
+	documentHolders.Store(md.FullName(), holds)
+	return holds
+}
+
+func scanHolds(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if isDocument(md) {
+		return true
+	}
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if m := fd.Message(); m != nil && scanHolds(m, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // isProtoJSONDocument reports whether obj is {"json": "<string>"} or
@@ -369,48 +420,4 @@ func fieldByJSONKey(md protoreflect.MessageDescriptor, key string) protoreflect.
 		return fd
 	}
 	return md.Fields().ByName(protoreflect.Name(key))
-}
-
-type objectField struct {
-	key string
-	val json.RawMessage
-}
-
-// objectFields are the members of a JSON object in their order.
-func objectFields(data []byte) ([]objectField, error) {
-	if !json.Valid(data) {
-		// encoding/json says where: the decoder below would say only EOF.
-		var v any
-		return nil, fmt.Errorf("malformed JSON: %w", json.Unmarshal(data, &v))
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var out []objectField
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, err
-		}
-		out = append(out, objectField{key, val})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("data after the JSON object")
-	}
-	return out, nil
-}
-
-// mustObjectFields is objectFields of JSON this process wrote.
-func mustObjectFields(data []byte) []objectField {
-	f, _ := objectFields(data)
-	return f
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"connectrpc.com/vanguard"
 	"google.golang.org/grpc"
@@ -75,8 +76,14 @@ func New(cfg Config) (*Handler, error) {
 	for name := range cfg.GRPC.GetServiceInfo() {
 		services = append(services, vanguard.NewService(name, cfg.GRPC))
 	}
+	// The transcoder asks for a codec per call; one serves them all.
+	var codec *jsonCodec
+	var once sync.Once
 	t, err := vanguard.NewTranscoder(services,
-		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return newJSONCodec(res) }),
+		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
+			once.Do(func() { codec = newJSONCodec(res) })
+			return codec
+		}),
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolGRPC),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),

@@ -39,7 +39,7 @@ type instance struct {
 
 // mustInstance serves a gateway on 127.0.0.1 against the test backend,
 // with its own directory and outcome collections in db.
-func mustInstance(t *testing.T, uri, db string, configure func(*gateway.Config)) *instance {
+func mustInstance(t testing.TB, uri, db string, configure func(*gateway.Config)) *instance {
 	t.Helper()
 	cfg := gateway.Config{
 		Backends:            []gateway.BackendConfig{gateway.DefaultBackend(backend.Default, uri)},
