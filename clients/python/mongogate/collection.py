@@ -45,6 +45,7 @@ class Collection:
         self.database, self.name, self.write_concern = database, name, write_concern
         self._client = database.client
         self._codec = database.client._codec
+        self._ns_pb = common_pb2.Namespace(database=database.name, collection=name)
 
     def __repr__(self):
         return "Collection(%r, %r)" % (self.database, self.name)
@@ -59,7 +60,7 @@ class Collection:
     # -- plumbing ---------------------------------------------------------
 
     def _ns(self) -> common_pb2.Namespace:
-        return common_pb2.Namespace(database=self.database.name, collection=self.name)
+        return self._ns_pb
 
     def _begin(self, req, session, write_concern=True):
         """Fills the request's session, backend, namespace and write
@@ -99,10 +100,13 @@ class Collection:
     # -- request builders, shared with the *_op methods -------------------
 
     def _insert_one_req(self, document, bypass_document_validation, comment):
+        if document is None:
+            raise TypeError("document is required")
         req = document_pb2.InsertOneRequest(response_format=BSON_FORMAT)
-        req.document.CopyFrom(self._codec.required("document", _with_id(document)))
-        req.options.bypass_document_validation = bool(bypass_document_validation)
-        req.options.comment = comment or ""
+        req.document.bson = self._codec.encode(_with_id(document))
+        if bypass_document_validation or comment:
+            req.options.bypass_document_validation = bool(bypass_document_validation)
+            req.options.comment = comment or ""
         return req
 
     def _insert_many_req(self, documents, ordered, bypass_document_validation, comment):
@@ -122,7 +126,10 @@ class Collection:
         req = document_pb2.FindOneRequest(response_format=BSON_FORMAT)
         codec = self._codec
         if filter is not None:
-            req.filter.CopyFrom(codec.required("filter", filter))
+            req.filter.bson = codec.encode(filter)
+        if (projection is None and sort is None and not skip and hint is None and not comment
+                and max_time_ms is None and collation is None):
+            return req  # no options message at all: the common case, kept cheap
         o = req.options
         set_doc(o, "projection", codec, projection_of(projection))
         set_doc(o, "sort", codec, index_spec(sort, "sort"))
