@@ -12,6 +12,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 bash scripts/gen.sh "$tmp"
 
+py=clients/python/mongogate/_gen
+if ! diff -r "$py" "$tmp/$py" >"$tmp/diff-py.txt"; then
+	echo "gen-check: $py is stale or was edited by hand; run scripts/gen.sh and commit the result." >&2
+	head -n 50 "$tmp/diff-py.txt" >&2
+	exit 1
+fi
+
 if ! diff -r gen "$tmp/gen" >"$tmp/diff.txt"; then
 	echo "gen-check: gen/ is stale or was edited by hand; run scripts/gen.sh and commit the result." >&2
 	head -n 50 "$tmp/diff.txt" >&2

@@ -13,6 +13,10 @@
 //	/usr/bin/python3 test/otherlang/python/scenario.py 127.0.0.1:50051
 //	node test/otherlang/node/scenario.js 127.0.0.1:50051
 //
+// The Python scenario stays on raw generated stubs on purpose: it proves a
+// program needs nothing from this repository but proto/. The Python client
+// (clients/python) has its own suite, run by test/pyclient.
+//
 // scripts/install-otherlang.sh installs what they need. Without it the
 // tests skip, except under CI (CI set), where a missing tool fails them.
 // The backend is an in-process emulator, or the replica set named by
