@@ -2,21 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/internal/testkit"
 )
 
 const (
@@ -201,91 +194,16 @@ func TestParseAPIKeys(t *testing.T) {
 	}
 }
 
-// testPKI is a CA that issues certificates for a test.
-type testPKI struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-}
-
-var serial atomic.Int64
-
-func nextSerial() *big.Int { return big.NewInt(serial.Add(1)) }
-
-func mustKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustCA(t *testing.T, cn string) testPKI {
-	t.Helper()
-	key := mustKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testPKI{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// mustIssue signs a leaf for tmpl's names and usage.
-func (p testPKI) mustIssue(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
-	t.Helper()
-	key := mustKey(t)
-	tmpl.SerialNumber = nextSerial()
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
-func clientCert(t *testing.T, ca testPKI, cn string, uris ...string) tls.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: cn}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	for _, u := range uris {
-		pu, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = append(tmpl.URIs, pu)
-	}
-	return ca.mustIssue(t, tmpl)
-}
-
 func TestAuthMTLS(t *testing.T) {
-	ca := mustCA(t, "mongogate test CA")
-	rogue := mustCA(t, "rogue CA")
-	serverCert := ca.mustIssue(t, &x509.Certificate{
+	ca := testkit.NewCA(t, "mongogate test CA")
+	rogue := testkit.NewCA(t, "rogue CA")
+	serverCert := ca.Issue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "mongogate.test"},
 		DNSNames:    []string{"mongogate.test"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	a, err := NewAuthenticator(AuthConfig{
-		ClientCAFile: writeTemp(t, "ca.pem", ca.certPEM),
+		ClientCAFile: writeTemp(t, "ca.pem", ca.PEM),
 		APIKeysFile:  mustKeysFile(t),
 	})
 	if err != nil {
@@ -293,7 +211,7 @@ func TestAuthMTLS(t *testing.T) {
 	}
 	cfg := TransportConfig{Auth: a, TLS: &tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS13}}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	dial := func(certs ...tls.Certificate) grpc.DialOption {
 		return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
 			RootCAs: roots, ServerName: "mongogate.test", Certificates: certs, MinVersion: tls.VersionTLS13,
@@ -304,17 +222,17 @@ func TestAuthMTLS(t *testing.T) {
 		runAuthCases(t, cfg, []authCase{
 			{"certificate", "", codes.OK, "spiffe://mongogate.test/billing"},
 			{"certificate wins over a bad key", "Bearer mg_guess", codes.OK, "spiffe://mongogate.test/billing"},
-		}, dial(clientCert(t, ca, "billing-cn", "spiffe://mongogate.test/billing", "spiffe://mongogate.test/other")))
+		}, dial(ca.ClientCert(t, "billing-cn", "spiffe://mongogate.test/billing", "spiffe://mongogate.test/other")))
 	})
 	t.Run("common name", func(t *testing.T) {
 		runAuthCases(t, cfg, []authCase{
 			{"certificate", "", codes.OK, "reports-service"},
-		}, dial(clientCert(t, ca, "reports-service")))
+		}, dial(ca.ClientCert(t, "reports-service")))
 	})
 	t.Run("no name", func(t *testing.T) {
 		runAuthCases(t, cfg, []authCase{
 			{"certificate", "", codes.Unauthenticated, ""},
-		}, dial(clientCert(t, ca, "")))
+		}, dial(ca.ClientCert(t, "")))
 	})
 	t.Run("no certificate", func(t *testing.T) {
 		runAuthCases(t, cfg, []authCase{
@@ -328,10 +246,10 @@ func TestAuthMTLS(t *testing.T) {
 		runAuthCases(t, cfg, []authCase{
 			{"API key", "Bearer " + billingKey, codes.OK, "billing"},
 			{"nothing", "", codes.Unauthenticated, ""},
-		}, dial(clientCert(t, rogue, "intruder")))
+		}, dial(rogue.ClientCert(t, "intruder")))
 	})
 	t.Run("untrusted CA forced", func(t *testing.T) {
-		rogueCert := clientCert(t, rogue, "intruder")
+		rogueCert := rogue.ClientCert(t, "intruder")
 		rec := &principalRecorder{}
 		ss, ds := rec.services()
 		conn := mustServe(t, cfg, ss, ds, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
@@ -347,15 +265,15 @@ func TestAuthMTLS(t *testing.T) {
 }
 
 func TestPrincipalFromCert(t *testing.T) {
-	ca := mustCA(t, "ca")
+	ca := testkit.NewCA(t, "ca")
 	tests := []struct {
 		name string
 		cert tls.Certificate
 		want string
 	}{
-		{"first URI SAN", clientCert(t, ca, "cn", "spiffe://a/b", "spiffe://c/d"), "spiffe://a/b"},
-		{"common name", clientCert(t, ca, "svc"), "svc"},
-		{"nothing", clientCert(t, ca, ""), ""},
+		{"first URI SAN", ca.ClientCert(t, "cn", "spiffe://a/b", "spiffe://c/d"), "spiffe://a/b"},
+		{"common name", ca.ClientCert(t, "svc"), "svc"},
+		{"nothing", ca.ClientCert(t, ""), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/internal/promtest"
+	"github.com/mongogate/mongogate/internal/testkit"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -287,8 +288,8 @@ func TestInterceptorsMapErrors(t *testing.T) {
 }
 
 func TestServerOptionsErrors(t *testing.T) {
-	pki := mustCA(t, "client CA")
-	a, err := NewAuthenticator(AuthConfig{ClientCAFile: writeTemp(t, "ca.pem", pki.certPEM)})
+	pki := testkit.NewCA(t, "client CA")
+	a, err := NewAuthenticator(AuthConfig{ClientCAFile: writeTemp(t, "ca.pem", pki.PEM)})
 	if err != nil {
 		t.Fatal(err)
 	}
