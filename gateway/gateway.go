@@ -358,6 +358,11 @@ func (in *Instance) Close() {
 			in.dir.Stop()
 		}
 		_ = in.release(ctx)
+		// The backends are gone, so closing the registry sends MongoDB
+		// nothing: it only stops the reaper and forgets the sessions.
+		if in.reg != nil {
+			_ = in.reg.Close(ctx)
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -19,7 +20,6 @@ import (
 	"github.com/mongogate/mongogate/crud"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
-	"github.com/mongogate/mongogate/txn"
 )
 
 // docRPC is one DocumentService method for the fuzzer: how to make its
@@ -217,16 +217,15 @@ var docRPCs = []docRPC{
 	),
 }
 
-// offlineGate is a Server whose only backend cannot be reached, so that
-// a request that passes validation fails fast (its context is already
-// cancelled) instead of running.
+// offlineGate is the part of a Server that validation needs: its only
+// backend cannot be reached, so that a request that passes validation
+// fails fast (its context is already cancelled) instead of running, and
+// its registry holds no session, so that every token is unknown. No
+// transaction can start, so there is no transaction manager; a whole
+// server is gateway's to build.
 func offlineGate(t testing.TB) *documentService {
 	t.Helper()
 	reg, err := sessions.New(sessions.Config{InstanceID: "fuzz"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := txn.New(txn.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,9 +240,10 @@ func offlineGate(t testing.TB) *documentService {
 		_ = reg.Close(ctx)
 		_ = mc.Disconnect(ctx)
 	})
-	s, err := New(Config{Backends: mustBackends(t, &backend.Backend{Name: backend.Default, Client: mc, Transactions: true}), Sessions: reg, Txn: tm})
-	if err != nil {
-		t.Fatal(err)
+	s := &Server{
+		backends: mustBackends(t, &backend.Backend{Name: backend.Default, Client: mc, Transactions: true}),
+		reg:      reg,
+		log:      slog.New(slog.DiscardHandler),
 	}
 	return &documentService{s: s}
 }
