@@ -36,6 +36,28 @@ const startTimeout = 30 * time.Second
 type Binaries struct {
 	Server   string // cmd/server
 	Emulator string // cmd/emulator
+	Root     string // the repository they were built from
+}
+
+// Main is the TestMain of a test package that runs mongogate's programs:
+// it builds them into a temporary directory, sets *bins, runs the tests,
+// removes the directory and exits with the tests' status.
+func Main(m *testing.M, bins *Binaries) {
+	os.Exit(buildAndRun(m, bins))
+}
+
+func buildAndRun(m *testing.M, bins *Binaries) int {
+	dir, err := os.MkdirTemp("", "mongogate-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "proctest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bins, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "proctest:", err)
+		return 1
+	}
+	return m.Run()
 }
 
 // Build builds cmd/server and cmd/emulator into dir, for a TestMain;
@@ -45,7 +67,7 @@ func Build(dir string) (Binaries, error) {
 	if err != nil {
 		return Binaries{}, err
 	}
-	b := Binaries{Server: filepath.Join(dir, "mongogate"), Emulator: filepath.Join(dir, "mongogate-emulator")}
+	b := Binaries{Server: filepath.Join(dir, "mongogate"), Emulator: filepath.Join(dir, "mongogate-emulator"), Root: root}
 	for bin, pkg := range map[string]string{b.Server: "./cmd/server", b.Emulator: "./cmd/emulator"} {
 		args := []string{"build", "-o", bin}
 		if os.Getenv("MONGOGATE_TEST_RACE") == "1" {

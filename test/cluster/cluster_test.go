@@ -31,23 +31,7 @@ import (
 
 var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "mongogate-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 const (
 	aliceKey = "mg_cluster_alice_key"

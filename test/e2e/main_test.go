@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -19,23 +17,7 @@ var bins proctest.Binaries
 // killed (and the test fails).
 const stopWait = proctest.StopTimeout
 
-func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "mongogate-e2e-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 // serverProc is one running mongogate process and the clients of its
 // services.

@@ -8,7 +8,6 @@ package mongosh
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,36 +17,11 @@ import (
 	"time"
 
 	"github.com/mongogate/mongogate/internal/proctest"
-	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
-var (
-	root string
-	bins proctest.Binaries
-)
+var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	var err error
-	if root, err = testbackend.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, "mongosh:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "mongogate-mongosh-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mongosh:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "mongosh:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 // checks are the names everyday.js prints as "ok <name>".
 var checks = []string{
@@ -59,7 +33,7 @@ var checks = []string{
 }
 
 func TestEverydayShell(t *testing.T) {
-	shell := filepath.Join(root, "test", "mongosh", "node_modules", ".bin", "mongosh")
+	shell := filepath.Join(bins.Root, "test", "mongosh", "node_modules", ".bin", "mongosh")
 	if _, err := os.Stat(shell); err != nil {
 		proctest.Missing(t, "mongosh is not installed (%v); run scripts/install-mongosh.sh", err)
 	}
@@ -70,7 +44,7 @@ func TestEverydayShell(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, shell, uri, "--quiet", "--norc", "--file", filepath.Join(root, "test", "mongosh", "everyday.js"))
+	cmd := exec.CommandContext(ctx, shell, uri, "--quiet", "--norc", "--file", filepath.Join(bins.Root, "test", "mongosh", "everyday.js"))
 	// A home of its own keeps the shell's history, logs and telemetry
 	// settings out of the developer's.
 	home := t.TempDir()

@@ -26,35 +26,9 @@ const (
 	scenarioTimeout = 2 * time.Minute
 )
 
-var (
-	// root is the repository root, bins the binaries TestMain built
-	// from it.
-	root string
-	bins proctest.Binaries
-)
+var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	var err error
-	if root, err = testbackend.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, "otherlang:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "mongogate-otherlang-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "otherlang:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "otherlang:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 func TestPython(t *testing.T) {
 	protoc := needPythonTools(t)
@@ -152,13 +126,17 @@ func mustPythonStubs(t *testing.T, protoc string) string {
 	if err != nil {
 		missing(t, "%v", err)
 	}
-	protos, err := filepath.Glob(filepath.Join(root, "proto", "mongogate", "v1", "*.proto"))
+	protos, err := filepath.Glob(filepath.Join(bins.Root, "proto", "mongogate", "v1", "*.proto"))
 	if err != nil || len(protos) == 0 {
 		t.Fatalf("no .proto files under proto/mongogate/v1 (%v)", err)
 	}
+	// The contract imports google.api.http's definition (REST paths),
+	// vendored beside it; its modules are generated too.
+	googleapis := filepath.Join(bins.Root, "third_party", "googleapis")
+	protos = append(protos, filepath.Join(googleapis, "google", "api", "annotations.proto"), filepath.Join(googleapis, "google", "api", "http.proto"))
 	dir := t.TempDir()
 	args := append([]string{
-		"-I", filepath.Join(root, "proto"),
+		"-I", filepath.Join(bins.Root, "proto"), "-I", googleapis,
 		"--python_out=" + dir,
 		"--grpc_out=" + dir,
 		"--plugin=protoc-gen-grpc=" + mustLookPath(t, "grpc_python_plugin"),
@@ -199,7 +177,7 @@ func needNodeTools(t *testing.T) string {
 	if err != nil {
 		missing(t, "node not found")
 	}
-	modules := filepath.Join(root, "test", "otherlang", "node", "node_modules")
+	modules := filepath.Join(bins.Root, "test", "otherlang", "node", "node_modules")
 	for _, pkg := range []string{"@grpc/grpc-js", "@grpc/proto-loader"} {
 		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
 			missing(t, "npm package %s is not installed in %s", pkg, modules)
@@ -235,7 +213,7 @@ func runScenario(t *testing.T, dir string, env []string, name string, args ...st
 	ctx, cancel := context.WithTimeout(t.Context(), scenarioTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = filepath.Join(root, "test", "otherlang", dir)
+	cmd.Dir = filepath.Join(bins.Root, "test", "otherlang", dir)
 	cmd.Env = env
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

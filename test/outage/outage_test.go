@@ -26,21 +26,7 @@ import (
 
 var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mongogate-outage-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "outage:", err)
-		os.Exit(1)
-	}
-	bins, err = proctest.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "outage:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 // serverArgs: commits whose outcome the outage hides give up after a few
 // seconds rather than the default 30.

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/mongogate/mongogate/internal/proctest"
-	"github.com/mongogate/mongogate/internal/testbackend"
 )
 
 // python is Debian's interpreter: a pyenv or venv python3 earlier on PATH
@@ -33,33 +32,9 @@ const python = "/usr/bin/python3"
 
 const suiteTimeout = 5 * time.Minute
 
-var (
-	root string
-	bins proctest.Binaries
-)
+var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	var err error
-	if root, err = testbackend.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, "pyclient:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "mongogate-pyclient-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pyclient:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "pyclient:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 // needPython skips (fails under CI) without Debian's Python packages.
 func needPython(t testing.TB) {
@@ -117,7 +92,7 @@ func TestPythonClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), suiteTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "discover", "-v", "-s", "tests", "-t", ".")
-	cmd.Dir = filepath.Join(root, "clients", "python")
+	cmd.Dir = filepath.Join(bins.Root, "clients", "python")
 	cmd.Env = d.env()
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -144,7 +119,7 @@ func BenchmarkPythonFindOne(b *testing.B) {
 	needPython(b)
 	d := start(b, 1)
 	for range b.N {
-		cmd := exec.Command(python, filepath.Join(root, "clients", "python", "bench", "findone.py"), d.servers[0].Addr)
+		cmd := exec.Command(python, filepath.Join(bins.Root, "clients", "python", "bench", "findone.py"), d.servers[0].Addr)
 		cmd.Env = d.env()
 		out, err := cmd.Output()
 		if err != nil {

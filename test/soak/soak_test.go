@@ -41,19 +41,7 @@ var bins proctest.Binaries
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "mongogate-soak-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "soak:", err)
-		os.Exit(1)
-	}
-	bins, err = proctest.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "soak:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	proctest.Main(m, &bins)
 }
 
 // idle is the server's idle timeout: abandoned sessions expire after it.

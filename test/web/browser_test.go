@@ -78,7 +78,7 @@ func TestBrowser(t *testing.T) {
 // holding index.html and dist/main.js.
 func buildPage(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(root, "examples", "browser")
+	dir := filepath.Join(bins.Root, "examples", "browser")
 	esbuild := filepath.Join(dir, "node_modules", ".bin", "esbuild")
 	if _, err := os.Stat(esbuild); err != nil {
 		proctest.Missing(t, "%s not found (scripts/install-web.sh runs npm ci in examples/browser)", esbuild)

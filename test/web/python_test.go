@@ -63,7 +63,7 @@ func TestPythonStdlib(t *testing.T) {
 	s := httpServer(t, db)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "-I", filepath.Join(root, "test", "web", "python", "stdlib_client.py"))
+	cmd := exec.CommandContext(ctx, python, "-I", filepath.Join(bins.Root, "test", "web", "python", "stdlib_client.py"))
 	cmd.Env = append(proctest.CleanEnv(),
 		"MONGOGATE_HTTP=http://"+s.Addr, "MONGOGATE_DB="+db,
 		"ALICE_KEY="+aliceKey, "BOB_KEY="+bobKey, "SESSION_LIMIT="+strconv.Itoa(sessionLimit))

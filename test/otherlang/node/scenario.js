@@ -18,6 +18,8 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
 const PROTO_ROOT = path.resolve(__dirname, '..', '..', '..', 'proto');
+// google.api.http's definition, which the contract imports (REST paths).
+const GOOGLEAPIS = path.resolve(__dirname, '..', '..', '..', 'third_party', 'googleapis');
 const DEADLINE_MS = 10_000;
 
 function loadServices() {
@@ -25,7 +27,7 @@ function loadServices() {
     (n) => `mongogate/v1/${n}.proto`,
   );
   const def = protoLoader.loadSync(files, {
-    includeDirs: [PROTO_ROOT],
+    includeDirs: [PROTO_ROOT, GOOGLEAPIS],
     keepCase: true,
     longs: String,
     enums: String,
