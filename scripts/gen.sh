@@ -23,6 +23,8 @@ if ! "$buf" format --diff --exit-code; then
 	exit 1
 fi
 "$buf" lint
+# clients/ts/src/gen comes from the npm plugin protoc-gen-es.
+[[ -x clients/ts/node_modules/.bin/protoc-gen-es ]] || bash scripts/install-ts.sh
 "$buf" generate --output "$base"
 
 # The descriptors compiled into the generated Go code carry no comments, so
