@@ -11,7 +11,7 @@ import { MongogateClientError } from "./errors.js";
 import { Keeper } from "./keepalive.js";
 import { Db, type DbOptions } from "./collection.js";
 import { ClientSession, type SessionOptions } from "./session.js";
-import { runTransaction, type RunTransactionOptions, type RunTransactionResult, type TxnOp } from "./runtxn.js";
+import { runTransaction, type ResultsOf, type RunTransactionOptions, type RunTransactionResult, type TxnOp } from "./runtxn.js";
 
 /** The three services' stubs on one transport. */
 export interface Stubs {
@@ -172,7 +172,7 @@ export class MongogateClient implements AsyncDisposable {
    * the operations with a collection's ...Op methods (insertOneOp,
    * updateOneOp, ...). Resolves with one result per operation.
    */
-  runTransaction(ops: readonly TxnOp[], options: RunTransactionOptions = {}): Promise<RunTransactionResult> {
+  runTransaction<const Ops extends readonly TxnOp<any>[]>(ops: Ops, options: RunTransactionOptions = {}): Promise<RunTransactionResult<ResultsOf<Ops>>> {
     this.checkOpen();
     return runTransaction(this, ops, options);
   }

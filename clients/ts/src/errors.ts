@@ -240,6 +240,7 @@ function decodeBadRequest(b: Uint8Array): FieldViolation[] {
 
 /** Rerunning the transaction from its start may succeed after err. */
 export function isTransientTransactionError(err: unknown): boolean {
+  err = asMongogateError(err);
   if (!(err instanceof MongogateError)) return false;
   return (err.code === Code.Aborted && err.reason === "TRANSACTION_ABORTED") || err.hasErrorLabel(LABEL_TRANSIENT_TRANSACTION_ERROR);
 }
@@ -252,8 +253,14 @@ export function isTransientTransactionError(err: unknown): boolean {
  * need (the drivers' convenient-API rule).
  */
 export function isUnknownCommitResult(err: unknown): boolean {
+  err = asMongogateError(err);
   if (!(err instanceof MongogateError)) return false;
   if (err.mongoCodeName === "MaxTimeMSExpired" || err.mongoCode === 50) return false;
   if (err.hasErrorLabel(LABEL_UNKNOWN_TRANSACTION_COMMIT_RESULT)) return true;
   return err.code === Code.Unavailable && (err.reason === "UNKNOWN_COMMIT_RESULT" || err.reason === "");
+}
+
+/** A MongogateError, or the MongogateError of a ConnectError (a raw stub's); else err. */
+function asMongogateError(err: unknown): unknown {
+  return err instanceof ConnectError ? toMongogateError(err) : err;
 }
