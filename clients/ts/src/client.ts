@@ -88,12 +88,16 @@ export function apiKeyInterceptor(key: string): Interceptor {
 
 /**
  * A Connect transport (HTTP/1.1 or HTTP/2 through fetch: browsers, Deno,
- * Bun, edge runtimes, Node 18+) for a mongogate address, binary protobuf.
+ * Bun, edge runtimes, Node) for a mongogate address, in the binary format.
+ * A transport of your own must use the binary format too
+ * (useBinaryFormat: true): over Connect JSON the server writes documents
+ * as Extended JSON objects, which the generated messages cannot read.
  */
-export function connectTransport(address: string, opts: { apiKey?: string; useBinaryFormat?: boolean; interceptors?: Interceptor[] } = {}): Transport {
+export function connectTransport(address: string, opts: { apiKey?: string; interceptors?: Interceptor[] } = {}): Transport {
   const interceptors = [...(opts.interceptors ?? [])];
   if (opts.apiKey) interceptors.push(apiKeyInterceptor(opts.apiKey));
-  return createConnectTransport({ baseUrl: baseUrlOf(address), useBinaryFormat: opts.useBinaryFormat ?? true, interceptors });
+  // Binary, never JSON: see FORMAT_HINT in codec.ts.
+  return createConnectTransport({ baseUrl: baseUrlOf(address), useBinaryFormat: true, interceptors });
 }
 
 /**

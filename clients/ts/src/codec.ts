@@ -19,6 +19,12 @@ export interface BsonOptions {
   serialize?: SerializeOptions;
 }
 
+// Over Connect's JSON format the server writes a Document as the Extended
+// JSON object itself (common.proto), which the generated message cannot
+// read: it arrives empty. The client sends and reads binary protobuf.
+const FORMAT_HINT =
+  "mongogate: a response document holds neither json nor bson: the transport uses Connect's JSON format, whose documents the client cannot read; use the binary format (useBinaryFormat: true)";
+
 export const DEFAULT_DESERIALIZE: DeserializeOptions = { promoteLongs: false };
 
 export class Codec {
@@ -61,7 +67,7 @@ export class Codec {
       case "json":
         return BSON.EJSON.parse(d.value.value, { relaxed: false }) as T;
       default:
-        return null;
+        throw new MongogateClientError(FORMAT_HINT);
     }
   }
 
@@ -74,7 +80,7 @@ export class Codec {
       case "json":
         return BSON.EJSON.parse(v.value.value, { relaxed: false });
       default:
-        return undefined;
+        throw new MongogateClientError(FORMAT_HINT);
     }
   }
 

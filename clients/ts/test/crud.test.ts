@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TRANSPORTS, clientFor, dbName, skipReason } from "./helpers.js";
-import { MongogateError } from "../src/index.js";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { ADDR, TRANSPORTS, clientFor, connectCase, dbName, skipReason } from "./helpers.js";
+import { MongogateClient, MongogateClientError, MongogateError } from "../src/index.js";
 
 for (const tc of TRANSPORTS) {
   test(`CRUD over ${tc.name}`, async (t) => {
@@ -69,3 +70,13 @@ for (const tc of TRANSPORTS) {
     await assert.rejects(coll.insertOne({ _id: "d" }).then(() => coll.insertOne({ _id: "d" })), (e: unknown) => e instanceof MongogateError && e.reason === "DUPLICATE_KEY");
   });
 }
+
+test("a Connect transport in the JSON format fails clearly instead of reading empty documents", async (t) => {
+  const skip = await skipReason(connectCase);
+  if (skip) return t.skip(skip);
+  const client = new MongogateClient({ transport: createConnectTransport({ baseUrl: `http://${ADDR}`, useBinaryFormat: false }) });
+  t.after(() => client.close());
+  const coll = client.db(dbName("jsonformat")).collection("c");
+  await assert.rejects(coll.insertOne({ _id: 1 }), (e: unknown) => e instanceof MongogateClientError && /binary format/.test(e.message));
+  await assert.rejects(coll.findOne({ _id: 1 }), (e: unknown) => e instanceof MongogateClientError && /binary format/.test(e.message));
+});
