@@ -3,6 +3,8 @@ package tsclient
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -96,10 +98,16 @@ func mustBuild(t testing.TB, node string) {
 // servers are two mongogate instances on one backend, as the node tests
 // expect them (see clients/ts/test/helpers.ts).
 type servers struct {
-	uri    string
-	a, b   *proctest.Server
-	extras []string
+	uri     string
+	a, b, c *proctest.Server
 }
+
+// The API key of the third server's one principal, which may use only
+// the databases the node tests make (ts_*).
+const (
+	apiKey       = "ts-client-test-key"
+	apiPrincipal = "tsclient"
+)
 
 func (s *servers) env() []string {
 	return []string{
@@ -108,6 +116,8 @@ func (s *servers) env() []string {
 		"MONGOGATE_TS_METRICS=" + s.a.MetricsURL,
 		"MONGOGATE_TS_METRICS2=" + s.b.MetricsURL,
 		"MONGOGATE_TS_MONGO_URI=" + s.uri,
+		"MONGOGATE_TS_ADDR3=" + s.c.Addr,
+		"MONGOGATE_TS_API_KEY=" + apiKey,
 	}
 }
 
@@ -116,7 +126,8 @@ func (s *servers) env() []string {
 // backend "other" on the same deployment (SESSION_CLIENT_MISMATCH), the
 // second allowing 20 sessions per principal (SESSION_LIMIT). Both give
 // up an unknown commit result after 300 ms, so that the client's own
-// commit retries show.
+// commit retries show. A third authenticates API keys and authorizes
+// namespaces (UNAUTHENTICATED, NAMESPACE_FORBIDDEN).
 func startServers(t testing.TB) *servers {
 	t.Helper()
 	s := &servers{uri: os.Getenv(testbackend.EnvURI)}
@@ -125,6 +136,17 @@ func startServers(t testing.TB) *servers {
 	}
 	s.a = proctest.StartServer(t, bins, s.uri, "--instance-id", "mg-ts-a", "--backend", "other="+s.uri, "--commit-retry-limit", "300ms")
 	s.b = proctest.StartServer(t, bins, s.uri, "--instance-id", "mg-ts-b", "--commit-retry-limit", "300ms", "--max-sessions-per-principal", "20")
+	dir := t.TempDir()
+	keys, authz := filepath.Join(dir, "keys"), filepath.Join(dir, "authz.yaml")
+	sum := sha256.Sum256([]byte(apiKey))
+	if err := os.WriteFile(keys, []byte(apiPrincipal+" "+hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules := "principals:\n  " + apiPrincipal + ":\n    readWrite: [\"ts_*.*\"]\n"
+	if err := os.WriteFile(authz, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.c = proctest.StartServer(t, bins, s.uri, "--instance-id", "mg-ts-c", "--api-keys", keys, "--authz", authz)
 	return s
 }
 

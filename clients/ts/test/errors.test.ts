@@ -2,9 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ADDR2, TRANSPORTS, clientFor, dbName, encodeErrorInfo, failPoint, failPointOff, skipReason, sleep, wireError } from "./helpers.js";
+import { ADDR2, ADDR3, API_KEY, TRANSPORTS, clientFor, dbName, encodeErrorInfo, failPoint, failPointOff, skipReason, sleep, wireError } from "./helpers.js";
 import { ErrorReason, ErrorReasonSchema } from "../src/gen/mongogate/v1/common_pb.js";
-import { MongogateError, REASONS, reasonOf, errorReasonFromWire, toMongogateError, type Reason } from "../src/index.js";
+import { nodeClientOptions } from "../src/node.js";
+import { MongogateClient, MongogateError, connectTransport, REASONS, reasonOf, errorReasonFromWire, toMongogateError, type Reason } from "../src/index.js";
 
 // The code that comes with each reason: the first word of each ErrorReason
 // value's comment in common.proto (MONGO_ERROR's "(varies)" aside).
@@ -156,6 +157,32 @@ for (const tc of TRANSPORTS) {
       await failPointOff();
     }
 
+    // MaxTimeMSExpired and ShutdownInProgress from MongoDB (three times:
+    // the server's driver retries reads).
+    await failPoint({ times: 3 }, { failCommands: ["find"], errorCode: 50 });
+    try {
+      await want(coll.findOne({}), "DEADLINE_EXCEEDED", "MongoDB MaxTimeMSExpired");
+    } finally {
+      await failPointOff();
+    }
+    await failPoint({ times: 3 }, { failCommands: ["aggregate"], errorCode: 91 });
+    try {
+      const u = await want(coll.aggregate([]).toArray(), "BACKEND_UNAVAILABLE", "MongoDB ShutdownInProgress");
+      assert.ok(u.retryable, "BACKEND_UNAVAILABLE carries RetryInfo");
+    } finally {
+      await failPointOff();
+    }
+    // The server marks the backend down until its next health check passes.
+    for (let i = 0; ; i++) {
+      try {
+        await coll.findOne({});
+        break;
+      } catch (e) {
+        if (i >= 100) throw e;
+        await sleep(100);
+      }
+    }
+
     // CANCELED: a call the caller cancels.
     const ctl = new AbortController();
     const pending = coll.find({}, { signal: ctl.signal }).toArray();
@@ -184,6 +211,37 @@ for (const tc of TRANSPORTS) {
       }
     }
     t.diagnostic(`reasons provoked on the server: ${[...seen].sort().join(", ")}`);
-    t.diagnostic(`reasons checked by the unit test only: ${REASONS.filter((r) => !seen.has(r)).join(", ")}`);
+    // UNKNOWN_COMMIT_RESULT is provoked in transactions.test.ts,
+    // UNAUTHENTICATED and NAMESPACE_FORBIDDEN by the test below.
+    const elsewhere: Reason[] = ["UNKNOWN_COMMIT_RESULT", "UNAUTHENTICATED", "NAMESPACE_FORBIDDEN"];
+    t.diagnostic(`reasons checked by the unit test only: ${REASONS.filter((r) => !seen.has(r) && !elsewhere.includes(r)).join(", ")}`);
+  });
+}
+
+for (const tc of TRANSPORTS) {
+  test(`API keys and namespace rules: UNAUTHENTICATED and NAMESPACE_FORBIDDEN over ${tc.name}`, async (t) => {
+    if (!ADDR3 || !API_KEY) return t.skip("needs a server with --api-keys and --authz (MONGOGATE_TS_ADDR3)");
+    const skip = await skipReason(tc);
+    if (skip) return t.skip(skip);
+    const withKey = (key?: string) => {
+      const c = new MongogateClient(
+        tc.name === "grpc" ? nodeClientOptions(ADDR3, { apiKey: key }) : { transport: connectTransport(ADDR3, { apiKey: key }) },
+      );
+      t.after(() => c.close());
+      return c;
+    };
+    const good = withKey(API_KEY);
+    const allowed = good.db(dbName("auth")).collection("c");
+    await allowed.insertOne({ _id: 1 });
+    await using s = await good.startSession();
+    await s.withTransaction(async (s) => {
+      await allowed.insertOne({ _id: 2 }, { session: s });
+    });
+    assert.equal(await allowed.countDocuments(), 2);
+
+    const denied = await expectReason(good.db("forbidden").collection("c").findOne({}), "NAMESPACE_FORBIDDEN", "a database outside the rules");
+    assert.equal(denied.metadata["database"], "forbidden");
+    await expectReason(withKey(undefined).db(dbName("auth")).collection("c").findOne({}), "UNAUTHENTICATED", "no API key");
+    await expectReason(withKey("wrong-key").db(dbName("auth")).collection("c").findOne({}), "UNAUTHENTICATED", "a wrong API key");
   });
 }

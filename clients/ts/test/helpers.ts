@@ -20,6 +20,9 @@ export const ADDR = need("MONGOGATE_TS_ADDR");
 export const ADDR2 = process.env["MONGOGATE_TS_ADDR2"] ?? "";
 export const METRICS = process.env["MONGOGATE_TS_METRICS"] ?? "";
 export const METRICS2 = process.env["MONGOGATE_TS_METRICS2"] ?? "";
+/** A server that authenticates MONGOGATE_TS_API_KEY and allows it the databases ts_*. */
+export const ADDR3 = process.env["MONGOGATE_TS_ADDR3"] ?? "";
+export const API_KEY = process.env["MONGOGATE_TS_API_KEY"] ?? "";
 /** The backend's connection string, for fail points. */
 export const MONGO_URI = process.env["MONGOGATE_TS_MONGO_URI"] ?? "";
 
