@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,9 +285,10 @@ func TestExample(t *testing.T) {
 }
 
 // BenchmarkFindOne measures FindOne's p50 through the client and through
-// the raw generated stub on the same gRPC transport, in one node process
-// (clients/ts/bench/findone.ts), and reports both and their ratio. One
-// run is the measurement: use -benchtime=1x.
+// the raw generated stub on the same transport, in one node process
+// (clients/ts/bench/findone.ts), and reports both and their ratio: over
+// gRPC, and over the Connect protocol when the server serves it. One run
+// is the measurement: use -benchtime=1x.
 //
 //	go test ./test/tsclient -run '^$' -bench FindOne -benchtime 1x
 func BenchmarkFindOne(b *testing.B) {
@@ -297,23 +299,42 @@ func BenchmarkFindOne(b *testing.B) {
 		_, uri = proctest.Emulator(b, bins)
 	}
 	srv := proctest.StartServer(b, bins, uri)
-	var res struct {
-		Iterations            int
-		ClientP50Us, RawP50Us float64
-		RawBareP50Us, Ratio   float64
-		ClientP99Us, RawP99Us float64
-		RatioBare             float64
+	for _, transport := range []string{"grpc", "connect"} {
+		b.Run(transport, func(b *testing.B) {
+			if transport == "connect" && !servesConnect(srv.Addr) {
+				b.Skip("the server does not serve the Connect protocol")
+			}
+			var res struct {
+				Iterations                          int
+				ClientP50Us, RawP50Us, RawBareP50Us float64
+				ClientP99Us, RawP99Us               float64
+				Ratio, RatioBare                    float64
+			}
+			for b.Loop() {
+				out := runNode(b, node, []string{"MONGOGATE_TS_ADDR=" + srv.Addr, "MONGOGATE_TS_BENCH_TRANSPORT=" + transport}, filepath.Join("dist", "bench", "findone.js"))
+				line := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
+				if err := json.Unmarshal([]byte(line), &res); err != nil {
+					b.Fatalf("bench output's last line %q: %v", line, err)
+				}
+			}
+			b.ReportMetric(res.ClientP50Us, "client-p50-µs")
+			b.ReportMetric(res.RawP50Us, "raw-p50-µs")
+			b.ReportMetric(res.RawBareP50Us, "rawbare-p50-µs")
+			b.ReportMetric(res.Ratio, "client/raw")
+			b.ReportMetric(res.RatioBare, "client/rawbare")
+		})
 	}
-	for b.Loop() {
-		out := runNode(b, node, []string{"MONGOGATE_TS_ADDR=" + srv.Addr}, filepath.Join("dist", "bench", "findone.js"))
-		line := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
-		if err := json.Unmarshal([]byte(line), &res); err != nil {
-			b.Fatalf("bench output's last line %q: %v", line, err)
-		}
+}
+
+// servesConnect reports whether addr answers the Connect protocol: a
+// unary call over HTTP/1.1 with a JSON body gets a Connect error body.
+func servesConnect(addr string) bool {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Post("http://"+addr+"/mongogate.v1.SessionService/GetSession", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		return false
 	}
-	b.ReportMetric(res.ClientP50Us, "client-p50-µs")
-	b.ReportMetric(res.RawP50Us, "raw-p50-µs")
-	b.ReportMetric(res.RawBareP50Us, "rawbare-p50-µs")
-	b.ReportMetric(res.Ratio, "client/raw")
-	b.ReportMetric(res.RatioBare, "client/rawbare")
+	defer resp.Body.Close()
+	var body struct{ Code string }
+	return json.NewDecoder(resp.Body).Decode(&body) == nil && body.Code != ""
 }

@@ -8,20 +8,24 @@
 // nothing, the floor.
 //
 //     MONGOGATE_TS_ADDR=127.0.0.1:50051 node dist/bench/findone.js
+//
+// MONGOGATE_TS_BENCH_TRANSPORT=connect measures the Connect protocol over
+// fetch instead of gRPC over HTTP/2 (the server must serve it).
 
 import { createClient } from "@connectrpc/connect";
 import { BSON } from "bson";
 import { DocumentService } from "../src/gen/mongogate/v1/document_pb.js";
 import { DocumentFormat } from "../src/gen/mongogate/v1/common_pb.js";
-import { MongogateClient, ObjectId } from "../src/index.js";
+import { MongogateClient, ObjectId, connectTransport } from "../src/index.js";
 import { nodeClientOptions, nodeTransport } from "../src/node.js";
 
 const addr = process.env["MONGOGATE_TS_ADDR"] ?? "127.0.0.1:50051";
 const iterations = Number(process.env["MONGOGATE_TS_BENCH_ITERATIONS"] ?? 3000);
 const rounds = 10;
 
-const client = new MongogateClient(nodeClientOptions(addr, { routing: false }));
-const raw = nodeTransport(addr);
+const useConnect = process.env["MONGOGATE_TS_BENCH_TRANSPORT"] === "connect";
+const client = new MongogateClient(useConnect ? { transport: connectTransport(addr) } : nodeClientOptions(addr, { routing: false }));
+const raw = useConnect ? { transport: connectTransport(addr), close() {} } : nodeTransport(addr);
 const stub = createClient(DocumentService, raw.transport);
 const ns = { database: "bench_ts", collection: "findone" };
 const coll = client.db(ns.database).collection(ns.collection);
@@ -70,6 +74,7 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 const out = {
+  transport: useConnect ? "connect" : "grpc",
   iterations: per * rounds,
   clientP50Us: pct(samples["client"]!, 50),
   rawP50Us: pct(samples["raw"]!, 50),
@@ -84,5 +89,5 @@ out.ratioBare = Math.round((out.clientP50Us / out.rawBareP50Us) * 1000) / 1000;
 await coll.deleteMany({});
 await client.close();
 raw.close();
-console.log(`FindOne p50: client ${out.clientP50Us.toFixed(1)} µs, raw stub ${out.rawP50Us.toFixed(1)} µs (bare ${out.rawBareP50Us.toFixed(1)} µs); client/raw ${out.ratio}`);
+console.log(`FindOne p50 over ${out.transport}: client ${out.clientP50Us.toFixed(1)} µs, raw stub ${out.rawP50Us.toFixed(1)} µs (bare ${out.rawBareP50Us.toFixed(1)} µs); client/raw ${out.ratio}`);
 console.log(JSON.stringify(out));

@@ -202,6 +202,10 @@ export function updateSpecOf(codec: Codec, u: Update) {
   return { case: "update" as const, value: codec.requiredDoc(u, "update") };
 }
 
+/** Whether a findOne has options to send; none is the hot path of a point read. */
+const hasFindOneOptions = (o: FindOneOptions) =>
+  o.projection !== undefined || o.sort !== undefined || !!o.skip || o.hint !== undefined || !!o.comment || !!o.maxTimeMS || o.collation !== undefined;
+
 const ms = (v: number | undefined) => (v !== undefined && v > 0 ? durationFromMs(v) : undefined);
 const returnDocumentOf = (r: "before" | "after" | undefined) =>
   r === "after" ? ReturnDocument.AFTER : r === "before" ? ReturnDocument.BEFORE : ReturnDocument.UNSPECIFIED;
@@ -339,7 +343,7 @@ export class Collection<TSchema extends Document = Document> {
     const t = this.target(options);
     const r = await this.call(() =>
       t.rpc.docs.findOne(
-        { sessionToken: t.sessionToken, client: t.client, namespace: this.ns(), filter: f, options: this.findOneOptionsOf(options), responseFormat: BSON_FORMAT },
+        { sessionToken: t.sessionToken, client: t.client, namespace: this.ns(), filter: f, options: hasFindOneOptions(options) ? this.findOneOptionsOf(options) : undefined, responseFormat: BSON_FORMAT },
         t.call,
       ),
     );
