@@ -24,4 +24,9 @@ if ! diff -r gen "$tmp/gen" >"$tmp/diff.txt"; then
 	head -n 50 "$tmp/diff.txt" >&2
 	exit 1
 fi
+if ! diff -r clients/ts/src/gen "$tmp/clients/ts/src/gen" >"$tmp/diff-ts.txt"; then
+	echo "gen-check: clients/ts/src/gen/ is stale or was edited by hand; run scripts/gen.sh and commit the result." >&2
+	head -n 50 "$tmp/diff-ts.txt" >&2
+	exit 1
+fi
 echo "gen-check: gen/ is up to date"

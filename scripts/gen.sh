@@ -31,6 +31,8 @@ if [[ $pyprotoc != "libprotoc 3.21."* ]] || ! command -v grpc_python_plugin >/de
 	echo "gen.sh: need protoc 3.21 (found: ${pyprotoc:-none}) and grpc_python_plugin, Debian's protobuf-compiler and protobuf-compiler-grpc: run scripts/install-otherlang.sh" >&2
 	exit 1
 fi
+# clients/ts/src/gen comes from the npm plugin protoc-gen-es.
+[[ -x clients/ts/node_modules/.bin/protoc-gen-es ]] || bash scripts/install-ts.sh
 "$buf" generate --output "$base"
 
 # The OpenAPI document the server serves: protoc-gen-openapiv2's, with
