@@ -119,6 +119,8 @@ func (s *servers) env() []string {
 		"MONGOGATE_TS_MONGO_URI=" + s.uri,
 		"MONGOGATE_TS_ADDR3=" + s.c.Addr,
 		"MONGOGATE_TS_API_KEY=" + apiKey,
+		// These servers serve the Connect protocol: its tests must run.
+		"MONGOGATE_TS_REQUIRE_CONNECT=1",
 	}
 }
 
@@ -173,10 +175,9 @@ func runNode(t testing.TB, node string, env []string, args ...string) string {
 }
 
 // TestClient runs the client's node tests (clients/ts/test/*.test.ts),
-// one node --test process per file, against two real servers. Tests of
-// the Connect transport skip themselves while the server does not serve
-// the Connect protocol; MONGOGATE_TS_REQUIRE_CONNECT=1 makes that a
-// failure.
+// one node --test process per file, against real servers, over gRPC and
+// over the Connect protocol (MONGOGATE_TS_REQUIRE_CONNECT=1: a server that
+// did not answer Connect would fail them, not skip them).
 func TestClient(t *testing.T) {
 	node := needTools(t)
 	mustBuild(t, node)
