@@ -29,6 +29,10 @@ type pageOutcome struct {
 	Committed bool             `json:"committed"`
 	ID        string           `json:"id"`
 	Found     []map[string]any `json:"found"`
+	// Of the TypeScript client's page.
+	Types    bool   `json:"types"`
+	Price    string `json:"price"`
+	Streamed int    `json:"streamed"`
 }
 
 // TestBrowser loads examples/browser's page in headless Chromium from one
@@ -72,6 +76,44 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("sessions started went from %v to %v: a call from a refused origin reached the services", before, after)
 	}
 	t.Logf("from %s: %s", other.origin, refused.Error)
+}
+
+// TestTypeScriptClientInBrowser runs @mongogate/client (clients/ts) in
+// headless Chromium over the Connect protocol: withTransaction inserts a
+// document with BSON types, which come back as the same types, and a
+// find streams.
+func TestTypeScriptClientInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		proctest.Missing(t, "%s not found (Debian's chromium)", chromium)
+	}
+	ts := filepath.Join(bins.Root, "clients", "ts")
+	esbuild := filepath.Join(ts, "node_modules", ".bin", "esbuild")
+	if _, err := os.Stat(esbuild); err != nil {
+		proctest.Missing(t, "%s not found (scripts/install-ts.sh runs npm ci in clients/ts)", esbuild)
+	}
+	site := t.TempDir()
+	cmd := exec.Command(esbuild, filepath.Join(bins.Root, "test", "web", "tsclient", "main.ts"), "--bundle", "--format=esm",
+		"--platform=browser", "--target=es2022", "--log-level=warning", "--outfile="+filepath.Join(site, "dist", "main.js"))
+	// The page imports bson as the client does: from the client's packages.
+	cmd.Dir, cmd.Env = ts, append(os.Environ(), "NODE_PATH="+filepath.Join(ts, "node_modules"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild: %v\n%s", err, out)
+	}
+	html := `<!doctype html><html><head><meta charset="utf-8"><title>@mongogate/client</title></head>` +
+		`<body><script type="module" src="dist/main.js"></script></body></html>`
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := os.Getenv(testbackend.EnvURI)
+	if uri == "" {
+		_, uri = proctest.Emulator(t, bins)
+	}
+	p := servePage(t, site)
+	s := proctest.StartServer(t, bins, uri, "--allow-origin", p.origin)
+	out := runPage(t, p, s.Addr, testbackend.DBName(t))
+	if !out.OK || !out.Types || out.Price != "12.50" || out.Streamed != 1 {
+		t.Fatalf("page outcome %+v: want the transaction's document back with its BSON types, and a streamed find of it", out)
+	}
 }
 
 // buildPage bundles examples/browser with its esbuild into a directory
