@@ -22,6 +22,14 @@ type edit struct {
 
 const session = "proto/mongogate/v1/session.proto"
 
+// getSessionRPC is GetSession's declaration in session.proto.
+const getSessionRPC = `  rpc GetSession(GetSessionRequest) returns (GetSessionResponse) {
+    option (google.api.http) = {
+      post: "/v1/sessions:get"
+      body: "*"
+    };
+  }`
+
 // probeField is a compatible addition: a new field with a new number.
 var probeField = edit{session,
 	"  string instance_address = 11;\n",
@@ -39,7 +47,7 @@ func TestBreakingChangesFail(t *testing.T) {
 		{"rename a field (its JSON name)", edit{session, "  google.protobuf.Timestamp created_time = 4;", "  google.protobuf.Timestamp create_time = 4;"}, "FIELD_SAME_NAME"},
 		{"set a field's json_name", edit{session, "  google.protobuf.Timestamp created_time = 4;", `  google.protobuf.Timestamp created_time = 4 [json_name = "created"];`}, "FIELD_SAME_JSON_NAME"},
 		{"rename an enum value (a wire reason)", edit{"proto/mongogate/v1/common.proto", "  ERROR_REASON_SESSION_OWNER_GONE = 21;", "  ERROR_REASON_SESSION_OWNER_LOST = 21;"}, "ENUM_VALUE_SAME_NAME"},
-		{"delete an rpc", edit{session, "  rpc GetSession(GetSessionRequest) returns (GetSessionResponse);", ""}, "RPC_NO_DELETE"},
+		{"delete an rpc", edit{session, getSessionRPC, ""}, "RPC_NO_DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,8 +70,8 @@ func TestCompatibleChangesPass(t *testing.T) {
 		{"no change", nil},
 		{"a new optional field", []edit{probeField}},
 		{"a new rpc and messages", []edit{{session,
-			"  rpc GetSession(GetSessionRequest) returns (GetSessionResponse);\n",
-			"  rpc GetSession(GetSessionRequest) returns (GetSessionResponse);\n  // An rpc added by the test.\n  rpc Probe(ProbeRequest) returns (ProbeResponse);\n"},
+			getSessionRPC + "\n",
+			getSessionRPC + "\n  // An rpc added by the test.\n  rpc Probe(ProbeRequest) returns (ProbeResponse);\n"},
 			{session, "\nmessage Session {", "\n// A request added by the test.\nmessage ProbeRequest {}\n\n// A response added by the test.\nmessage ProbeResponse {}\n\nmessage Session {"}}},
 		{"a comment", []edit{{session, "// Session describes a session.\n", "// Session describes a session, and more.\n"}}},
 	}
@@ -185,7 +193,7 @@ func mustCopy(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"proto", "scripts", "contract"} {
+	for _, d := range []string{"proto", "third_party", "scripts", "contract"} {
 		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(root, d))); err != nil {
 			t.Fatal(err)
 		}

@@ -45,6 +45,7 @@ from pymongo import common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "..", "proto"))
+GOOGLEAPIS = os.path.join(os.path.dirname(PROTO_ROOT), "third_party", "googleapis")
 SEEDED = 1000
 PAYLOAD = "x" * 64
 TIMEOUT = 10  # seconds, per operation
@@ -73,8 +74,10 @@ def import_stubs():
         out = tempfile.mkdtemp(prefix="mongogate-py-")
         atexit.register(shutil.rmtree, out, ignore_errors=True)
         protos = sorted(glob.glob(os.path.join(PROTO_ROOT, "mongogate", "v1", "*.proto")))
+        # google.api.http's definition, which the contract imports.
+        protos += [os.path.join(GOOGLEAPIS, "google", "api", f) for f in ("annotations.proto", "http.proto")]
         subprocess.run(
-            ["protoc", "-I", PROTO_ROOT, "--python_out", out, "--grpc_out", out,
+            ["protoc", "-I", PROTO_ROOT, "-I", GOOGLEAPIS, "--python_out", out, "--grpc_out", out,
              "--plugin=protoc-gen-grpc=" + shutil.which("grpc_python_plugin"), *protoc_flags(), *protos],
             check=True)
         sys.path.insert(0, out)
