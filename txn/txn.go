@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
@@ -40,16 +39,14 @@ type Config struct {
 	// metrics. A transaction whose commit outcome was unknown is reported
 	// again when the outcome is learnt.
 	OnOutcome func(Status)
-	// Outcomes returns the collection of a backend's outcome records (see
-	// Options.RecordOutcome and OutcomeID); nil, or a nil
-	// result, means transactions there record none.
-	Outcomes func(backend string) *mongo.Collection
+	// Outcomes keeps the outcome records (see Options.RecordOutcome and
+	// OutcomeID); nil, or a backend it does not have, means transactions
+	// there record none.
+	Outcomes *Outcomes
 	// RecordByDefault says whether transactions on a backend record their
 	// outcome when neither the transaction nor its session chose; nil
 	// means they do not.
 	RecordByDefault func(backend string) bool
-	// OutcomeRetention is how long outcome records are kept; default 24h.
-	OutcomeRetention time.Duration
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
@@ -94,7 +91,6 @@ func New(cfg Config) (*Manager, error) {
 		{"MaxBackoff", &cfg.MaxBackoff, time.Second},
 		{"RunTimeout", &cfg.RunTimeout, 120 * time.Second},
 		{"AbortTimeout", &cfg.AbortTimeout, 10 * time.Second},
-		{"OutcomeRetention", &cfg.OutcomeRetention, DefaultOutcomeRetention},
 	}
 	for _, f := range durations {
 		if *f.d < 0 {
@@ -271,7 +267,7 @@ func (m *Manager) recordBeforeCommit(ctx context.Context, sub *subject) error {
 	if sub.st.outcome == "" || sub.st.status != InProgress {
 		return nil
 	}
-	if err := m.writeRecord(ctx, sub); err != nil {
+	if err := m.cfg.Outcomes.write(ctx, sub); err != nil {
 		n := sub.st.number
 		m.abort(ctx, sub)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
