@@ -51,6 +51,7 @@ type Instance struct {
 	health  *health.Server
 	// outcomes keeps the backends' outcome records.
 	outcomes *txn.Outcomes
+	fence    fencing
 	cancel   context.CancelFunc       // stops the health probe
 	tracer   *sdktrace.TracerProvider // started from Files.OTLPEndpoint
 
@@ -103,6 +104,7 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		Logger:           in.log.With("component", "txn"),
 		OnCommitAttempt:  in.metrics.CommitAttempt,
 		OnOutcome:        in.metrics.TransactionFinished,
+		Lease:            in.commitLease,
 		Outcomes:         in.outcomes,
 		RecordByDefault: func(name string) bool {
 			b := in.backend.Get(name)
@@ -125,6 +127,7 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		Logger:          in.log.With("component", "sessions"),
 		OnExpire:        in.metrics.SessionExpired,
 		AbortTxn:        in.txn.AbortFor,
+		Lease:           in.lease,
 	})
 	if err != nil {
 		return nil, err
@@ -168,8 +171,15 @@ func (in *Instance) connect(ctx context.Context) error {
 	return err
 }
 
-// ID is the instance's id, the prefix of its session tokens.
-func (in *Instance) ID() string { return in.id }
+// ID is the instance's id, the prefix of its new session tokens: the
+// configured one, until its peers declare it dead and it renames itself
+// (see fenced).
+func (in *Instance) ID() string {
+	if in.reg != nil {
+		return in.reg.InstanceID()
+	}
+	return in.id
+}
 
 // Metrics serves the instance's Prometheus metrics.
 func (in *Instance) Metrics() http.Handler { return in.metrics }

@@ -27,6 +27,7 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 		Interval:     in.cfg.HeartbeatInterval,
 		TombstoneTTL: in.cfg.OutcomeRetention,
 		Open:         in.openTransactions,
+		Fenced:       in.fenced,
 		Reclaim: func(ctx context.Context, dead directory.Instance) error {
 			if err := in.outcomes.KillOrphans(ctx, dead); err != nil {
 				return err
@@ -43,6 +44,7 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 		return err
 	}
 	in.dir = dir
+	in.fence.dir.Store(dir)
 	in.metrics.SetDirectory(func() map[string]int {
 		out := map[string]int{}
 		for st, n := range dir.Counts() {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -26,6 +27,7 @@ import (
 	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 // Metadata of a forwarded call, one key so that every call pays one
@@ -86,6 +88,8 @@ type Forwarder struct {
 	cfg     ForwardConfig
 	log     *slog.Logger
 	methods map[string]methodTypes
+	// self is this instance's id: ForwardConfig.Self until SetSelf.
+	self atomic.Pointer[string]
 
 	mu     sync.Mutex
 	peers  map[string]*peerConn // by instance id
@@ -118,8 +122,17 @@ func NewForwarder(cfg ForwardConfig) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forwarder{cfg: cfg, log: log, methods: methods, peers: map[string]*peerConn{}}, nil
+	f := &Forwarder{cfg: cfg, log: log, methods: methods, peers: map[string]*peerConn{}}
+	f.self.Store(&cfg.Self)
+	return f, nil
 }
+
+// SetSelf renames this instance: tokens of its old id are then another
+// instance's, routed through the directory like any other, which says
+// the old id is gone.
+func (f *Forwarder) SetSelf(id string) { f.self.Store(&id) }
+
+func (f *Forwarder) selfID() string { return *f.self.Load() }
 
 // serviceMethods maps each full method name of mongogate's services to
 // its message types.
@@ -175,21 +188,29 @@ func (f *Forwarder) ownerOf(ctx context.Context, req any) (string, error) {
 		return "", nil
 	}
 	owner := sessions.InstanceOf(tr.GetSessionToken())
-	if owner == "" || owner == f.cfg.Self {
+	self := f.selfID()
+	if owner == "" || owner == self {
 		return "", nil
 	}
 	if from := forwardedFrom(ctx); from != "" {
 		return "", fmt.Errorf("server: a call marked as forwarded by %q for a session of instance %s reached instance %s: %w",
-			from, owner, f.cfg.Self, sessions.ErrOwnerGone)
+			from, owner, self, sessions.ErrOwnerGone)
 	}
 	return owner, nil
 }
 
 // answersWhenGone: the methods this instance answers itself when the
-// session's owner is gone.
+// session's owner is gone or cannot be reached: GetTransactionOutcome,
+// whose answers from the outcome records hold whether the owner lives or
+// not (txn.Outcomes).
 func answersWhenGone(method string) bool {
 	return method == pb.TransactionService_GetTransactionOutcome_FullMethodName
 }
+
+// outcomeForwardTimeout bounds asking a session's owner for a
+// transaction's outcome: an owner that does not answer by then (paused,
+// partitioned) is answered for from the records.
+const outcomeForwardTimeout = 2 * time.Second
 
 // UnaryServerInterceptor forwards unary calls on other instances'
 // sessions.
@@ -208,14 +229,22 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 		conn, err := f.route(ctx, owner)
 		if err == nil {
+			fctx, cancel := ctx, context.CancelFunc(func() {})
+			if answersWhenGone(info.FullMethod) {
+				fctx, cancel = context.WithTimeout(ctx, outcomeForwardTimeout)
+			}
 			out := mt.out.New().Interface()
-			err = conn.Invoke(f.outgoing(ctx, info.FullMethod), info.FullMethod, req, out)
+			err = conn.Invoke(f.outgoing(fctx, info.FullMethod), info.FullMethod, req, out)
+			if err != nil && fctx.Err() != nil && ctx.Err() == nil {
+				err = status.Error(codes.Unavailable, "owner did not answer in time")
+			}
+			cancel()
 			err = f.relayed(ctx, owner, info.FullMethod, err)
 			if err == nil {
 				return out, nil
 			}
 		}
-		if errors.Is(err, sessions.ErrOwnerGone) && answersWhenGone(info.FullMethod) {
+		if (errors.Is(err, sessions.ErrOwnerGone) || errors.Is(err, sessions.ErrOwnerUnreachable)) && answersWhenGone(info.FullMethod) {
 			return handler(ctx, req)
 		}
 		// The owner's statuses pass the status guard unchanged; our own
@@ -305,7 +334,12 @@ func (s *replayStream) RecvMsg(m any) error {
 }
 
 // route returns the connection to owner, or why there is none: the
-// directory has no such instance (the token is unknown), or it is gone.
+// directory has no such instance (the token is unknown), it is gone, or
+// it is dead but not reclaimed yet. Only a gone instance's sessions are
+// gone: it shut down, or a survivor claimed its entry and killed its open
+// transactions, and it stops serving its sessions once it learns so (see
+// directory.Config.Fenced). A dead one may still be running (paused,
+// partitioned) and come back before anyone claims it.
 func (f *Forwarder) route(ctx context.Context, owner string) (*grpc.ClientConn, error) {
 	inst, st, err := f.cfg.Peers.Lookup(ctx, owner)
 	if err != nil {
@@ -314,6 +348,8 @@ func (f *Forwarder) route(ctx context.Context, owner string) (*grpc.ClientConn, 
 	switch {
 	case st == directory.Unknown:
 		return nil, fmt.Errorf("server: no instance %s: %w", owner, sessions.ErrNotFound)
+	case st == directory.Dead:
+		return nil, fmt.Errorf("server: instance %s is dead, not yet reclaimed: %w", owner, sessions.ErrOwnerUnreachable)
 	case st != directory.Live:
 		return nil, fmt.Errorf("server: instance %s is %v: %w", owner, st, sessions.ErrOwnerGone)
 	case inst.Addr == "":
@@ -351,11 +387,12 @@ func (f *Forwarder) conn(id, addr string) (*grpc.ClientConn, error) {
 // outgoing is the context of the forwarded call: ctx's deadline and
 // cancellation, and the forwarding metadata instead of the caller's.
 func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context {
-	md := metadata.MD{mdForwarded: {f.cfg.Self}}
+	self := f.selfID()
+	md := metadata.MD{mdForwarded: {self}}
 	if len(f.cfg.Secret) > 0 {
 		p := PrincipalFrom(ctx)
 		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		md[mdForwarded] = []string{forwardedValue(f.cfg.Self, p, ts, forwardSignature(f.cfg.Secret, method, f.cfg.Self, p, ts))}
+		md[mdForwarded] = []string{forwardedValue(self, p, ts, forwardSignature(f.cfg.Secret, method, self, p, ts))}
 	} else if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
 		md[mdAuthorization] = auth
 	}
@@ -364,8 +401,10 @@ func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context
 
 // relayed sorts the forwarded call's outcome: the owner's own answers
 // (any status with mongogate's ErrorInfo) pass unchanged, as do the
-// caller's cancellation and deadline; a peer that cannot be reached is
-// the owner gone.
+// caller's cancellation and deadline. A peer that cannot be reached may
+// be alive (paused, partitioned, its answer lost): its sessions are not
+// gone until the directory says so, so the answer is to retry, and for a
+// commit, whose request may have reached it, that its outcome is unknown.
 func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error) error {
 	outcome := "OK"
 	defer func() { f.cfg.Metrics.Forwarded(method, outcome) }()
@@ -386,7 +425,10 @@ func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error
 	outcome = "OwnerUnreachable"
 	f.cfg.Metrics.PeerDialFailure()
 	f.log.Warn("forward: instance unreachable", "instance", owner, "err", st.Message())
-	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerGone)
+	if method == pb.TransactionService_CommitTransaction_FullMethodName {
+		return fmt.Errorf("server: instance %s unreachable during the commit: %w", owner, txn.ErrUnknownCommitResult)
+	}
+	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerUnreachable)
 }
 
 func hasErrorInfo(st *status.Status) bool {

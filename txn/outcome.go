@@ -38,15 +38,51 @@ func OutcomeID(token string, number int64) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:22]
 }
 
-// Record is an outcome record: it exists if and only if its transaction
-// committed, because it is written inside the transaction.
+// States of an outcome record.
+const (
+	// RecordOpen: written, outside the transaction, before it starts: the
+	// transaction records its outcome, and has not committed.
+	RecordOpen = "open"
+	// RecordCommitted: set inside the transaction, just before its
+	// commit, so it is visible if and only if the transaction committed.
+	RecordCommitted = "committed"
+	// RecordAborted: set by an instance answering for an owner that does
+	// not answer (the fence, see Outcomes): the transaction never commits.
+	RecordAborted = "aborted"
+)
+
+// Record is an outcome record, a write-once register decided by MongoDB.
+// The transaction's owner writes it open before the transaction starts
+// and moves it to committed inside the transaction; another instance
+// that must answer for the transaction without its owner moves an open
+// record to aborted, outside any transaction. Whichever of the two
+// writes MongoDB orders first wins: once aborted, the transaction's own
+// update conflicts or matches nothing, so it cannot commit; once the
+// transaction has written it, the other write waits for the transaction
+// to end (and times out: the answer is then UNKNOWN, ask again).
 type Record struct {
-	ID        string    `bson:"_id"`
-	Principal string    `bson:"p"`
-	Number    int64     `bson:"n"`
-	Written   time.Time `bson:"at"`
+	ID        string `bson:"_id"`
+	Principal string `bson:"p"`
+	Number    int64  `bson:"n"`
+	// State is RecordOpen, RecordCommitted or RecordAborted; "" (a record
+	// written inside its transaction, before records had states) is
+	// committed.
+	State   string    `bson:"s,omitempty"`
+	Written time.Time `bson:"at"`
 	// ExpireAt is when MongoDB's TTL monitor removes the record.
 	ExpireAt time.Time `bson:"expireAt"`
+}
+
+// status is what the record says of its transaction: Committed, Aborted,
+// or InProgress while open.
+func (r Record) status() Status {
+	switch r.State {
+	case RecordOpen:
+		return InProgress
+	case RecordAborted:
+		return Aborted
+	}
+	return Committed
 }
 
 // OutcomesConfig configures Outcomes.
@@ -60,6 +96,9 @@ type OutcomesConfig struct {
 	// Retention is how long records are kept; default
 	// DefaultOutcomeRetention.
 	Retention time.Duration
+	// FenceTimeout bounds the wait of a fence for a transaction that has
+	// written its record and not ended yet; default 1s.
+	FenceTimeout time.Duration
 	// Logger receives index failures and reclaims; nil discards.
 	Logger *slog.Logger
 }
@@ -71,11 +110,12 @@ type OutcomesConfig struct {
 // transactions, whose absence those rules rely on. Its methods are safe
 // for concurrent use.
 type Outcomes struct {
-	colls     map[string]*mongo.Collection
-	clients   map[string]*mongo.Client
-	names     []string // backend names, sorted, for a search over all
-	retention time.Duration
-	log       *slog.Logger
+	colls        map[string]*mongo.Collection
+	clients      map[string]*mongo.Client
+	names        []string // backend names, sorted, for a search over all
+	retention    time.Duration
+	fenceTimeout time.Duration
+	log          *slog.Logger
 }
 
 // NewOutcomes checks cfg.
@@ -83,17 +123,21 @@ func NewOutcomes(cfg OutcomesConfig) (*Outcomes, error) {
 	if cfg.Database == "" || cfg.Collection == "" {
 		return nil, errors.New("txn: outcomes: Database and Collection are required")
 	}
-	if cfg.Retention < 0 {
-		return nil, fmt.Errorf("txn: outcomes: negative retention %v", cfg.Retention)
+	if cfg.Retention < 0 || cfg.FenceTimeout < 0 {
+		return nil, errors.New("txn: outcomes: negative duration")
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultOutcomeRetention
+	}
+	if cfg.FenceTimeout == 0 {
+		cfg.FenceTimeout = time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := &Outcomes{colls: map[string]*mongo.Collection{}, clients: map[string]*mongo.Client{}, retention: cfg.Retention, log: log}
+	o := &Outcomes{colls: map[string]*mongo.Collection{}, clients: map[string]*mongo.Client{},
+		retention: cfg.Retention, fenceTimeout: cfg.FenceTimeout, log: log}
 	for name, c := range cfg.Backends {
 		if c == nil {
 			return nil, fmt.Errorf("txn: outcomes: backend %q has no client", name)
@@ -149,9 +193,10 @@ func EnsureOutcomeIndex(ctx context.Context, coll *mongo.Collection) error {
 }
 
 // find reads the outcome record id on backend, or on every backend when
-// backend is ""; found is false when there is none (the transaction did
-// not commit, or its record expired).
-func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, found bool, err error) {
+// backend is "", and returns it with the backend it is on; found is false
+// when there is none (the transaction records none, or its record
+// expired).
+func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, on string, found bool, err error) {
 	names := o.names
 	if backend != "" {
 		names = []string{backend}
@@ -166,29 +211,96 @@ func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, foun
 		case errors.Is(err, mongo.ErrNoDocuments):
 			continue
 		case err != nil:
-			return Record{}, false, fmt.Errorf("txn: outcome record: %w", err)
+			return Record{}, "", false, fmt.Errorf("txn: outcome record: %w", err)
 		}
-		return r, true, nil
+		return r, name, true, nil
 	}
-	return Record{}, false, nil
+	return Record{}, "", false, nil
 }
 
-// write inserts sub's outcome record inside its transaction, just before
-// the commit.
+// errNumberTaken: the record of a transaction number exists before the
+// transaction starts: an instance fenced the number (answered ABORTED for
+// it) while the owner did not answer.
+var errNumberTaken = errors.New("txn: outcome record exists")
+
+// open writes the open record of transaction number of sub's session,
+// outside any transaction, before it starts.
+func (o *Outcomes) open(ctx context.Context, sub *subject, number int64) error {
+	coll := o.Collection(sub.backend)
+	if coll == nil {
+		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
+	}
+	now := sub.now()
+	_, err := coll.InsertOne(context.WithoutCancel(ctx), Record{
+		ID: OutcomeID(sub.token, number), Principal: sub.principal, Number: number, State: RecordOpen,
+		Written: now, ExpireAt: now.Add(o.retention),
+	})
+	if mongo.IsDuplicateKeyError(err) {
+		return errNumberTaken
+	}
+	if err != nil {
+		return fmt.Errorf("txn: writing the outcome record: %w", err)
+	}
+	return nil
+}
+
+// write marks sub's outcome record committed inside its transaction,
+// just before the commit. A record that is no longer open was fenced:
+// ErrFenced.
 func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 	coll := o.Collection(sub.backend)
 	if coll == nil {
 		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
 	}
 	now := sub.now()
-	_, err := coll.InsertOne(mongo.NewSessionContext(ctx, sub.sess), Record{
-		ID: sub.st.outcome, Principal: sub.principal, Number: sub.st.number,
-		Written: now, ExpireAt: now.Add(o.retention),
-	})
+	res, err := coll.UpdateOne(mongo.NewSessionContext(ctx, sub.sess),
+		bson.D{{Key: "_id", Value: sub.st.outcome}, {Key: "s", Value: RecordOpen}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordCommitted}, {Key: "at", Value: now}, {Key: "expireAt", Value: now.Add(o.retention)}}}})
 	if err != nil {
 		return fmt.Errorf("txn: writing the outcome record: %w", err)
 	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("txn: transaction %d: %w", sub.st.number, ErrFenced)
+	}
 	return nil
+}
+
+// fence moves the open record id on backend to aborted, outside any
+// transaction, waiting at most FenceTimeout for a transaction that has
+// updated it to end. It returns the record as it then stands; decided is
+// false when the wait timed out (the transaction is still open, or its
+// commit is under way).
+func (o *Outcomes) fence(ctx context.Context, backend, id string) (r Record, decided bool, err error) {
+	coll := o.Collection(backend)
+	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
+	defer cancel()
+	cmd := bson.D{
+		{Key: "update", Value: coll.Name()},
+		{Key: "updates", Value: bson.A{bson.D{
+			{Key: "q", Value: bson.D{{Key: "_id", Value: id}, {Key: "s", Value: RecordOpen}}},
+			{Key: "u", Value: bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordAborted}, {Key: "at", Value: time.Now()}}}}},
+		}}},
+		{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()},
+	}
+	var res struct {
+		WriteErrors []bson.Raw `bson:"writeErrors"`
+	}
+	if err := coll.Database().RunCommand(fctx, cmd).Decode(&res); err != nil || len(res.WriteErrors) > 0 {
+		if ctx.Err() != nil {
+			return Record{}, false, ctx.Err()
+		}
+		o.log.Debug("txn: fence undecided", "record", id, "err", err, "write_errors", len(res.WriteErrors))
+		return Record{}, false, nil
+	}
+	r, _, found, err := o.find(ctx, backend, id)
+	if err != nil {
+		return Record{}, false, err
+	}
+	if !found {
+		// Expired meanwhile: nothing can tell any more.
+		return Record{}, false, nil
+	}
+	return r, r.State != RecordOpen, nil
 }
 
 // Outcome is how a transaction stands, as GetTransactionOutcome answers.
@@ -210,8 +322,12 @@ type Peers interface {
 // Get tells how transaction number of the session named by token ended,
 // for principal: from the session's state when reg holds it (the caller's
 // forwarder sends the question to a live owner), otherwise from the
-// transaction's outcome record and what peers (nil: none known) say of the
-// owner. Another principal's session is sessions.ErrNotFound.
+// transaction's outcome record, which it fences when it is still open
+// (see Record): the answer then holds whether the owner is gone, paused or
+// merely unreachable, so it may be given at once. A transaction without a
+// record is UNKNOWN once its owner does not answer. Another principal's
+// session is sessions.ErrNotFound; the session of an instance the
+// directory (peers, nil: none known) never had, too.
 func (o *Outcomes) Get(ctx context.Context, reg *sessions.Registry, peers Peers, token, principal string, number int64) (Outcome, error) {
 	if sessions.InstanceOf(token) == reg.InstanceID() {
 		return o.local(ctx, reg, token, principal, number)
@@ -222,9 +338,9 @@ func (o *Outcomes) Get(ctx context.Context, reg *sessions.Registry, peers Peers,
 // local answers for one of this instance's sessions.
 func (o *Outcomes) local(ctx context.Context, reg *sessions.Registry, token, p string, number int64) (Outcome, error) {
 	e, release, err := reg.Inspect(ctx, token, p)
-	if errors.Is(err, sessions.ErrNotFound) || errors.Is(err, sessions.ErrExpired) {
-		// Ended or expired: only a record can still tell.
-		if out, found, rerr := o.fromRecord(ctx, token, p, number, ""); rerr != nil || found {
+	if errors.Is(err, sessions.ErrNotFound) || errors.Is(err, sessions.ErrExpired) || errors.Is(err, sessions.ErrOwnerGone) {
+		// Ended, expired or revoked: only a record can still tell.
+		if out, found, rerr := o.decide(ctx, token, p, number, ""); rerr != nil || found {
 			return out, rerr
 		}
 		return Outcome{}, err
@@ -240,7 +356,7 @@ func (o *Outcomes) local(ctx context.Context, reg *sessions.Registry, token, p s
 	case number < t.Number || t.Status == Unknown:
 		// An earlier transaction ended before the current one began, or
 		// the last commit's outcome is unknown here: a record settles it.
-		if out, found, err := o.fromRecord(ctx, token, p, number, e.Backend); err != nil || found {
+		if out, found, err := o.decide(ctx, token, p, number, e.Backend); err != nil || found {
 			return out, err
 		}
 		return Outcome{Status: Unknown}, nil
@@ -248,59 +364,58 @@ func (o *Outcomes) local(ctx context.Context, reg *sessions.Registry, token, p s
 	return Outcome{Status: t.Status}, nil
 }
 
-// gone answers for the session of an instance that is gone (or cannot be
-// reached).
+// gone answers for the session of an instance that does not answer:
+// gone, dead, paused or unreachable.
 func (o *Outcomes) gone(ctx context.Context, peers Peers, token, p string, number int64) (Outcome, error) {
-	if out, found, err := o.fromRecord(ctx, token, p, number, ""); err != nil || found {
+	if out, found, err := o.decide(ctx, token, p, number, ""); err != nil || found {
 		return out, err
 	}
 	owner := sessions.InstanceOf(token)
 	if peers == nil || owner == "" {
 		return Outcome{}, fmt.Errorf("txn: instance %q: %w", owner, sessions.ErrNotFound)
 	}
-	inst, st, err := peers.Lookup(ctx, owner)
+	_, st, err := peers.Lookup(ctx, owner)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("txn: looking up instance %s: %w", owner, err)
 	}
-	switch st {
-	case directory.Unknown:
+	if st == directory.Unknown {
 		return Outcome{}, fmt.Errorf("txn: no instance %s: %w", owner, sessions.ErrNotFound)
-	case directory.Gone:
-		id := OutcomeID(token, number)
-		for _, open := range inst.Open {
-			if open.Outcome != id {
-				continue
-			}
-			if open.Principal != p {
-				return Outcome{}, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
-			}
-			// It recorded its outcome, was open when the instance went,
-			// and has been killed (or aborted at shutdown): no record, so
-			// it did not commit, and now it never will.
-			return Outcome{Status: Aborted, FromRecord: true}, nil
-		}
 	}
-	// Dead but not yet reclaimed (its transactions may still commit), live
-	// but unreachable, or gone with a transaction that recorded nothing.
+	// No record: the transaction records no outcome (or never started,
+	// or its record expired), and nothing here can tell.
 	return Outcome{Status: Unknown}, nil
 }
 
-// fromRecord looks for the transaction's outcome record on backend, or on
-// every backend when backend is "". found is true when it settles the
-// answer: COMMITTED for the record's principal; for anyone else the
-// session does not exist.
-func (o *Outcomes) fromRecord(ctx context.Context, token, p string, number int64, backend string) (Outcome, bool, error) {
+// decide answers from the transaction's outcome record on backend, or on
+// every backend when backend is "", fencing it if it is still open. found
+// is false when there is no record. A record of another principal is
+// sessions.ErrNotFound.
+func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, backend string) (Outcome, bool, error) {
 	if o == nil {
 		return Outcome{}, false, nil
 	}
-	r, found, err := o.find(ctx, backend, OutcomeID(token, number))
+	id := OutcomeID(token, number)
+	r, on, found, err := o.find(ctx, backend, id)
 	if err != nil || !found {
 		return Outcome{}, false, err
 	}
 	if r.Principal != p {
 		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
 	}
-	return Outcome{Status: Committed, FromRecord: true, ExpireAt: r.ExpireAt}, true, nil
+	if r.State == RecordOpen {
+		var decided bool
+		if r, decided, err = o.fence(ctx, on, id); err != nil {
+			return Outcome{}, false, err
+		}
+		if !decided {
+			return Outcome{Status: Unknown}, true, nil
+		}
+	}
+	out := Outcome{Status: r.status(), FromRecord: true}
+	if out.Status == Committed {
+		out.ExpireAt = r.ExpireAt
+	}
+	return out, true, nil
 }
 
 // KillOrphans kills a dead instance's open transactions: killSessions on
@@ -311,8 +426,7 @@ func (o *Outcomes) fromRecord(ctx context.Context, token, p string, number int64
 // aborting their in-progress transactions
 // (https://www.mongodb.com/docs/manual/reference/command/killSessions/).
 // An empty list would kill every session, so none is sent for a backend
-// without listed sessions. Once it returns nil, the listed transactions
-// that recorded no outcome never will: Get answers ABORTED for them.
+// without listed sessions.
 func (o *Outcomes) KillOrphans(ctx context.Context, dead directory.Instance) error {
 	byBackend := map[string]bson.A{}
 	for _, t := range dead.Open {

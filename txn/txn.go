@@ -2,12 +2,12 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
-
 
 	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
@@ -47,6 +47,13 @@ type Config struct {
 	// outcome when neither the transaction nor its session chose; nil
 	// means they do not.
 	RecordByDefault func(backend string) bool
+	// Lease, if set, is asked before every commitTransaction is sent; an
+	// error (the instance directory cannot confirm that this instance is
+	// still alive in its peers' eyes, see directory.Directory.Lease)
+	// holds the commit back: peers may be answering that the
+	// transaction's session is gone, and it must not commit after they
+	// did. Nil always allows.
+	Lease func() error
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
@@ -161,25 +168,42 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, jo
 	if e.Options.Snapshot {
 		return 0, 0, fmt.Errorf("txn: start: %w", ErrSnapshotSession)
 	}
-	if err := m.begin(sub, merge(opts, t.defaults)); err != nil {
+	if err := m.begin(ctx, sub, merge(opts, t.defaults)); err != nil {
 		return 0, 0, err
 	}
 	return t.number, t.depth, nil
 }
 
-// begin starts the next transaction on sub with the effective options eff.
-func (m *Manager) begin(sub *subject, eff Options) error {
+// takenNumbers bounds how many fenced transaction numbers begin skips.
+const takenNumbers = 16
+
+// begin starts the next transaction on sub with the effective options
+// eff. One that records its outcome first writes its record, open; a
+// number whose record exists already was fenced by another instance
+// (answered ABORTED while this one did not answer) and is skipped.
+func (m *Manager) begin(ctx context.Context, sub *subject, eff Options) error {
 	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
 		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
+	}
+	t := sub.st
+	number, recording := t.number+1, m.recording(sub, eff)
+	for skipped := 0; recording; skipped++ {
+		err := m.cfg.Outcomes.open(ctx, sub, number)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errNumberTaken) || skipped == takenNumbers {
+			return fmt.Errorf("txn: start: %w", err)
+		}
+		number++
 	}
 	if err := sub.sess.StartTransaction(driverOptions(eff)); err != nil {
 		return fmt.Errorf("txn: start: %w", err)
 	}
-	t := sub.st
-	t.number++
+	t.number = number
 	t.status, t.depth, t.dangling = InProgress, 1, 0
-	t.options, t.started, t.outcome = eff, sub.now(), ""
-	if m.recording(sub, eff) {
+	t.options, t.started, t.outcome, t.recorded = eff, sub.now(), "", false
+	if recording {
 		t.outcome = OutcomeID(sub.token, t.number)
 	}
 	m.track(sub)
@@ -264,14 +288,18 @@ func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (
 // aborts the transaction (MongoDB's error, TransientTransactionError
 // included, is wrapped).
 func (m *Manager) recordBeforeCommit(ctx context.Context, sub *subject) error {
-	if sub.st.outcome == "" || sub.st.status != InProgress {
+	if sub.st.outcome == "" || sub.st.status != InProgress || sub.st.recorded {
 		return nil
 	}
 	if err := m.cfg.Outcomes.write(ctx, sub); err != nil {
 		n := sub.st.number
 		m.abort(ctx, sub)
+		if errors.Is(err, ErrFenced) {
+			return fmt.Errorf("txn: commit transaction %d: %w", n, err)
+		}
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
 	}
+	sub.st.recorded = true
 	return nil
 }
 
@@ -282,6 +310,14 @@ func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.
 	n := sub.st.number
 	backoff := m.cfg.InitialBackoff
 	for attempt := 1; ; attempt++ {
+		if err := m.lease(); err != nil {
+			if attempt == 1 {
+				// Nothing was sent: the transaction is as it was.
+				return fmt.Errorf("txn: commit transaction %d: %w", n, err)
+			}
+			m.end(sub, Unknown)
+			return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
+		}
 		m.commitAttempt()
 		err := sub.sess.CommitTransaction(ctx)
 		switch classifyCommit(err) {
@@ -308,6 +344,14 @@ func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.
 		m.log.Warn("txn: commit outcome unknown", sessionAttr(sub), "txn", n, "attempts", attempt, "err", err)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
 	}
+}
+
+// lease is Config.Lease's verdict.
+func (m *Manager) lease() error {
+	if m.cfg.Lease == nil {
+		return nil
+	}
+	return m.cfg.Lease()
 }
 
 func (m *Manager) commitAttempt() {
