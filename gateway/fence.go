@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/mongogate/mongogate/directory"
-	"github.com/mongogate/mongogate/sessions"
 )
 
 // fencing is what the request path needs of the directory to fence a
@@ -17,22 +15,13 @@ type fencing struct {
 	dir atomic.Pointer[directory.Directory]
 }
 
-// lease is the directory's Lease: nil until Serve registers the
-// instance, and while its heartbeats confirm it alive; an error while
-// they do not, so that it serves none of its sessions and sends no commit
-// that peers may have answered for.
-func (in *Instance) lease() error {
+// commitLease is the directory's Lease, for the transaction layer: nil
+// until Serve registers the instance, and while its heartbeats confirm it
+// alive; while they do not, commits are held back, since peers may be
+// answering for its transactions.
+func (in *Instance) commitLease() error {
 	if d := in.fence.dir.Load(); d != nil {
 		return d.Lease()
-	}
-	return nil
-}
-
-// commitLease is lease for the transaction layer, whose callers map
-// sessions' errors.
-func (in *Instance) commitLease() error {
-	if err := in.lease(); err != nil {
-		return fmt.Errorf("%w: %w", sessions.ErrUnconfirmed, err)
 	}
 	return nil
 }

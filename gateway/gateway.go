@@ -127,7 +127,6 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		Logger:          in.log.With("component", "sessions"),
 		OnExpire:        in.metrics.SessionExpired,
 		AbortTxn:        in.txn.AbortFor,
-		Lease:           in.lease,
 	})
 	if err != nil {
 		return nil, err

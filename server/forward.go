@@ -229,9 +229,10 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 		conn, err := f.route(ctx, owner)
 		if err == nil {
-			fctx, cancel := ctx, context.CancelFunc(func() {})
+			wctx, lost := f.watch(ctx, owner)
+			fctx, cancel := wctx, context.CancelFunc(func() {})
 			if answersWhenGone(info.FullMethod) {
-				fctx, cancel = context.WithTimeout(ctx, outcomeForwardTimeout)
+				fctx, cancel = context.WithTimeout(wctx, outcomeForwardTimeout)
 			}
 			out := mt.out.New().Interface()
 			err = conn.Invoke(f.outgoing(fctx, info.FullMethod), info.FullMethod, req, out)
@@ -239,13 +240,23 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 				err = status.Error(codes.Unavailable, "owner did not answer in time")
 			}
 			cancel()
-			err = f.relayed(ctx, owner, info.FullMethod, err)
+			if lerr := lost(); lerr != nil && err != nil {
+				f.cfg.Metrics.Forwarded(info.FullMethod, "OwnerLost")
+				err = lerr
+			} else {
+				err = f.relayed(ctx, owner, info.FullMethod, err)
+			}
 			if err == nil {
 				return out, nil
 			}
 		}
 		if (errors.Is(err, sessions.ErrOwnerGone) || errors.Is(err, sessions.ErrOwnerUnreachable)) && answersWhenGone(info.FullMethod) {
 			return handler(ctx, req)
+		}
+		if errors.Is(err, sessions.ErrOwnerUnreachable) && info.FullMethod == pb.TransactionService_CommitTransaction_FullMethodName {
+			// The commit may have reached the owner earlier (this call, or
+			// a lost one): its outcome is unknown, commit again.
+			return nil, fmt.Errorf("%w: %v", txn.ErrUnknownCommitResult, err)
 		}
 		// The owner's statuses pass the status guard unchanged; our own
 		// errors get their ErrorInfo there.
@@ -279,7 +290,12 @@ func (f *Forwarder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		err = f.relayStream(ctx, ss, conn, info.FullMethod, mt, req)
+		wctx, lost := f.watch(ctx, owner)
+		err = f.relayStream(wctx, ss, conn, info.FullMethod, mt, req)
+		if lerr := lost(); lerr != nil && err != nil {
+			f.cfg.Metrics.Forwarded(info.FullMethod, "OwnerLost")
+			return lerr
+		}
 		return f.relayed(ctx, owner, info.FullMethod, err)
 	}
 }
@@ -331,6 +347,59 @@ func (s *replayStream) RecvMsg(m any) error {
 	proto.Merge(dst, s.first)
 	s.first = nil
 	return nil
+}
+
+// A forwarded call that has not been answered after watchAfter watches
+// the directory every watchEvery: an owner that is paused or partitioned
+// does not answer, and nothing else would end the call before the
+// caller's deadline (a connection to a stopped process even waits for
+// gRPC's 20 s connect timeout).
+const (
+	watchAfter = 250 * time.Millisecond
+	watchEvery = 100 * time.Millisecond
+)
+
+// watch returns a context for a call forwarded to owner that is
+// cancelled once the directory no longer calls owner live, and the func
+// to call when the call has returned: it stops the watch and reports why
+// the call was cancelled (nil if it was not). The call, if the owner had
+// received it, may still run when the owner resumes; fencing sees to it
+// that it commits nothing a peer answered for (see txn.Outcomes and the
+// commit lease).
+func (f *Forwarder) watch(ctx context.Context, owner string) (context.Context, func() error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	timer := time.AfterFunc(watchAfter, func() {
+		tick := time.NewTicker(watchEvery)
+		defer tick.Stop()
+		for {
+			if _, st, err := f.cfg.Peers.Lookup(ctx, owner); err == nil && st != directory.Live {
+				sentinel := sessions.ErrOwnerUnreachable
+				if st == directory.Gone {
+					sentinel = sessions.ErrOwnerGone
+				}
+				cancel(fmt.Errorf("server: instance %s is %v, no answer: %w", owner, st, sentinel))
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return ctx, func() error {
+		timer.Stop()
+		close(stop)
+		cause := context.Cause(ctx)
+		cancel(nil)
+		if errors.Is(cause, sessions.ErrOwnerGone) || errors.Is(cause, sessions.ErrOwnerUnreachable) {
+			return cause
+		}
+		return nil
+	}
 }
 
 // route returns the connection to owner, or why there is none: the
@@ -403,8 +472,7 @@ func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context
 // (any status with mongogate's ErrorInfo) pass unchanged, as do the
 // caller's cancellation and deadline. A peer that cannot be reached may
 // be alive (paused, partitioned, its answer lost): its sessions are not
-// gone until the directory says so, so the answer is to retry, and for a
-// commit, whose request may have reached it, that its outcome is unknown.
+// gone until the directory says so, so the answer is to retry.
 func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error) error {
 	outcome := "OK"
 	defer func() { f.cfg.Metrics.Forwarded(method, outcome) }()
@@ -425,9 +493,6 @@ func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error
 	outcome = "OwnerUnreachable"
 	f.cfg.Metrics.PeerDialFailure()
 	f.log.Warn("forward: instance unreachable", "instance", owner, "err", st.Message())
-	if method == pb.TransactionService_CommitTransaction_FullMethodName {
-		return fmt.Errorf("server: instance %s unreachable during the commit: %w", owner, txn.ErrUnknownCommitResult)
-	}
 	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerUnreachable)
 }
 

@@ -22,8 +22,4 @@ var (
 	// be reached now and has not been declared gone; it may still be
 	// serving the session, so the answer is to retry.
 	ErrOwnerUnreachable = errors.New("sessions: the instance holding the session cannot be reached")
-	// ErrUnconfirmed: this instance cannot confirm that its peers still
-	// take it for alive (its directory heartbeat is overdue), so it serves
-	// none of its sessions until it can; retry.
-	ErrUnconfirmed = errors.New("sessions: this instance cannot confirm it still holds its sessions")
 )

@@ -73,12 +73,6 @@ type Config struct {
 	// closed, and when the transaction outlives TxnLifetime. Nil means
 	// there is no transaction layer, so there is nothing to abort.
 	AbortTxn func(ctx context.Context, e *Entry, cause Cause) bool
-	// Lease, if set, says whether this instance may serve its sessions
-	// now; an error (typically the instance directory's: its heartbeat is
-	// overdue, so peers may be about to declare it dead) refuses Create
-	// and the acquisition of this instance's sessions with an error that
-	// wraps ErrUnconfirmed and it. Nil always allows.
-	Lease func() error
 }
 
 func (c *Config) setDefaults() error {
@@ -227,17 +221,6 @@ func (r *Registry) owns(token string) bool {
 	return len(token) > len(id) && token[len(id)] == '.' && token[:len(id)] == id
 }
 
-// lease is Config.Lease's verdict.
-func (r *Registry) lease() error {
-	if r.cfg.Lease == nil {
-		return nil
-	}
-	if err := r.cfg.Lease(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnconfirmed, err)
-	}
-	return nil
-}
-
 // Now reads the registry's clock, the one Entry.Now reads.
 func (r *Registry) Now() time.Time { return r.cfg.Now() }
 
@@ -289,9 +272,6 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
-	if err := r.lease(); err != nil {
-		return nil, err
-	}
 	if r.active.Add(1) > int64(r.cfg.MaxSessions) {
 		r.active.Add(-1)
 		return nil, fmt.Errorf("%w: %d sessions in total", ErrLimit, r.cfg.MaxSessions)
@@ -339,7 +319,7 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		sh.mu.Unlock()
 		r.active.Add(-1)
 		r.principalDone(principal)
-		return nil, fmt.Errorf("%w: the instance was renamed", ErrUnconfirmed)
+		return nil, fmt.Errorf("%w: the instance was renamed meanwhile", ErrClosed)
 	}
 	sh.live[token] = e
 	sh.push(e, at)
@@ -522,13 +502,6 @@ func (r *Registry) acquire(ctx context.Context, token, principal string, touch b
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
-	}
-	if r.owns(token) {
-		// A token of another (or an earlier) id is only ever refused, so
-		// it needs no lease.
-		if err := r.lease(); err != nil {
-			return nil, nil, err
-		}
 	}
 	sh, _ := r.shardOf(token)
 	e, err := r.hold(ctx, sh, token, principal)

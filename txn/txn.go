@@ -50,9 +50,10 @@ type Config struct {
 	// Lease, if set, is asked before every commitTransaction is sent; an
 	// error (the instance directory cannot confirm that this instance is
 	// still alive in its peers' eyes, see directory.Directory.Lease)
-	// holds the commit back: peers may be answering that the
-	// transaction's session is gone, and it must not commit after they
-	// did. Nil always allows.
+	// holds the commit back, and Commit fails with ErrUnknownCommitResult
+	// (commit again): peers may be answering that the transaction's
+	// session is gone, and it must not commit after they did. Nil always
+	// allows.
 	Lease func() error
 }
 
@@ -311,12 +312,13 @@ func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.
 	backoff := m.cfg.InitialBackoff
 	for attempt := 1; ; attempt++ {
 		if err := m.lease(); err != nil {
-			if attempt == 1 {
-				// Nothing was sent: the transaction is as it was.
-				return fmt.Errorf("txn: commit transaction %d: %w", n, err)
+			// Committing again once the lease is back is the way on, as
+			// for an unknown outcome; for the first attempt nothing was
+			// sent, so the transaction stays as it was.
+			if attempt > 1 {
+				m.end(sub, Unknown)
 			}
-			m.end(sub, Unknown)
-			return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
+			return fmt.Errorf("txn: commit transaction %d held back: %w: %w", n, ErrUnknownCommitResult, err)
 		}
 		m.commitAttempt()
 		err := sub.sess.CommitTransaction(ctx)
