@@ -306,9 +306,11 @@ func (o *Outcomes) fence(ctx context.Context, backend, id string) (r Record, dec
 // Outcome is how a transaction stands, as GetTransactionOutcome answers.
 type Outcome struct {
 	Status Status
-	// FromRecord: the answer rests on the outcome record (COMMITTED), or
-	// on its absence once the transaction can no longer commit (ABORTED),
-	// rather than on the live owner's state.
+	// FromRecord: the answer rests on the transaction's outcome record
+	// rather than on the live owner's state: COMMITTED or ABORTED as the
+	// record says, or UNKNOWN while the record cannot be decided yet (the
+	// transaction has not ended; ask again). UNKNOWN without it means
+	// there is no record to ask.
 	FromRecord bool
 	// ExpireAt is when the record goes, for a COMMITTED from a record.
 	ExpireAt time.Time
@@ -408,7 +410,8 @@ func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, ba
 			return Outcome{}, false, err
 		}
 		if !decided {
-			return Outcome{Status: Unknown}, true, nil
+			// The record is there, so the answer will come: ask again.
+			return Outcome{Status: Unknown, FromRecord: true}, true, nil
 		}
 	}
 	out := Outcome{Status: r.status(), FromRecord: true}

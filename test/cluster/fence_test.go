@@ -177,7 +177,6 @@ func testPausedOwnerFenced(t *testing.T, record bool) {
 	}
 }
 
-
 // waitStopped waits until every thread of process pid is stopped
 // (SIGSTOP is delivered asynchronously).
 func waitStopped(t *testing.T, pid int) {
