@@ -231,7 +231,7 @@ func (o *Outcomes) open(ctx context.Context, sub *subject, number int64) error {
 		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
 	}
 	now := sub.now()
-	_, err := coll.InsertOne(context.WithoutCancel(ctx), Record{
+	_, err := coll.InsertOne(ctx, Record{
 		ID: OutcomeID(sub.token, number), Principal: sub.principal, Number: number, State: RecordOpen,
 		Written: now, ExpireAt: now.Add(o.retention),
 	})

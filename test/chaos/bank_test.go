@@ -259,6 +259,7 @@ func (b *bank) sum(ctx context.Context) (sum int64, n int, err error) {
 // inject injects one fault at a time, at random, until the deadline.
 func (b *bank) inject(t *testing.T, until time.Time) {
 	rng := rand.New(rand.NewPCG(uint64(b.seed), 0xfa017))
+	began := time.Now()
 	type fault struct {
 		name   string
 		weight int
@@ -312,7 +313,7 @@ func (b *bank) inject(t *testing.T, until time.Time) {
 			w -= f.weight
 		}
 		i := rng.IntN(instances)
-		t.Logf("fault at +%v: %s (instance %d)", time.Until(until).Round(time.Second)*-1, f.name, i)
+		t.Logf("fault at +%v: %s (instance %d)", time.Since(began).Round(100*time.Millisecond), f.name, i)
 		f.do(i)
 		b.mu.Lock()
 		b.faults[f.name]++
@@ -465,6 +466,11 @@ func (b *bank) check(t *testing.T) {
 	}
 	t.Logf("seed %d; transfers by client kind:\n| client | transfers | acknowledged | not committed | unknown → committed | unknown → aborted | unresolved |\n%s\nfaults injected: %s\n%d snapshot reads; %d transfer documents; anomalies: %d",
 		b.seed, strings.Join(lines, "\n"), strings.Join(faults, ", "), b.snapshots, len(docs), len(bad))
+	if *verbose {
+		for _, tr := range b.transfers {
+			t.Logf("history of %s (%s, %s → %s, %d): %v\n  %s", tr.id, tr.kind, tr.from, tr.to, tr.amount, tr.verdict, strings.Join(tr.history, "\n  "))
+		}
+	}
 	if len(bad) == 0 {
 		return
 	}

@@ -27,6 +27,7 @@ import (
 var (
 	duration = flag.Duration("chaos-duration", 40*time.Second, "how long clients move money while faults are injected")
 	seed     = flag.Int64("chaos-seed", 0, "seed of the fault schedule and the clients' choices; 0 picks one (printed)")
+	verbose  = flag.Bool("chaos-histories", false, "log every transfer's history, not only the offending ones")
 )
 
 var bins proctest.Binaries

@@ -34,6 +34,7 @@ func (b *bank) goTransfer(_ *rand.Rand, tr *transfer) {
 	if err != nil {
 		tr.logf("StartSession: %v", err)
 		tr.verdict = notCommitted
+		time.Sleep(100 * time.Millisecond)
 		return
 	}
 	defer func() {
@@ -134,6 +135,7 @@ func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
 	if err != nil {
 		tr.logf("StartSession: %v", err)
 		tr.verdict = notCommitted
+		time.Sleep(100 * time.Millisecond)
 		return
 	}
 	token := start.GetSession().GetToken()
@@ -231,6 +233,7 @@ func (b *bank) runTransfer(_ *rand.Rand, tr *transfer) {
 	if err != nil {
 		tr.logf("StartSession: %v", err)
 		tr.verdict = notCommitted
+		time.Sleep(100 * time.Millisecond)
 		return
 	}
 	token := start.GetSession().GetToken()
