@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mongogate/mongogate/directory"
+	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 )
 
@@ -219,8 +220,8 @@ func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, on s
 }
 
 // errNumberTaken: the record of a transaction number exists before the
-// transaction starts: an instance fenced the number (answered ABORTED for
-// it) while the owner did not answer.
+// transaction starts: an earlier start wrote it and then failed (and
+// another instance may have fenced it since).
 var errNumberTaken = errors.New("txn: outcome record exists")
 
 // open writes the open record of transaction number of sub's session,
@@ -245,8 +246,10 @@ func (o *Outcomes) open(ctx context.Context, sub *subject, number int64) error {
 }
 
 // write marks sub's outcome record committed inside its transaction,
-// just before the commit. A record that is no longer open was fenced:
-// ErrFenced.
+// just before the commit. A record that is no longer open, or that was
+// changed since the transaction's snapshot (WriteConflict: nothing but a
+// fence writes it meanwhile), was fenced: ErrFenced, wrapping MongoDB's
+// error if there is one.
 func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 	coll := o.Collection(sub.backend)
 	if coll == nil {
@@ -256,6 +259,9 @@ func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 	res, err := coll.UpdateOne(mongo.NewSessionContext(ctx, sub.sess),
 		bson.D{{Key: "_id", Value: sub.st.outcome}, {Key: "s", Value: RecordOpen}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordCommitted}, {Key: "at", Value: now}, {Key: "expireAt", Value: now.Add(o.retention)}}}})
+	if drivererr.HasCode(err, drivererr.CodeWriteConflict) {
+		return fmt.Errorf("txn: transaction %d: %w: %w", sub.st.number, ErrFenced, err)
+	}
 	if err != nil {
 		return fmt.Errorf("txn: writing the outcome record: %w", err)
 	}

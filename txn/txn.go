@@ -179,9 +179,9 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, jo
 const takenNumbers = 16
 
 // begin starts the next transaction on sub with the effective options
-// eff. One that records its outcome first writes its record, open; a
-// number whose record exists already was fenced by another instance
-// (answered ABORTED while this one did not answer) and is skipped.
+// eff. One that records its outcome first writes its record, open, so
+// that from then on another instance can fence it; a number whose record
+// exists already (an earlier start wrote it, then failed) is skipped.
 func (m *Manager) begin(ctx context.Context, sub *subject, eff Options) error {
 	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
 		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
