@@ -36,6 +36,8 @@ const (
 	// bounded run sees many deaths and pauses; peers declare an instance
 	// dead after three.
 	heartbeat = 500 * time.Millisecond
+	// callTimeout bounds each call of the Go client.
+	callTimeout = 1500 * time.Millisecond
 	// workers per client kind.
 	workers = 4
 	// resolveFor bounds the wait for GetTransactionOutcome to settle an
@@ -135,7 +137,10 @@ func startBank(t *testing.T, seed int64) *bank {
 		b.start(t, i)
 	}
 	b.lb = proctest.Nginx(t, b.addrs[:])
-	gc, err := mongogate.New(b.lb)
+	// Each call of the Go client gives up after callTimeout, so that a
+	// commit sent to a paused owner times out while the owner still holds
+	// it, and is resolved (fenced) before the owner resumes and reads it.
+	gc, err := mongogate.New(b.lb, mongogate.WithDefaultTimeout(callTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}
