@@ -7,7 +7,9 @@
 // snapshot and at the end, every acknowledged transfer is there exactly
 // once, every transfer a client was told did not commit is absent, every
 // unknown outcome is resolved by GetTransactionOutcome and matches the
-// data, and no account goes negative.
+// data, and no account goes negative. It always runs on cmd/emulator
+// (MONGOGATE_TEST_URI is not used): it sets the emulator's transaction
+// lifetime and fail points, and its data is thrown away.
 //
 //	go test ./test/chaos/                              # bounded, for CI
 //	go test ./test/chaos/ -chaos-duration=10m -timeout=20m
