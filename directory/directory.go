@@ -72,6 +72,14 @@ type Config struct {
 	// Open, if set, lists the transactions this instance has open; each
 	// heartbeat carries the list.
 	Open func() []OpenTxn
+	// Fenced, if set, is called when this instance finds that its peers
+	// declared it dead (its entry was claimed or tombstoned while its
+	// heartbeats did not arrive): its open transactions may have been
+	// killed and its peers answer that its sessions are gone, so it must
+	// stop serving every session it holds before it returns. It returns
+	// the new id to register under; the old one stays a tombstone. Nil
+	// registers again under the same id.
+	Fenced func(ctx context.Context, old string) (id string)
 	// Reclaim, if set, kills a dead instance's open transactions. The
 	// directory calls it on exactly one survivor (the one whose claim on
 	// the entry succeeded); the entry becomes a tombstone only once it
@@ -145,6 +153,15 @@ type Directory struct {
 	mu         sync.Mutex
 	entries    map[string]cached
 	registered bool
+	// id is the instance id registered under: Config.InstanceID, until
+	// Fenced gives another.
+	id string
+	// confirmed is when the last heartbeat (or registration) that found
+	// the entry ours was sent, on the local monotonic clock; zero before
+	// the first. lease is how long it confirms the instance alive.
+	confirmed time.Time
+	lease     time.Duration
+	fenced    bool
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -167,6 +184,46 @@ func (d *Directory) status(c cached) Status {
 		return Dead
 	}
 	return Live
+}
+
+// ID is the id the instance is registered under: Config.InstanceID, or
+// the one Config.Fenced gave it.
+func (d *Directory) ID() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.id
+}
+
+// Lease reports whether this instance may act as the owner of its
+// sessions now: nil while a heartbeat that found its entry live was sent
+// less than StaleAfter − Interval/2 ago (no peer can have claimed it
+// yet), or before its first registration (no peer knows of its sessions);
+// ErrUnconfirmed otherwise, until a heartbeat succeeds again or, if its
+// peers declared it dead meanwhile, until Config.Fenced has revoked its
+// sessions and it has registered under its new id. Callers check it
+// before anything a peer's "gone" answer must be able to rule out, such
+// as sending a commit.
+func (d *Directory) Lease() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.fenced:
+		return fmt.Errorf("%w: declared dead by its peers, registering again", ErrUnconfirmed)
+	case d.confirmed.IsZero():
+		return nil
+	case time.Since(d.confirmed) >= d.lease:
+		return fmt.Errorf("%w: last confirmed %v ago", ErrUnconfirmed, time.Since(d.confirmed).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// confirm records that a write sent at sent found the entry ours.
+func (d *Directory) confirm(sent time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sent.After(d.confirmed) {
+		d.confirmed = sent
+	}
 }
 
 // New checks cfg; Start registers the instance.
@@ -194,11 +251,21 @@ func New(cfg Config) (*Directory, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Directory{
-		cfg: cfg, coll: cfg.Collection, log: log,
+		cfg: cfg, coll: cfg.Collection, log: log, id: cfg.InstanceID,
+		// Peers reclaim an entry whose heartbeat is StaleAfter old by
+		// MongoDB's clock, stamped when the write was applied, which is
+		// after it was sent: a lease shorter than StaleAfter, counted from
+		// the send, ends before any peer can claim the entry. Half an
+		// interval covers clock rate differences.
+		lease:   cfg.StaleAfter - cfg.Interval/2,
 		entries: map[string]cached{},
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
+
+// ErrUnconfirmed: this instance cannot tell that it is still alive in
+// its peers' eyes (see Directory.Lease).
+var ErrUnconfirmed = errors.New("directory: this instance's registration is not confirmed by a recent heartbeat")
 
 // ErrInstanceIDInUse: another live instance heartbeats under this id.
 var ErrInstanceIDInUse = errors.New("directory: instance id in use by a live instance")
@@ -233,13 +300,14 @@ func (d *Directory) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("directory: TTL index: %w", err)
 	}
-	prev, found, err := d.fetch(ctx, d.cfg.InstanceID)
+	id := d.ID()
+	prev, found, err := d.fetch(ctx, id)
 	if err != nil {
 		return err
 	}
 	if found && prev.State == stateLive {
 		if d.status(cached{inst: prev, at: time.Now()}) == Live {
-			return fmt.Errorf("%w: %s", ErrInstanceIDInUse, d.cfg.InstanceID)
+			return fmt.Errorf("%w: %s", ErrInstanceIDInUse, id)
 		}
 		// Our own earlier life died: its transactions are ours to kill,
 		// unless a survivor is at it.
@@ -247,7 +315,8 @@ func (d *Directory) register(ctx context.Context) error {
 			return fmt.Errorf("directory: reclaiming this id's earlier life: %w", err)
 		}
 	}
-	_, err = d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, bson.D{
+	sent := time.Now()
+	_, err = d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "addr", Value: d.cfg.Address},
 			{Key: "started", Value: time.Now()},
@@ -262,8 +331,9 @@ func (d *Directory) register(ctx context.Context) error {
 		return fmt.Errorf("directory: register: %w", err)
 	}
 	d.mu.Lock()
-	d.registered = true
+	d.registered, d.fenced = true, false
 	d.mu.Unlock()
+	d.confirm(sent)
 	return nil
 }
 
@@ -296,7 +366,7 @@ func (d *Directory) Leave(ctx context.Context, open []OpenTxn) error {
 	if open == nil {
 		open = []OpenTxn{}
 	}
-	_, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}}, d.tombstone(open))
+	_, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID()}}, d.tombstone(open))
 	if err != nil {
 		return fmt.Errorf("directory: leaving: %w", err)
 	}
@@ -359,7 +429,12 @@ func (d *Directory) heartbeat(ctx context.Context) {
 		}
 		return
 	}
-	res, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.cfg.InstanceID}, {Key: "state", Value: stateLive}}, bson.D{
+	// A claimed entry is no longer ours: the claimer is killing our open
+	// transactions, and its tombstone will say our sessions are gone.
+	sent := time.Now()
+	res, err := d.coll.UpdateOne(ctx, bson.D{
+		{Key: "_id", Value: d.ID()}, {Key: "state", Value: stateLive}, {Key: "claim", Value: bson.D{{Key: "$exists", Value: false}}},
+	}, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "addr", Value: d.cfg.Address}, {Key: "open", Value: d.open()}}},
 		{Key: "$inc", Value: bson.D{{Key: "seq", Value: int64(1)}}},
 		{Key: "$currentDate", Value: bson.D{{Key: "heartbeat", Value: true}}},
@@ -369,16 +444,35 @@ func (d *Directory) heartbeat(ctx context.Context) {
 		return
 	}
 	if res.MatchedCount == 0 {
-		// A survivor took us for dead (heartbeats failed for StaleAfter)
-		// and killed our open transactions; they will fail as aborted.
-		// Come back to life so that our sessions stay reachable.
-		d.log.Error("directory: this instance was declared dead by its peers; its open transactions were killed. Registering again.")
-		d.mu.Lock()
-		d.registered = false
-		d.mu.Unlock()
-		if err := d.register(ctx); err != nil {
-			d.log.Warn("directory: registering again failed", "err", err)
-		}
+		d.fence(ctx)
+		return
+	}
+	d.confirm(sent)
+}
+
+// fence handles this instance's discovery that its peers declared it
+// dead (its heartbeats failed for StaleAfter, or it was paused): a
+// survivor killed its listed transactions, and peers answer that its
+// sessions are gone. Config.Fenced stops serving them; the instance then
+// registers under the new id it gives, so that it can serve new
+// sessions.
+func (d *Directory) fence(ctx context.Context) {
+	d.mu.Lock()
+	d.registered, d.fenced = false, true
+	old := d.id
+	d.mu.Unlock()
+	id := old
+	if d.cfg.Fenced != nil {
+		d.log.Error("directory: this instance was declared dead by its peers; it stops serving its sessions and registers under a new id", "instance", old)
+		id = d.cfg.Fenced(context.WithoutCancel(ctx), old)
+	} else {
+		d.log.Error("directory: this instance was declared dead by its peers; its open transactions were killed. Registering again.", "instance", old)
+	}
+	d.mu.Lock()
+	d.id = id
+	d.mu.Unlock()
+	if err := d.register(ctx); err != nil {
+		d.log.Warn("directory: registering again failed; retrying with each heartbeat", "instance", id, "err", err)
 	}
 }
 
@@ -466,7 +560,7 @@ func (d *Directory) reclaimDead(ctx context.Context) {
 	d.mu.Lock()
 	var dead []Instance
 	for id, c := range d.entries {
-		if id != d.cfg.InstanceID && d.status(c) == Dead {
+		if id != d.id && d.status(c) == Dead {
 			dead = append(dead, c.inst)
 		}
 	}
@@ -496,7 +590,7 @@ func (d *Directory) claimAndReclaim(ctx context.Context, id string) error {
 		}},
 	}
 	update := bson.D{
-		{Key: "$set", Value: bson.D{{Key: "claim.by", Value: d.cfg.InstanceID}}},
+		{Key: "$set", Value: bson.D{{Key: "claim.by", Value: d.ID()}}},
 		{Key: "$currentDate", Value: bson.D{{Key: "claim.at", Value: true}}},
 	}
 	var inst Instance
@@ -521,7 +615,7 @@ func (d *Directory) reclaim(ctx context.Context, inst Instance) error {
 	}
 	// Only while our claim holds: the instance may have come back (and
 	// dropped the claim) meanwhile.
-	filter := bson.D{{Key: "_id", Value: inst.ID}, {Key: "state", Value: stateLive}, {Key: "claim.by", Value: d.cfg.InstanceID}}
+	filter := bson.D{{Key: "_id", Value: inst.ID}, {Key: "state", Value: stateLive}, {Key: "claim.by", Value: d.ID()}}
 	if _, err := d.coll.UpdateOne(ctx, filter, d.tombstone(inst.Open)); err != nil {
 		return fmt.Errorf("tombstone: %w", err)
 	}

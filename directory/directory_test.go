@@ -305,3 +305,79 @@ func TestReclaimRetried(t *testing.T) {
 		t.Errorf("b tried %d more times after it died", n-tried)
 	}
 }
+
+// An instance whose entry a peer claimed or tombstoned while it did not
+// heartbeat (paused, cut off) learns it at its next heartbeat: it calls
+// Fenced, which stops serving its sessions, and registers under the id
+// Fenced returns. Until it has, its Lease is refused.
+func TestFencedRegistersAgain(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		update bson.D
+	}{
+		{"tombstoned", bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: stateGone}}}}},
+		{"claimed", bson.D{{Key: "$set", Value: bson.D{{Key: "claim.by", Value: "b"}}}, {Key: "$currentDate", Value: bson.D{{Key: "claim.at", Value: true}}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			coll := mustCollection(t)
+			fenced := make(chan string, 1)
+			release := make(chan struct{})
+			var a *Directory
+			a = mustStart(t, coll, "a", Config{Fenced: func(_ context.Context, old string) string {
+				if err := a.Lease(); !errors.Is(err, ErrUnconfirmed) {
+					t.Errorf("Lease while fenced: %v, want ErrUnconfirmed", err)
+				}
+				fenced <- old
+				<-release
+				return "a-2"
+			}})
+			if err := a.Lease(); err != nil {
+				t.Fatalf("Lease of a registered instance: %v", err)
+			}
+			if _, err := coll.UpdateOne(context.Background(), bson.D{{Key: "_id", Value: "a"}}, tt.update); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case old := <-fenced:
+				if old != "a" {
+					t.Errorf("Fenced(%q), want a", old)
+				}
+			case <-time.After(5 * testInterval):
+				t.Fatal("Fenced not called within a few heartbeats")
+			}
+			close(release)
+			testkit.WaitFor(t, 5*testInterval, "a-2 registered", func() error {
+				n, err := coll.CountDocuments(context.Background(), bson.D{{Key: "_id", Value: "a-2"}, {Key: "state", Value: stateLive}})
+				if err != nil || n != 1 {
+					return fmt.Errorf("%d live entries, %v", n, err)
+				}
+				return nil
+			})
+			testkit.WaitFor(t, 5*testInterval, "the lease back under the new id", func() error { return a.Lease() })
+			if a.ID() != "a-2" {
+				t.Errorf("ID %q after Fenced, want a-2", a.ID())
+			}
+		})
+	}
+}
+
+// The lease ends StaleAfter − Interval/2 after the last heartbeat that
+// went through, before any peer may claim the entry.
+func TestLeaseEnds(t *testing.T) {
+	coll := mustCollection(t)
+	a := mustStart(t, coll, "a", Config{})
+	if err := a.Lease(); err != nil {
+		t.Fatalf("Lease: %v", err)
+	}
+	a.kill()
+	stopped := time.Now()
+	testkit.WaitFor(t, 2*a.cfg.StaleAfter, "the lease ending", func() error {
+		if err := a.Lease(); !errors.Is(err, ErrUnconfirmed) {
+			return fmt.Errorf("Lease %v", err)
+		}
+		return nil
+	})
+	if took := time.Since(stopped); took >= a.cfg.StaleAfter {
+		t.Errorf("the lease ended %v after the last heartbeat, want before StaleAfter (%v)", took, a.cfg.StaleAfter)
+	}
+}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -53,8 +52,9 @@ type Instance struct {
 	reg     *sessions.Registry
 	txn     *txn.Manager
 	health  *health.Server
-	// outcomes are the backends' outcome record collections, by name.
-	outcomes map[string]*mongo.Collection
+	// outcomes keeps the backends' outcome records.
+	outcomes *txn.Outcomes
+	fence    fencing
 	cancel   context.CancelFunc       // stops the health probe
 	tracer   *sdktrace.TracerProvider // started from Files.OTLPEndpoint
 
@@ -100,19 +100,21 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 	// The transaction layer is the only writer of transaction state: the
 	// registry asks it to abort on expiry, EndSession and shutdown, and it
 	// reports every outcome, whoever caused it.
-	outcomes := in.outcomeCollections(ctx)
+	if in.outcomes, err = in.newOutcomes(ctx); err != nil {
+		return nil, err
+	}
 	in.txn, err = txn.New(txn.Config{
 		CommitRetryLimit: cfg.CommitRetryLimit,
 		RunTimeout:       cfg.RunTimeout,
 		Logger:           in.log.With("component", "txn"),
 		OnCommitAttempt:  in.metrics.CommitAttempt,
 		OnOutcome:        in.metrics.TransactionFinished,
-		Outcomes:         func(b string) *mongo.Collection { return outcomes[b] },
+		Lease:            in.commitLease,
+		Outcomes:         in.outcomes,
 		RecordByDefault: func(name string) bool {
 			b := in.backend.Get(name)
 			return b != nil && b.RecordOutcome
 		},
-		OutcomeRetention: cfg.OutcomeRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -135,7 +137,6 @@ func New(ctx context.Context, cfg Config) (_ *Instance, err error) {
 		return nil, err
 	}
 	in.metrics.SetActiveSessions(func() int { return int(in.reg.Stats().Active) })
-	in.outcomes = outcomes
 	return in, nil
 }
 
@@ -174,8 +175,15 @@ func (in *Instance) connect(ctx context.Context) error {
 	return err
 }
 
-// ID is the instance's id, the prefix of its session tokens.
-func (in *Instance) ID() string { return in.id }
+// ID is the instance's id, the prefix of its new session tokens: the
+// configured one, until its peers declare it dead and it renames itself
+// (see fenced).
+func (in *Instance) ID() string {
+	if in.reg != nil {
+		return in.reg.InstanceID()
+	}
+	return in.id
+}
 
 // Metrics serves the instance's Prometheus metrics.
 func (in *Instance) Metrics() http.Handler { return in.metrics }

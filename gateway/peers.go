@@ -3,10 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
@@ -20,7 +17,7 @@ import (
 
 // startDirectory registers this instance in the default backend's
 // directory collection. Its heartbeats list the open transactions, and it
-// kills a dead instance's (see reclaim).
+// kills a dead instance's (txn.Outcomes.KillOrphans).
 func (in *Instance) startDirectory(ctx context.Context) error {
 	db, coll, _ := splitNamespace(in.cfg.DirectoryCollection)
 	dir, err := directory.New(directory.Config{
@@ -30,8 +27,9 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 		Interval:     in.cfg.HeartbeatInterval,
 		TombstoneTTL: in.cfg.OutcomeRetention,
 		Open:         in.openTransactions,
+		Fenced:       in.fenced,
 		Reclaim: func(ctx context.Context, dead directory.Instance) error {
-			if err := in.reclaim(ctx, dead); err != nil {
+			if err := in.outcomes.KillOrphans(ctx, dead); err != nil {
 				return err
 			}
 			in.metrics.InstanceReclaimed()
@@ -46,6 +44,7 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 		return err
 	}
 	in.dir = dir
+	in.fence.dir.Store(dir)
 	in.metrics.SetDirectory(func() map[string]int {
 		out := map[string]int{}
 		for st, n := range dir.Counts() {
@@ -79,35 +78,6 @@ func (in *Instance) openTransactions() []directory.OpenTxn {
 		out = append(out, directory.OpenTxn{Backend: o.Backend, LSID: o.LSID, Outcome: o.Outcome, Principal: o.Principal})
 	}
 	return out
-}
-
-// reclaim kills a dead instance's open transactions: killSessions on each
-// backend for the logical sessions its last heartbeat listed, which aborts
-// their transactions and releases their locks at once, rather than at
-// MongoDB's transaction lifetime limit. MongoDB documents killSessions as
-// killing "all operations associated with the specified sessions" and
-// aborting their in-progress transactions
-// (https://www.mongodb.com/docs/manual/reference/command/killSessions/).
-// An empty list would kill every session, so none is sent for a backend
-// without listed sessions.
-func (in *Instance) reclaim(ctx context.Context, dead directory.Instance) error {
-	byBackend := map[string]bson.A{}
-	for _, o := range dead.Open {
-		byBackend[o.Backend] = append(byBackend[o.Backend], bson.D{{Key: "id", Value: o.LSID}})
-	}
-	var errs []error
-	for name, lsids := range byBackend {
-		b := in.backend.Get(name)
-		if b == nil {
-			errs = append(errs, fmt.Errorf("instance %s had transactions on backend %q, which this instance does not have", dead.ID, name))
-			continue
-		}
-		if err := b.Client.Database("admin").RunCommand(ctx, bson.D{{Key: "killSessions", Value: lsids}}).Err(); err != nil {
-			errs = append(errs, fmt.Errorf("killSessions on backend %q: %w", name, err))
-		}
-	}
-	in.log.Info("mongogate: killed a dead instance's open transactions", "instance", dead.ID, "transactions", len(dead.Open), "failed", len(errs))
-	return errors.Join(errs...)
 }
 
 // peerDialOptions connect to other instances: plaintext, or TLS when this

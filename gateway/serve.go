@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -24,7 +22,6 @@ import (
 	"github.com/mongogate/mongogate/backend"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/server"
-	"github.com/mongogate/mongogate/txn"
 )
 
 // grpcServer builds the gRPC server: the three services behind the
@@ -32,7 +29,7 @@ import (
 func (in *Instance) grpcServer() (*grpc.Server, error) {
 	srv, err := server.New(server.Config{
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
-		Address: in.advert, Peers: in.dir, Outcomes: func(b string) *mongo.Collection { return in.outcomes[b] },
+		Address: in.advert, Peers: in.dir, Outcomes: in.outcomes,
 		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection},
 		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
@@ -127,27 +124,6 @@ func (in *Instance) MetricsAddr() string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.metricsAddr
-}
-
-// outcomeCollections are the backends' outcome record collections. Each
-// gets its TTL index in the background: records are written and read
-// without it, only their expiry needs it, so a backend that cannot be
-// reached at start delays nothing (the failure is logged).
-func (in *Instance) outcomeCollections(ctx context.Context) map[string]*mongo.Collection {
-	db, coll, _ := splitNamespace(in.cfg.OutcomeCollection)
-	out := map[string]*mongo.Collection{}
-	for _, b := range in.backend.All() {
-		c := b.Client.Database(db).Collection(coll)
-		out[b.Name] = c
-		go func() {
-			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := txn.EnsureOutcomeIndex(ictx, c); err != nil {
-				in.log.Warn("mongogate: outcome records' TTL index not created; records will not expire", "backend", b.Name, "err", err)
-			}
-		}()
-	}
-	return out
 }
 
 // registerReflection serves reflection from the descriptor set that keeps

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -26,6 +27,7 @@ import (
 	"github.com/mongogate/mongogate/directory"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
+	"github.com/mongogate/mongogate/txn"
 )
 
 // Metadata of a forwarded call, one key so that every call pays one
@@ -86,6 +88,8 @@ type Forwarder struct {
 	cfg     ForwardConfig
 	log     *slog.Logger
 	methods map[string]methodTypes
+	// self is this instance's id: ForwardConfig.Self until SetSelf.
+	self atomic.Pointer[string]
 
 	mu     sync.Mutex
 	peers  map[string]*peerConn // by instance id
@@ -118,8 +122,17 @@ func NewForwarder(cfg ForwardConfig) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forwarder{cfg: cfg, log: log, methods: methods, peers: map[string]*peerConn{}}, nil
+	f := &Forwarder{cfg: cfg, log: log, methods: methods, peers: map[string]*peerConn{}}
+	f.self.Store(&cfg.Self)
+	return f, nil
 }
+
+// SetSelf renames this instance: tokens of its old id are then another
+// instance's, routed through the directory like any other, which says
+// the old id is gone.
+func (f *Forwarder) SetSelf(id string) { f.self.Store(&id) }
+
+func (f *Forwarder) selfID() string { return *f.self.Load() }
 
 // serviceMethods maps each full method name of mongogate's services to
 // its message types.
@@ -175,21 +188,29 @@ func (f *Forwarder) ownerOf(ctx context.Context, req any) (string, error) {
 		return "", nil
 	}
 	owner := sessions.InstanceOf(tr.GetSessionToken())
-	if owner == "" || owner == f.cfg.Self {
+	self := f.selfID()
+	if owner == "" || owner == self {
 		return "", nil
 	}
 	if from := forwardedFrom(ctx); from != "" {
 		return "", fmt.Errorf("server: a call marked as forwarded by %q for a session of instance %s reached instance %s: %w",
-			from, owner, f.cfg.Self, sessions.ErrOwnerGone)
+			from, owner, self, sessions.ErrOwnerGone)
 	}
 	return owner, nil
 }
 
 // answersWhenGone: the methods this instance answers itself when the
-// session's owner is gone.
+// session's owner is gone or cannot be reached: GetTransactionOutcome,
+// whose answers from the outcome records hold whether the owner lives or
+// not (txn.Outcomes).
 func answersWhenGone(method string) bool {
 	return method == pb.TransactionService_GetTransactionOutcome_FullMethodName
 }
+
+// outcomeForwardTimeout bounds asking a session's owner for a
+// transaction's outcome: an owner that does not answer by then (paused,
+// partitioned) is answered for from the records.
+const outcomeForwardTimeout = 2 * time.Second
 
 // UnaryServerInterceptor forwards unary calls on other instances'
 // sessions.
@@ -208,15 +229,34 @@ func (f *Forwarder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 		conn, err := f.route(ctx, owner)
 		if err == nil {
+			wctx, lost := f.watch(ctx, owner)
+			fctx, cancel := wctx, context.CancelFunc(func() {})
+			if answersWhenGone(info.FullMethod) {
+				fctx, cancel = context.WithTimeout(wctx, outcomeForwardTimeout)
+			}
 			out := mt.out.New().Interface()
-			err = conn.Invoke(f.outgoing(ctx, info.FullMethod), info.FullMethod, req, out)
-			err = f.relayed(ctx, owner, info.FullMethod, err)
+			err = conn.Invoke(f.outgoing(fctx, info.FullMethod), info.FullMethod, req, out)
+			if err != nil && fctx.Err() != nil && ctx.Err() == nil {
+				err = status.Error(codes.Unavailable, "owner did not answer in time")
+			}
+			cancel()
+			if lerr := lost(); lerr != nil && err != nil {
+				f.cfg.Metrics.Forwarded(info.FullMethod, "OwnerLost")
+				err = lerr
+			} else {
+				err = f.relayed(ctx, owner, info.FullMethod, err)
+			}
 			if err == nil {
 				return out, nil
 			}
 		}
-		if errors.Is(err, sessions.ErrOwnerGone) && answersWhenGone(info.FullMethod) {
+		if (errors.Is(err, sessions.ErrOwnerGone) || errors.Is(err, sessions.ErrOwnerUnreachable)) && answersWhenGone(info.FullMethod) {
 			return handler(ctx, req)
+		}
+		if errors.Is(err, sessions.ErrOwnerUnreachable) && info.FullMethod == pb.TransactionService_CommitTransaction_FullMethodName {
+			// The commit may have reached the owner earlier (this call, or
+			// a lost one): its outcome is unknown, commit again.
+			return nil, fmt.Errorf("%w: %v", txn.ErrUnknownCommitResult, err)
 		}
 		// The owner's statuses pass the status guard unchanged; our own
 		// errors get their ErrorInfo there.
@@ -250,7 +290,12 @@ func (f *Forwarder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		err = f.relayStream(ctx, ss, conn, info.FullMethod, mt, req)
+		wctx, lost := f.watch(ctx, owner)
+		err = f.relayStream(wctx, ss, conn, info.FullMethod, mt, req)
+		if lerr := lost(); lerr != nil && err != nil {
+			f.cfg.Metrics.Forwarded(info.FullMethod, "OwnerLost")
+			return lerr
+		}
 		return f.relayed(ctx, owner, info.FullMethod, err)
 	}
 }
@@ -304,8 +349,66 @@ func (s *replayStream) RecvMsg(m any) error {
 	return nil
 }
 
+// A forwarded call that has not been answered after watchAfter watches
+// the directory every watchEvery: an owner that is paused or partitioned
+// does not answer, and nothing else would end the call before the
+// caller's deadline (a connection to a stopped process even waits for
+// gRPC's 20 s connect timeout).
+const (
+	watchAfter = 250 * time.Millisecond
+	watchEvery = 100 * time.Millisecond
+)
+
+// watch returns a context for a call forwarded to owner that is
+// cancelled once the directory no longer calls owner live, and the func
+// to call when the call has returned: it stops the watch and reports why
+// the call was cancelled (nil if it was not). The call, if the owner had
+// received it, may still run when the owner resumes; fencing sees to it
+// that it commits nothing a peer answered for (see txn.Outcomes and the
+// commit lease).
+func (f *Forwarder) watch(ctx context.Context, owner string) (context.Context, func() error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	timer := time.AfterFunc(watchAfter, func() {
+		tick := time.NewTicker(watchEvery)
+		defer tick.Stop()
+		for {
+			if _, st, err := f.cfg.Peers.Lookup(ctx, owner); err == nil && st != directory.Live {
+				sentinel := sessions.ErrOwnerUnreachable
+				if st == directory.Gone {
+					sentinel = sessions.ErrOwnerGone
+				}
+				cancel(fmt.Errorf("server: instance %s is %v, no answer: %w", owner, st, sentinel))
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return ctx, func() error {
+		timer.Stop()
+		close(stop)
+		cause := context.Cause(ctx)
+		cancel(nil)
+		if errors.Is(cause, sessions.ErrOwnerGone) || errors.Is(cause, sessions.ErrOwnerUnreachable) {
+			return cause
+		}
+		return nil
+	}
+}
+
 // route returns the connection to owner, or why there is none: the
-// directory has no such instance (the token is unknown), or it is gone.
+// directory has no such instance (the token is unknown), it is gone, or
+// it is dead but not reclaimed yet. Only a gone instance's sessions are
+// gone: it shut down, or a survivor claimed its entry and killed its open
+// transactions, and it stops serving its sessions once it learns so (see
+// directory.Config.Fenced). A dead one may still be running (paused,
+// partitioned) and come back before anyone claims it.
 func (f *Forwarder) route(ctx context.Context, owner string) (*grpc.ClientConn, error) {
 	inst, st, err := f.cfg.Peers.Lookup(ctx, owner)
 	if err != nil {
@@ -314,6 +417,8 @@ func (f *Forwarder) route(ctx context.Context, owner string) (*grpc.ClientConn, 
 	switch {
 	case st == directory.Unknown:
 		return nil, fmt.Errorf("server: no instance %s: %w", owner, sessions.ErrNotFound)
+	case st == directory.Dead:
+		return nil, fmt.Errorf("server: instance %s is dead, not yet reclaimed: %w", owner, sessions.ErrOwnerUnreachable)
 	case st != directory.Live:
 		return nil, fmt.Errorf("server: instance %s is %v: %w", owner, st, sessions.ErrOwnerGone)
 	case inst.Addr == "":
@@ -351,11 +456,12 @@ func (f *Forwarder) conn(id, addr string) (*grpc.ClientConn, error) {
 // outgoing is the context of the forwarded call: ctx's deadline and
 // cancellation, and the forwarding metadata instead of the caller's.
 func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context {
-	md := metadata.MD{mdForwarded: {f.cfg.Self}}
+	self := f.selfID()
+	md := metadata.MD{mdForwarded: {self}}
 	if len(f.cfg.Secret) > 0 {
 		p := PrincipalFrom(ctx)
 		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-		md[mdForwarded] = []string{forwardedValue(f.cfg.Self, p, ts, forwardSignature(f.cfg.Secret, method, f.cfg.Self, p, ts))}
+		md[mdForwarded] = []string{forwardedValue(self, p, ts, forwardSignature(f.cfg.Secret, method, self, p, ts))}
 	} else if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
 		md[mdAuthorization] = auth
 	}
@@ -364,8 +470,9 @@ func (f *Forwarder) outgoing(ctx context.Context, method string) context.Context
 
 // relayed sorts the forwarded call's outcome: the owner's own answers
 // (any status with mongogate's ErrorInfo) pass unchanged, as do the
-// caller's cancellation and deadline; a peer that cannot be reached is
-// the owner gone.
+// caller's cancellation and deadline. A peer that cannot be reached may
+// be alive (paused, partitioned, its answer lost): its sessions are not
+// gone until the directory says so, so the answer is to retry.
 func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error) error {
 	outcome := "OK"
 	defer func() { f.cfg.Metrics.Forwarded(method, outcome) }()
@@ -386,7 +493,7 @@ func (f *Forwarder) relayed(ctx context.Context, owner, method string, err error
 	outcome = "OwnerUnreachable"
 	f.cfg.Metrics.PeerDialFailure()
 	f.log.Warn("forward: instance unreachable", "instance", owner, "err", st.Message())
-	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerGone)
+	return fmt.Errorf("server: instance %s unreachable: %w", owner, sessions.ErrOwnerUnreachable)
 }
 
 func hasErrorInfo(st *status.Status) bool {

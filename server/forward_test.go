@@ -386,8 +386,10 @@ func TestForwardingKeepsDeadline(t *testing.T) {
 }
 
 // When the owner is gone its tokens answer SESSION_OWNER_GONE from any
-// instance, unreachable or cleaned up alike; a token of an instance the
-// directory never had stays SESSION_NOT_FOUND.
+// instance; while it is merely unreachable (it may be paused, and serve
+// them again) they answer a retryable UNAVAILABLE, never that they are
+// gone; a token of an instance the directory never had stays
+// SESSION_NOT_FOUND.
 func TestOwnerGone(t *testing.T) {
 	uri := testbackend.URI(t)
 	db := testbackend.DBName(t)
@@ -404,8 +406,8 @@ func TestOwnerGone(t *testing.T) {
 	a.kill()
 	// Unreachable at once, long before the directory calls it dead.
 	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: token})
-	wantReason(t, "GetSession of a dead owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
-	// And after the directory knows.
+	wantReason(t, "GetSession of an unreachable owner's token", err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE)
+	// Gone once the directory knows.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, st, _ := b.dir.Lookup(testCtx(t), "inst-a")
@@ -417,6 +419,8 @@ func TestOwnerGone(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: token})
+	wantReason(t, "GetSession of a reclaimed owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
 	_, err = b.txns.CommitTransaction(testCtx(t), &pb.CommitTransactionRequest{SessionToken: token})
 	wantReason(t, "CommitTransaction of a reclaimed owner's token", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE)
 	_, err = b.sess.GetSession(testCtx(t), &pb.GetSessionRequest{SessionToken: "inst-never.AAAAAAAAAAAAAAAAAAAAAAAA"})

@@ -77,8 +77,7 @@ func TestTransactionOutcome(t *testing.T) {
 	_, err = a.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n1})
 	wantReason(t, "another principal", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 
-	// Once the owner is gone (and reclaimed), the records and the
-	// directory's tombstone answer.
+	// Once the owner is gone (and reclaimed), the records answer.
 	n3 := begin()
 	insert("three")
 	listed := txn.OutcomeID(token, n3)
@@ -103,7 +102,8 @@ func TestTransactionOutcome(t *testing.T) {
 	})
 	want("committed, owner gone", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, true)
 	want("open when the owner died", b, token, n3, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
-	want("aborted before, owner gone (not listed, no record)", b, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN, false)
+	// Its record stayed open when the client aborted it: b fences it.
+	want("aborted before, owner gone (not listed)", b, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
 	_, err = b.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n3})
 	wantReason(t, "another principal, owner gone", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})

@@ -43,9 +43,9 @@ type Config struct {
 	// Peers is the instance directory, for the outcome of a gone
 	// instance's transactions; nil knows of no other instance.
 	Peers Peers
-	// Outcomes returns a backend's outcome record collection (see
-	// txn.Config.Outcomes); nil means there are no records.
-	Outcomes func(backend string) *mongo.Collection
+	// Outcomes answers GetTransactionOutcome; nil means there are no
+	// records (only a live owner's state answers).
+	Outcomes *txn.Outcomes
 	// Authz decides which namespaces each principal may read and write;
 	// nil allows every principal everything (see authorize).
 	Authz *authz.Authorizer
@@ -68,7 +68,7 @@ type Server struct {
 	log      *slog.Logger
 	address  string
 	peers    Peers
-	outcomes func(backend string) *mongo.Collection
+	outcomes *txn.Outcomes
 	authz    *authz.Authorizer
 	internal map[authz.Namespace]bool
 	maxIdle  time.Duration

@@ -257,6 +257,11 @@ func classifyDomain(err error) *apiError {
 		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_EXPIRED, msg: domainMessage(err, sessions.ErrExpired)}
 	case errors.Is(err, sessions.ErrOwnerGone):
 		return &apiError{code: codes.NotFound, reason: pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE, msg: err.Error()}
+	case errors.Is(err, sessions.ErrOwnerUnreachable):
+		// The instance holding the session may be alive, paused or
+		// partitioned: nothing is promised but that a retry is answered
+		// once it is reachable or declared gone.
+		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_BACKEND_UNAVAILABLE, msg: err.Error(), retryAfter: retryUnavailable}
 	case errors.Is(err, sessions.ErrLimit):
 		return &apiError{code: codes.ResourceExhausted, reason: pb.ErrorReason_ERROR_REASON_SESSION_LIMIT,
 			msg: domainMessage(err, sessions.ErrLimit), retryAfter: retrySessionSlot}

@@ -83,6 +83,9 @@ const (
 	// CauseLifetime: the transaction outlived Config.TxnLifetime; the
 	// session stays.
 	CauseLifetime
+	// CauseRevoked: the instance's peers declared it dead, and it stops
+	// serving the sessions it held (Registry.Renew).
+	CauseRevoked
 )
 
 func (c Cause) String() string {
@@ -95,6 +98,8 @@ func (c Cause) String() string {
 		return "shutdown"
 	case CauseLifetime:
 		return "transaction lifetime exceeded"
+	case CauseRevoked:
+		return "instance declared dead"
 	}
 	return "unknown"
 }

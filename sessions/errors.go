@@ -14,7 +14,12 @@ var (
 	ErrLimit = errors.New("sessions: session limit reached")
 	// ErrClosed: the registry is shutting down.
 	ErrClosed = errors.New("sessions: registry closed")
-	// ErrOwnerGone: the token names another instance, which is gone
-	// (stopped, dead, or unreachable): the session went with it.
+	// ErrOwnerGone: the token names an instance that is gone (stopped,
+	// or declared dead by its peers and reclaimed): the session went with
+	// it, and its open transaction never commits.
 	ErrOwnerGone = errors.New("sessions: the instance holding the session is gone")
+	// ErrOwnerUnreachable: the token names another instance that cannot
+	// be reached now and has not been declared gone; it may still be
+	// serving the session, so the answer is to retry.
+	ErrOwnerUnreachable = errors.New("sessions: the instance holding the session cannot be reached")
 )

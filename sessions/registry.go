@@ -161,6 +161,10 @@ type Registry struct {
 	expired    atomic.Uint64
 	txnExpired atomic.Uint64
 
+	// id is the instance id new tokens carry: Config.InstanceID until
+	// Renew. Entries whose token carries another are revoked.
+	id atomic.Pointer[string]
+
 	closed atomic.Bool
 	// gaveUp is set when Close stopped waiting for operations still
 	// running; their release then ends the session.
@@ -201,13 +205,21 @@ func New(cfg Config) (*Registry, error) {
 		r.shards[i].tombs = make(map[string]tomb)
 		r.principals[i].n = make(map[string]int)
 	}
+	r.id.Store(&cfg.InstanceID)
 	r.nextWake.Store(never)
 	go r.run()
 	return r, nil
 }
 
-// InstanceID is the prefix of this registry's tokens.
-func (r *Registry) InstanceID() string { return r.cfg.InstanceID }
+// InstanceID is the prefix of this registry's new tokens.
+func (r *Registry) InstanceID() string { return *r.id.Load() }
+
+// owns reports whether token carries the current instance id; a live
+// entry whose token does not was revoked by Renew.
+func (r *Registry) owns(token string) bool {
+	id := *r.id.Load()
+	return len(token) > len(id) && token[len(id)] == '.' && token[:len(id)] == id
+}
 
 // Now reads the registry's clock, the one Entry.Now reads.
 func (r *Registry) Now() time.Time { return r.cfg.Now() }
@@ -268,7 +280,7 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		r.active.Add(-1)
 		return nil, fmt.Errorf("%w: %d sessions for principal %q", ErrLimit, r.cfg.MaxPerPrincipal, principal)
 	}
-	token := newToken(r.cfg.InstanceID)
+	token := newToken(r.InstanceID())
 	now := r.cfg.Now()
 	n := r.mono(now)
 	idle := r.idleTimeout(opts.IdleTimeout)
@@ -300,6 +312,14 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		r.active.Add(-1)
 		r.principalDone(principal)
 		return nil, ErrClosed
+	}
+	if !r.owns(token) {
+		// Renew ran since the token was made, and may have swept this
+		// shard already: a session of the old id would outlive it.
+		sh.mu.Unlock()
+		r.active.Add(-1)
+		r.principalDone(principal)
+		return nil, fmt.Errorf("%w: the instance was renamed meanwhile", ErrClosed)
 	}
 	sh.live[token] = e
 	sh.push(e, at)
@@ -346,6 +366,9 @@ func (r *Registry) lookupLocked(sh *shard, token, principal string, n int64) (*E
 		return e, nil
 	}
 	if t, ok := sh.tombs[token]; ok && t.principal == principal && n < t.until {
+		if t.gone {
+			return nil, ErrOwnerGone
+		}
 		return nil, ErrExpired
 	}
 	return nil, ErrNotFound
@@ -423,11 +446,13 @@ func (r *Registry) killLocked(sh *shard, e *Entry, why status, n int64) {
 	if e.state.idx >= 0 {
 		sh.removeAt(int(e.state.idx))
 	}
-	if why == expired {
+	if why == expired || why == revoked {
 		until := after(n, r.cfg.TombstoneTTL)
-		sh.tombs[e.Token] = tomb{principal: e.Principal, until: until}
+		sh.tombs[e.Token] = tomb{principal: e.Principal, until: until, gone: why == revoked}
 		sh.tq = append(sh.tq, tombRef{token: e.Token, until: until})
 		r.poke(until)
+	}
+	if why == expired {
 		r.expired.Add(1)
 		if r.cfg.OnExpire != nil {
 			r.cfg.OnExpire()
@@ -484,6 +509,12 @@ func (r *Registry) acquire(ctx context.Context, token, principal string, touch b
 		return nil, nil, err
 	}
 	n := r.monoNow()
+	if !r.owns(e.Token) {
+		r.killLocked(sh, e, revoked, n)
+		sh.mu.Unlock()
+		r.finish(ctx, e, CauseRevoked, "")
+		return nil, nil, ErrOwnerGone
+	}
 	// A session that was idle may have passed a deadline the reaper has
 	// not reached yet; its owner must not get to use it.
 	if why := dueLocked(e, n, true); why != "" {
@@ -515,6 +546,13 @@ func (r *Registry) release(e *Entry, gen uint32, touch bool) {
 	e.state.gen++
 	if touch {
 		e.state.idleAt = after(n, e.state.idle)
+	}
+	if !r.owns(e.Token) {
+		// Renew revoked the session while this operation ran.
+		r.killLocked(sh, e, revoked, n)
+		sh.mu.Unlock()
+		r.finish(context.Background(), e, CauseRevoked, "")
+		return
 	}
 	// Only now is the caller known to be the holder, who may read e.Txn.
 	e.state.txnAt = r.txnDeadline(e, n)
@@ -567,6 +605,10 @@ func (r *Registry) Refresh(token, principal string) (time.Time, error) {
 	if err != nil {
 		sh.mu.Unlock()
 		return time.Time{}, err
+	}
+	if !r.owns(token) {
+		sh.mu.Unlock()
+		return time.Time{}, ErrOwnerGone
 	}
 	why := dueLocked(e, n, !e.state.held)
 	switch {
@@ -625,6 +667,12 @@ func (r *Registry) End(ctx context.Context, token, principal string) (abortedTxn
 		return false, err
 	}
 	n := r.monoNow()
+	if !r.owns(e.Token) {
+		r.killLocked(sh, e, revoked, n)
+		sh.mu.Unlock()
+		r.finish(ctx, e, CauseRevoked, "")
+		return false, ErrOwnerGone
+	}
 	// Like Acquire, answer as the reaper would have had it run already.
 	if why := dueLocked(e, n, true); why != "" {
 		r.killLocked(sh, e, expired, n)
@@ -719,14 +767,14 @@ func (r *Registry) Close(ctx context.Context) error {
 		}
 		sh.mu.Unlock()
 	}
-	busy := r.endAll(ctx, all)
+	busy := r.endAll(ctx, all, closed, CauseClosed)
 	if len(busy) > 0 {
 		// From now on a release ends its session. An operation that
 		// finished before the flag was set left its session to a waiter
 		// or idle; a second pass ends the idle ones, and the waiters'
 		// releases will see the flag.
 		r.gaveUp.Store(true)
-		busy = r.endAll(ctx, busy)
+		busy = r.endAll(ctx, busy, closed, CauseClosed)
 	}
 	if len(busy) > 0 {
 		errs = append(errs, fmt.Errorf("sessions: close: %d sessions still in use: %w", len(busy), ctx.Err()))
@@ -734,9 +782,9 @@ func (r *Registry) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// endAll ends the entries, closeWorkers at a time, and returns those it
-// could not get a turn on before ctx ended.
-func (r *Registry) endAll(ctx context.Context, all []*Entry) (busy []*Entry) {
+// endAll ends the entries (as why, for cause), closeWorkers at a time,
+// and returns those it could not get a turn on before ctx ended.
+func (r *Registry) endAll(ctx context.Context, all []*Entry, why status, cause Cause) (busy []*Entry) {
 	var (
 		next atomic.Int64
 		mu   sync.Mutex
@@ -749,7 +797,7 @@ func (r *Registry) endAll(ctx context.Context, all []*Entry) (busy []*Entry) {
 				if i >= int64(len(all)) {
 					return
 				}
-				if err := r.endOnClose(ctx, all[i]); err != nil && err == ctx.Err() {
+				if err := r.endOne(ctx, all[i], why, cause); err != nil && err == ctx.Err() {
 					mu.Lock()
 					busy = append(busy, all[i])
 					mu.Unlock()
@@ -761,15 +809,47 @@ func (r *Registry) endAll(ctx context.Context, all []*Entry) (busy []*Entry) {
 	return busy
 }
 
-// endOnClose waits for its turn on e and ends it.
-func (r *Registry) endOnClose(ctx context.Context, e *Entry) error {
+// endOne waits for its turn on e and ends it.
+func (r *Registry) endOne(ctx context.Context, e *Entry, why status, cause Cause) error {
 	sh := &r.shards[e.state.shard]
 	e, err := r.hold(ctx, sh, e.Token, e.Principal)
 	if err != nil {
 		return err
 	}
-	r.killLocked(sh, e, closed, r.monoNow())
+	r.killLocked(sh, e, why, r.monoNow())
 	sh.mu.Unlock()
-	r.finish(ctx, e, CauseClosed, "")
+	r.finish(ctx, e, cause, "")
 	return nil
+}
+
+// Renew makes id the prefix of new tokens and revokes every session of
+// the old one: their open transactions are aborted (never committed),
+// their driver sessions end, and their tokens answer ErrOwnerGone, here
+// as from the instance's peers. It is for an instance that finds its
+// peers declared it dead: they answer that its sessions are gone, so it
+// must not serve them either. Operations running on a session finish
+// first (bounded by ctx); a session still in use when ctx ends is revoked
+// when its operation releases it. It returns how many sessions it
+// revoked.
+func (r *Registry) Renew(ctx context.Context, id string) (int, error) {
+	if !validInstanceID(id) {
+		return 0, fmt.Errorf("sessions: renew: instance id %q does not match [a-z0-9-]{1,32}", id)
+	}
+	r.id.Store(&id)
+	var old []*Entry
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for token, e := range sh.live {
+			if !r.owns(token) {
+				old = append(old, e)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	busy := r.endAll(ctx, old, revoked, CauseRevoked)
+	if len(busy) > 0 {
+		return len(old) - len(busy), fmt.Errorf("sessions: renew: %d sessions still in use are revoked when released: %w", len(busy), ctx.Err())
+	}
+	return len(old), nil
 }

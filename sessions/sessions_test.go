@@ -899,6 +899,11 @@ func TestAbortTxnCauses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, CauseClosed},
+		{"Renew", func(t *testing.T, r *Registry, e *Entry, _ *clock) {
+			if _, err := r.Renew(ctx, "inst-2"); err != nil {
+				t.Fatal(err)
+			}
+		}, CauseRevoked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -928,5 +933,53 @@ func TestAbortTxnCauses(t *testing.T) {
 				t.Errorf("transactions aborted for %v, want [%v]", causes, tt.want)
 			}
 		})
+	}
+}
+
+// Renew revokes every session of the old id, idle or in use: their
+// transactions are aborted, their tokens answer ErrOwnerGone to their
+// owner (and ErrNotFound to anyone else), and new sessions carry the new
+// id.
+func TestRenew(t *testing.T) {
+	ctx := context.Background()
+	r := mustRegistry(t, Config{InstanceID: "inst-1"}, nil)
+	idle := mustCreate(t, r, "alice", Options{})
+	busy := mustCreate(t, r, "alice", Options{})
+	for _, e := range []*Entry{idle, busy} {
+		release := mustAcquire(t, r, e)
+		e.Txn = &fakeTxn{N: 1, State: txnInProgress, Depth: 1, Started: e.Now()}
+		release()
+	}
+	releaseBusy := mustAcquire(t, r, busy)
+	rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	n, err := r.Renew(rctx, "inst-1-b")
+	if n != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Renew with a session in use = %d, %v; want 1 revoked and the session in use left to its release", n, err)
+	}
+	if got := txnOf(idle).State; got != txnAborted {
+		t.Errorf("the idle session's transaction is %v, want aborted", got)
+	}
+	releaseBusy()
+	if got := txnOf(busy).State; got != txnAborted {
+		t.Errorf("the busy session's transaction is %v after its release, want aborted", got)
+	}
+	for _, e := range []*Entry{idle, busy} {
+		_, _, err := r.Acquire(ctx, e.Token, "alice")
+		wantErr(t, "Acquire of a revoked session", err, ErrOwnerGone)
+		_, err = r.Refresh(e.Token, "alice")
+		wantErr(t, "Refresh of a revoked session", err, ErrOwnerGone)
+		_, _, err = r.Acquire(ctx, e.Token, "bob")
+		wantErr(t, "Acquire of a revoked session by another principal", err, ErrNotFound)
+	}
+	if got := r.Stats().Active; got != 0 {
+		t.Errorf("%d sessions active after Renew, want 0", got)
+	}
+	fresh := mustCreate(t, r, "alice", Options{})
+	if got := InstanceOf(fresh.Token); got != "inst-1-b" || r.InstanceID() != "inst-1-b" {
+		t.Errorf("a new session's token names %q (registry %q), want inst-1-b", got, r.InstanceID())
+	}
+	if _, err := r.Renew(ctx, "Not Valid"); err == nil {
+		t.Error("Renew accepted an invalid instance id")
 	}
 }

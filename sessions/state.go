@@ -17,6 +17,8 @@ const (
 	ended
 	expired
 	closed
+	// revoked by Registry.Renew.
+	revoked
 )
 
 // err is what a caller who finds the entry in status s is told.
@@ -28,6 +30,8 @@ func (s status) err() error {
 		return ErrExpired
 	case closed:
 		return ErrClosed
+	case revoked:
+		return ErrOwnerGone
 	}
 	return nil
 }
@@ -106,10 +110,13 @@ func (s *entryState) wakeAll() {
 	s.head, s.tail = nil, nil
 }
 
-// tomb is what is left of an expired session until its TTL passes.
+// tomb is what is left of an expired or revoked session until its TTL
+// passes.
 type tomb struct {
 	principal string
 	until     int64
+	// gone: the session was revoked (Registry.Renew), not expired.
+	gone bool
 }
 
 // tombRef orders tombstones for cleanup. Tombstones get the same TTL and

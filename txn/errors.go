@@ -55,6 +55,10 @@ var (
 	// concern. Wraps crud.ErrUnacknowledgedInSession, the same rule for
 	// single writes.
 	ErrUnacknowledged = fmt.Errorf("%w: transactions need an acknowledged write concern", crud.ErrUnacknowledgedInSession)
+	// ErrFenced: another instance, answering for this transaction while
+	// its owner did not answer, decided through its outcome record that it
+	// never commits (see Record); wraps ErrAborted.
+	ErrFenced = fmt.Errorf("%w: another instance answered for it that it did not commit", ErrAborted)
 	// ErrDangling: the session's transaction ended (an abort at an inner
 	// level, or its lifetime limit) while levels the client opened are
 	// still open; it wraps ErrAborted. Close them with CommitTransaction

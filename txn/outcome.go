@@ -6,16 +6,25 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongogate/mongogate/directory"
+	"github.com/mongogate/mongogate/internal/drivererr"
+	"github.com/mongogate/mongogate/sessions"
 )
 
 // DefaultOutcomeRetention is how long outcome records are kept.
 const DefaultOutcomeRetention = 24 * time.Hour
+
+// indexTimeout bounds the creation of one backend's TTL index.
+const indexTimeout = 30 * time.Second
 
 // OutcomeID is the _id of the outcome record of transaction number of
 // the session named by token. Any instance can compute it from what the
@@ -30,15 +39,145 @@ func OutcomeID(token string, number int64) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:22]
 }
 
-// Record is an outcome record: it exists if and only if its transaction
-// committed, because it is written inside the transaction.
+// States of an outcome record.
+const (
+	// RecordOpen: written, outside the transaction, before it starts: the
+	// transaction records its outcome, and has not committed.
+	RecordOpen = "open"
+	// RecordCommitted: set inside the transaction, just before its
+	// commit, so it is visible if and only if the transaction committed.
+	RecordCommitted = "committed"
+	// RecordAborted: set by an instance answering for an owner that does
+	// not answer (the fence, see Outcomes): the transaction never commits.
+	RecordAborted = "aborted"
+)
+
+// Record is an outcome record, a write-once register decided by MongoDB.
+// The transaction's owner writes it open before the transaction starts
+// and moves it to committed inside the transaction; another instance
+// that must answer for the transaction without its owner moves an open
+// record to aborted, outside any transaction. Whichever of the two
+// writes MongoDB orders first wins: once aborted, the transaction's own
+// update conflicts or matches nothing, so it cannot commit; once the
+// transaction has written it, the other write waits for the transaction
+// to end (and times out: the answer is then UNKNOWN, ask again).
 type Record struct {
-	ID        string    `bson:"_id"`
-	Principal string    `bson:"p"`
-	Number    int64     `bson:"n"`
-	Written   time.Time `bson:"at"`
+	ID        string `bson:"_id"`
+	Principal string `bson:"p"`
+	Number    int64  `bson:"n"`
+	// State is RecordOpen, RecordCommitted or RecordAborted; "" (a record
+	// written inside its transaction, before records had states) is
+	// committed.
+	State   string    `bson:"s,omitempty"`
+	Written time.Time `bson:"at"`
 	// ExpireAt is when MongoDB's TTL monitor removes the record.
 	ExpireAt time.Time `bson:"expireAt"`
+}
+
+// status is what the record says of its transaction: Committed, Aborted,
+// or InProgress while open.
+func (r Record) status() Status {
+	switch r.State {
+	case RecordOpen:
+		return InProgress
+	case RecordAborted:
+		return Aborted
+	}
+	return Committed
+}
+
+// OutcomesConfig configures Outcomes.
+type OutcomesConfig struct {
+	// Backends are the deployments, by name, whose transactions may
+	// record their outcome; each keeps its records in its own collection.
+	Backends map[string]*mongo.Client
+	// Database and Collection name the records' collection on every
+	// backend; required.
+	Database, Collection string
+	// Retention is how long records are kept; default
+	// DefaultOutcomeRetention.
+	Retention time.Duration
+	// FenceTimeout bounds the wait of a fence for a transaction that has
+	// written its record and not ended yet; default 1s.
+	FenceTimeout time.Duration
+	// Logger receives index failures and reclaims; nil discards.
+	Logger *slog.Logger
+}
+
+// Outcomes owns what survives a transaction's instance: its outcome
+// records on every backend (their collections, TTL index, writing and
+// reading), the rules that answer GetTransactionOutcome from them and from
+// the instance directory, and the killing of a dead instance's orphaned
+// transactions, whose absence those rules rely on. Its methods are safe
+// for concurrent use.
+type Outcomes struct {
+	colls        map[string]*mongo.Collection
+	clients      map[string]*mongo.Client
+	names        []string // backend names, sorted, for a search over all
+	retention    time.Duration
+	fenceTimeout time.Duration
+	log          *slog.Logger
+}
+
+// NewOutcomes checks cfg.
+func NewOutcomes(cfg OutcomesConfig) (*Outcomes, error) {
+	if cfg.Database == "" || cfg.Collection == "" {
+		return nil, errors.New("txn: outcomes: Database and Collection are required")
+	}
+	if cfg.Retention < 0 || cfg.FenceTimeout < 0 {
+		return nil, errors.New("txn: outcomes: negative duration")
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultOutcomeRetention
+	}
+	if cfg.FenceTimeout == 0 {
+		cfg.FenceTimeout = time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &Outcomes{colls: map[string]*mongo.Collection{}, clients: map[string]*mongo.Client{},
+		retention: cfg.Retention, fenceTimeout: cfg.FenceTimeout, log: log}
+	for name, c := range cfg.Backends {
+		if c == nil {
+			return nil, fmt.Errorf("txn: outcomes: backend %q has no client", name)
+		}
+		o.clients[name] = c
+		o.colls[name] = c.Database(cfg.Database).Collection(cfg.Collection)
+		o.names = append(o.names, name)
+	}
+	slices.Sort(o.names)
+	return o, nil
+}
+
+// Collection is backend's collection of outcome records, nil for a
+// backend Outcomes does not have.
+func (o *Outcomes) Collection(backend string) *mongo.Collection {
+	if o == nil {
+		return nil
+	}
+	return o.colls[backend]
+}
+
+// Retention is how long records are kept.
+func (o *Outcomes) Retention() time.Duration { return o.retention }
+
+// IndexInBackground creates each backend's TTL index on expireAt in the
+// background: records are written and read without it, only their expiry
+// needs it, so a backend that cannot be reached at start delays nothing
+// (the failure is logged).
+func (o *Outcomes) IndexInBackground(ctx context.Context) {
+	for _, name := range o.names {
+		c := o.colls[name]
+		go func() {
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexTimeout)
+			defer cancel()
+			if err := EnsureOutcomeIndex(ictx, c); err != nil {
+				o.log.Warn("mongogate: outcome records' TTL index not created; records will not expire", "backend", name, "err", err)
+			}
+		}()
+	}
 }
 
 // EnsureOutcomeIndex creates the TTL index that expires outcome records
@@ -46,7 +185,7 @@ type Record struct {
 func EnsureOutcomeIndex(ctx context.Context, coll *mongo.Collection) error {
 	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "expireAt", Value: 1}},
-		Options: expireAtOptions(),
+		Options: options.Index().SetExpireAfterSeconds(0).SetName("expireAt_ttl"),
 	})
 	if err != nil {
 		return fmt.Errorf("txn: outcome records' TTL index: %w", err)
@@ -54,21 +193,267 @@ func EnsureOutcomeIndex(ctx context.Context, coll *mongo.Collection) error {
 	return nil
 }
 
-func expireAtOptions() *options.IndexOptionsBuilder {
-	return options.Index().SetExpireAfterSeconds(0).SetName("expireAt_ttl")
+// find reads the outcome record id on backend, or on every backend when
+// backend is "", and returns it with the backend it is on; found is false
+// when there is none (the transaction records none, or its record
+// expired).
+func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, on string, found bool, err error) {
+	names := o.names
+	if backend != "" {
+		names = []string{backend}
+	}
+	for _, name := range names {
+		coll := o.colls[name]
+		if coll == nil {
+			continue
+		}
+		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			continue
+		case err != nil:
+			return Record{}, "", false, fmt.Errorf("txn: outcome record: %w", err)
+		}
+		return r, name, true, nil
+	}
+	return Record{}, "", false, nil
 }
 
-// FindRecord reads the outcome record id from coll; found is false when
-// there is none (the transaction did not commit, or its record expired).
-func FindRecord(ctx context.Context, coll *mongo.Collection, id string) (r Record, found bool, err error) {
-	err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return Record{}, false, nil
-	case err != nil:
-		return Record{}, false, fmt.Errorf("txn: outcome record: %w", err)
+// errNumberTaken: the record of a transaction number exists before the
+// transaction starts: an earlier start wrote it and then failed (and
+// another instance may have fenced it since).
+var errNumberTaken = errors.New("txn: outcome record exists")
+
+// open writes the open record of transaction number of sub's session,
+// outside any transaction, before it starts.
+func (o *Outcomes) open(ctx context.Context, sub *subject, number int64) error {
+	coll := o.Collection(sub.backend)
+	if coll == nil {
+		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
 	}
-	return r, true, nil
+	now := sub.now()
+	_, err := coll.InsertOne(ctx, Record{
+		ID: OutcomeID(sub.token, number), Principal: sub.principal, Number: number, State: RecordOpen,
+		Written: now, ExpireAt: now.Add(o.retention),
+	})
+	if mongo.IsDuplicateKeyError(err) {
+		return errNumberTaken
+	}
+	if err != nil {
+		return fmt.Errorf("txn: writing the outcome record: %w", err)
+	}
+	return nil
+}
+
+// write marks sub's outcome record committed inside its transaction,
+// just before the commit. A record that is no longer open, or that was
+// changed since the transaction's snapshot (WriteConflict: nothing but a
+// fence writes it meanwhile), was fenced: ErrFenced, wrapping MongoDB's
+// error if there is one.
+func (o *Outcomes) write(ctx context.Context, sub *subject) error {
+	coll := o.Collection(sub.backend)
+	if coll == nil {
+		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
+	}
+	now := sub.now()
+	res, err := coll.UpdateOne(mongo.NewSessionContext(ctx, sub.sess),
+		bson.D{{Key: "_id", Value: sub.st.outcome}, {Key: "s", Value: RecordOpen}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordCommitted}, {Key: "at", Value: now}, {Key: "expireAt", Value: now.Add(o.retention)}}}})
+	if drivererr.HasCode(err, drivererr.CodeWriteConflict) {
+		return fmt.Errorf("txn: transaction %d: %w: %w", sub.st.number, ErrFenced, err)
+	}
+	if err != nil {
+		return fmt.Errorf("txn: writing the outcome record: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("txn: transaction %d: %w", sub.st.number, ErrFenced)
+	}
+	return nil
+}
+
+// fence moves the open record id on backend to aborted, outside any
+// transaction, waiting at most FenceTimeout for a transaction that has
+// updated it to end. It returns the record as it then stands; decided is
+// false when the wait timed out (the transaction is still open, or its
+// commit is under way).
+func (o *Outcomes) fence(ctx context.Context, backend, id string) (r Record, decided bool, err error) {
+	coll := o.Collection(backend)
+	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
+	defer cancel()
+	cmd := bson.D{
+		{Key: "update", Value: coll.Name()},
+		{Key: "updates", Value: bson.A{bson.D{
+			{Key: "q", Value: bson.D{{Key: "_id", Value: id}, {Key: "s", Value: RecordOpen}}},
+			{Key: "u", Value: bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordAborted}, {Key: "at", Value: time.Now()}}}}},
+		}}},
+		{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()},
+	}
+	var res struct {
+		WriteErrors []bson.Raw `bson:"writeErrors"`
+	}
+	if err := coll.Database().RunCommand(fctx, cmd).Decode(&res); err != nil || len(res.WriteErrors) > 0 {
+		if ctx.Err() != nil {
+			return Record{}, false, ctx.Err()
+		}
+		o.log.Debug("txn: fence undecided", "record", id, "err", err, "write_errors", len(res.WriteErrors))
+		return Record{}, false, nil
+	}
+	r, _, found, err := o.find(ctx, backend, id)
+	if err != nil {
+		return Record{}, false, err
+	}
+	if !found {
+		// Expired meanwhile: nothing can tell any more.
+		return Record{}, false, nil
+	}
+	return r, r.State != RecordOpen, nil
+}
+
+// Outcome is how a transaction stands, as GetTransactionOutcome answers.
+type Outcome struct {
+	Status Status
+	// FromRecord: the answer rests on the transaction's outcome record
+	// rather than on the live owner's state: COMMITTED or ABORTED as the
+	// record says, or UNKNOWN while the record cannot be decided yet (the
+	// transaction has not ended; ask again). UNKNOWN without it means
+	// there is no record to ask.
+	FromRecord bool
+	// ExpireAt is when the record goes, for a COMMITTED from a record.
+	ExpireAt time.Time
+}
+
+// Peers is what the outcome rules need from the instance directory.
+type Peers interface {
+	Lookup(ctx context.Context, id string) (directory.Instance, directory.Status, error)
+}
+
+// Get tells how transaction number of the session named by token ended,
+// for principal: from the session's state when reg holds it (the caller's
+// forwarder sends the question to a live owner), otherwise from the
+// transaction's outcome record, which it fences when it is still open
+// (see Record): the answer then holds whether the owner is gone, paused or
+// merely unreachable, so it may be given at once. A transaction without a
+// record is UNKNOWN once its owner does not answer. Another principal's
+// session is sessions.ErrNotFound; the session of an instance the
+// directory (peers, nil: none known) never had, too.
+func (o *Outcomes) Get(ctx context.Context, reg *sessions.Registry, peers Peers, token, principal string, number int64) (Outcome, error) {
+	if sessions.InstanceOf(token) == reg.InstanceID() {
+		return o.local(ctx, reg, token, principal, number)
+	}
+	return o.gone(ctx, peers, token, principal, number)
+}
+
+// local answers for one of this instance's sessions.
+func (o *Outcomes) local(ctx context.Context, reg *sessions.Registry, token, p string, number int64) (Outcome, error) {
+	e, release, err := reg.Inspect(ctx, token, p)
+	if errors.Is(err, sessions.ErrNotFound) || errors.Is(err, sessions.ErrExpired) || errors.Is(err, sessions.ErrOwnerGone) {
+		// Ended, expired or revoked: only a record can still tell.
+		if out, found, rerr := o.decide(ctx, token, p, number, ""); rerr != nil || found {
+			return out, rerr
+		}
+		return Outcome{}, err
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer release()
+	t := Describe(e)
+	switch {
+	case number > t.Number:
+		return Outcome{}, fmt.Errorf("txn: transaction %d of a session at %d: %w", number, t.Number, ErrNoTransaction)
+	case number < t.Number || t.Status == Unknown:
+		// An earlier transaction ended before the current one began, or
+		// the last commit's outcome is unknown here: a record settles it.
+		if out, found, err := o.decide(ctx, token, p, number, e.Backend); err != nil || found {
+			return out, err
+		}
+		return Outcome{Status: Unknown}, nil
+	}
+	return Outcome{Status: t.Status}, nil
+}
+
+// gone answers for the session of an instance that does not answer:
+// gone, dead, paused or unreachable.
+func (o *Outcomes) gone(ctx context.Context, peers Peers, token, p string, number int64) (Outcome, error) {
+	if out, found, err := o.decide(ctx, token, p, number, ""); err != nil || found {
+		return out, err
+	}
+	owner := sessions.InstanceOf(token)
+	if peers == nil || owner == "" {
+		return Outcome{}, fmt.Errorf("txn: instance %q: %w", owner, sessions.ErrNotFound)
+	}
+	_, st, err := peers.Lookup(ctx, owner)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("txn: looking up instance %s: %w", owner, err)
+	}
+	if st == directory.Unknown {
+		return Outcome{}, fmt.Errorf("txn: no instance %s: %w", owner, sessions.ErrNotFound)
+	}
+	// No record: the transaction records no outcome (or never started,
+	// or its record expired), and nothing here can tell.
+	return Outcome{Status: Unknown}, nil
+}
+
+// decide answers from the transaction's outcome record on backend, or on
+// every backend when backend is "", fencing it if it is still open. found
+// is false when there is no record. A record of another principal is
+// sessions.ErrNotFound.
+func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, backend string) (Outcome, bool, error) {
+	if o == nil {
+		return Outcome{}, false, nil
+	}
+	id := OutcomeID(token, number)
+	r, on, found, err := o.find(ctx, backend, id)
+	if err != nil || !found {
+		return Outcome{}, false, err
+	}
+	if r.Principal != p {
+		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+	}
+	if r.State == RecordOpen {
+		var decided bool
+		if r, decided, err = o.fence(ctx, on, id); err != nil {
+			return Outcome{}, false, err
+		}
+		if !decided {
+			// The record is there, so the answer will come: ask again.
+			return Outcome{Status: Unknown, FromRecord: true}, true, nil
+		}
+	}
+	out := Outcome{Status: r.status(), FromRecord: true}
+	if out.Status == Committed {
+		out.ExpireAt = r.ExpireAt
+	}
+	return out, true, nil
+}
+
+// KillOrphans kills a dead instance's open transactions: killSessions on
+// each backend for the logical sessions its last heartbeat listed, which
+// aborts their transactions and releases their locks at once, rather than
+// at MongoDB's transaction lifetime limit. MongoDB documents killSessions
+// as killing "all operations associated with the specified sessions" and
+// aborting their in-progress transactions
+// (https://www.mongodb.com/docs/manual/reference/command/killSessions/).
+// An empty list would kill every session, so none is sent for a backend
+// without listed sessions.
+func (o *Outcomes) KillOrphans(ctx context.Context, dead directory.Instance) error {
+	byBackend := map[string]bson.A{}
+	for _, t := range dead.Open {
+		byBackend[t.Backend] = append(byBackend[t.Backend], bson.D{{Key: "id", Value: t.LSID}})
+	}
+	var errs []error
+	for name, lsids := range byBackend {
+		c := o.clients[name]
+		if c == nil {
+			errs = append(errs, fmt.Errorf("instance %s had transactions on backend %q, which this instance does not have", dead.ID, name))
+			continue
+		}
+		if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "killSessions", Value: lsids}}).Err(); err != nil {
+			errs = append(errs, fmt.Errorf("killSessions on backend %q: %w", name, err))
+		}
+	}
+	o.log.Info("mongogate: killed a dead instance's open transactions", "instance", dead.ID, "transactions", len(dead.Open), "failed", len(errs))
+	return errors.Join(errs...)
 }
 
 // recording reports whether sub's transaction, started with the effective
@@ -76,31 +461,13 @@ func FindRecord(ctx context.Context, coll *mongo.Collection, id string) (r Recor
 // default), on a session with a token (which a client can ask about),
 // with a collection to write to.
 func (m *Manager) recording(sub *subject, eff Options) bool {
-	if sub.token == "" || m.cfg.Outcomes == nil {
+	if sub.token == "" || m.cfg.Outcomes.Collection(sub.backend) == nil {
 		return false
 	}
 	if eff.RecordOutcome != nil {
 		return *eff.RecordOutcome
 	}
 	return m.cfg.RecordByDefault != nil && m.cfg.RecordByDefault(sub.backend)
-}
-
-// writeRecord inserts sub's outcome record inside its transaction, just
-// before the commit.
-func (m *Manager) writeRecord(ctx context.Context, sub *subject) error {
-	coll := m.cfg.Outcomes(sub.backend)
-	if coll == nil {
-		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
-	}
-	now := sub.now()
-	_, err := coll.InsertOne(mongo.NewSessionContext(ctx, sub.sess), Record{
-		ID: sub.st.outcome, Principal: sub.principal, Number: sub.st.number,
-		Written: now, ExpireAt: now.Add(m.cfg.OutcomeRetention),
-	})
-	if err != nil {
-		return fmt.Errorf("txn: writing the outcome record: %w", err)
-	}
-	return nil
 }
 
 // Open is a transaction this instance has open (or whose commit outcome

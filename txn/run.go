@@ -105,7 +105,7 @@ func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout ti
 				return attempts, fmt.Errorf("txn: run: %w (last attempt: %w)", err, last)
 			}
 		}
-		if err := m.begin(sub, eff); err != nil {
+		if err := m.begin(ctx, sub, eff); err != nil {
 			return attempts, fmt.Errorf("txn: run: %w", err)
 		}
 		attempts++
@@ -131,6 +131,10 @@ func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout ti
 		last = err
 		if sub.st.status == Aborted && drivererr.HasLabel(err, drivererr.LabelTransientTransaction) {
 			continue
+		}
+		if sub.st.status == InProgress {
+			// The lease held the commit back: nothing was sent.
+			m.abort(ctx, sub)
 		}
 		return attempts, fmt.Errorf("txn: run: %w", err)
 	}

@@ -83,6 +83,9 @@ type State struct {
 	// outcome is the id of the transaction's outcome record when it
 	// records one, else "".
 	outcome string
+	// recorded: the transaction has marked its record committed (inside
+	// itself), so a commit may be sent.
+	recorded bool
 	// defaults are the session's default transaction options, from
 	// StartSession.
 	defaults Options

@@ -2,13 +2,12 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
@@ -40,16 +39,22 @@ type Config struct {
 	// metrics. A transaction whose commit outcome was unknown is reported
 	// again when the outcome is learnt.
 	OnOutcome func(Status)
-	// Outcomes returns the collection of a backend's outcome records (see
-	// Options.RecordOutcome and OutcomeID); nil, or a nil
-	// result, means transactions there record none.
-	Outcomes func(backend string) *mongo.Collection
+	// Outcomes keeps the outcome records (see Options.RecordOutcome and
+	// OutcomeID); nil, or a backend it does not have, means transactions
+	// there record none.
+	Outcomes *Outcomes
 	// RecordByDefault says whether transactions on a backend record their
 	// outcome when neither the transaction nor its session chose; nil
 	// means they do not.
 	RecordByDefault func(backend string) bool
-	// OutcomeRetention is how long outcome records are kept; default 24h.
-	OutcomeRetention time.Duration
+	// Lease, if set, is asked before every commitTransaction is sent; an
+	// error (the instance directory cannot confirm that this instance is
+	// still alive in its peers' eyes, see directory.Directory.Lease)
+	// holds the commit back, and Commit fails with ErrUnknownCommitResult
+	// (commit again): peers may be answering that the transaction's
+	// session is gone, and it must not commit after they did. Nil always
+	// allows.
+	Lease func() error
 }
 
 // Manager runs transactions on sessions the caller has acquired from the
@@ -94,7 +99,6 @@ func New(cfg Config) (*Manager, error) {
 		{"MaxBackoff", &cfg.MaxBackoff, time.Second},
 		{"RunTimeout", &cfg.RunTimeout, 120 * time.Second},
 		{"AbortTimeout", &cfg.AbortTimeout, 10 * time.Second},
-		{"OutcomeRetention", &cfg.OutcomeRetention, DefaultOutcomeRetention},
 	}
 	for _, f := range durations {
 		if *f.d < 0 {
@@ -165,25 +169,42 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, jo
 	if e.Options.Snapshot {
 		return 0, 0, fmt.Errorf("txn: start: %w", ErrSnapshotSession)
 	}
-	if err := m.begin(sub, merge(opts, t.defaults)); err != nil {
+	if err := m.begin(ctx, sub, merge(opts, t.defaults)); err != nil {
 		return 0, 0, err
 	}
 	return t.number, t.depth, nil
 }
 
-// begin starts the next transaction on sub with the effective options eff.
-func (m *Manager) begin(sub *subject, eff Options) error {
+// takenNumbers bounds how many fenced transaction numbers begin skips.
+const takenNumbers = 16
+
+// begin starts the next transaction on sub with the effective options
+// eff. One that records its outcome first writes its record, open, so
+// that from then on another instance can fence it; a number whose record
+// exists already (an earlier start wrote it, then failed) is skipped.
+func (m *Manager) begin(ctx context.Context, sub *subject, eff Options) error {
 	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
 		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
+	}
+	t := sub.st
+	number, recording := t.number+1, m.recording(sub, eff)
+	for skipped := 0; recording; skipped++ {
+		err := m.cfg.Outcomes.open(ctx, sub, number)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errNumberTaken) || skipped == takenNumbers {
+			return fmt.Errorf("txn: start: %w", err)
+		}
+		number++
 	}
 	if err := sub.sess.StartTransaction(driverOptions(eff)); err != nil {
 		return fmt.Errorf("txn: start: %w", err)
 	}
-	t := sub.st
-	t.number++
+	t.number = number
 	t.status, t.depth, t.dangling = InProgress, 1, 0
-	t.options, t.started, t.outcome = eff, sub.now(), ""
-	if m.recording(sub, eff) {
+	t.options, t.started, t.outcome, t.recorded = eff, sub.now(), "", false
+	if recording {
 		t.outcome = OutcomeID(sub.token, t.number)
 	}
 	m.track(sub)
@@ -268,14 +289,18 @@ func (m *Manager) Commit(ctx context.Context, e *sessions.Entry, number int64) (
 // aborts the transaction (MongoDB's error, TransientTransactionError
 // included, is wrapped).
 func (m *Manager) recordBeforeCommit(ctx context.Context, sub *subject) error {
-	if sub.st.outcome == "" || sub.st.status != InProgress {
+	if sub.st.outcome == "" || sub.st.status != InProgress || sub.st.recorded {
 		return nil
 	}
-	if err := m.writeRecord(ctx, sub); err != nil {
+	if err := m.cfg.Outcomes.write(ctx, sub); err != nil {
 		n := sub.st.number
 		m.abort(ctx, sub)
+		if errors.Is(err, ErrFenced) {
+			return fmt.Errorf("txn: commit transaction %d: %w", n, err)
+		}
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrAborted, err)
 	}
+	sub.st.recorded = true
 	return nil
 }
 
@@ -286,6 +311,15 @@ func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.
 	n := sub.st.number
 	backoff := m.cfg.InitialBackoff
 	for attempt := 1; ; attempt++ {
+		if err := m.lease(); err != nil {
+			// Committing again once the lease is back is the way on, as
+			// for an unknown outcome; for the first attempt nothing was
+			// sent, so the transaction stays as it was.
+			if attempt > 1 {
+				m.end(sub, Unknown)
+			}
+			return fmt.Errorf("txn: commit transaction %d held back: %w: %w", n, ErrUnknownCommitResult, err)
+		}
 		m.commitAttempt()
 		err := sub.sess.CommitTransaction(ctx)
 		switch classifyCommit(err) {
@@ -312,6 +346,14 @@ func (m *Manager) commitLoop(ctx context.Context, sub *subject, retryUntil time.
 		m.log.Warn("txn: commit outcome unknown", sessionAttr(sub), "txn", n, "attempts", attempt, "err", err)
 		return fmt.Errorf("txn: commit transaction %d: %w: %w", n, ErrUnknownCommitResult, err)
 	}
+}
+
+// lease is Config.Lease's verdict.
+func (m *Manager) lease() error {
+	if m.cfg.Lease == nil {
+		return nil
+	}
+	return m.cfg.Lease()
 }
 
 func (m *Manager) commitAttempt() {

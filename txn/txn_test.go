@@ -667,12 +667,15 @@ func TestDanglingLevelsAfterInnerAbort(t *testing.T) {
 // joins, one asking for the opposite is refused.
 func TestJoinRecordOutcome(t *testing.T) {
 	f := mustFixture(t)
-	outcomes := f.coll.Database().Collection("outcomes")
+	outcomes, err := NewOutcomes(OutcomesConfig{Backends: map[string]*mongo.Client{"": f.client}, Database: f.coll.Database().Name(), Collection: "outcomes"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	yes, no := true, false
 	for _, byDefault := range []bool{true, false} {
 		t.Run(fmt.Sprintf("backend default %v", byDefault), func(t *testing.T) {
 			m := mustManager(t, Config{
-				Outcomes:        func(string) *mongo.Collection { return outcomes },
+				Outcomes:        outcomes,
 				RecordByDefault: func(string) bool { return byDefault },
 			})
 			ctx := context.Background()
