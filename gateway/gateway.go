@@ -36,6 +36,7 @@ import (
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
+	"github.com/mongogate/mongogate/watch"
 )
 
 // Instance is one mongogate instance. New builds it; Serve serves it;
@@ -62,6 +63,7 @@ type Instance struct {
 	advert      string
 	dir         *directory.Directory
 	forward     *server.Forwarder
+	watch       *watch.Hub // WatchService's fan-out (gateway/watch.go)
 	grpc        *grpc.Server
 	ready       chan struct{} // closed once Serve serves
 	metricsS    *http.Server
@@ -289,6 +291,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 		in.cancel()
 	}
 	in.health.Shutdown()
+	in.closeWatch(ctx)
 	if g != nil {
 		stopped := make(chan struct{})
 		go func() {
@@ -354,6 +357,7 @@ func (in *Instance) Close() {
 // metrics server, backends, the emulator.
 func (in *Instance) release(ctx context.Context) error {
 	var errs []error
+	in.closeWatch(ctx)
 	if in.forward != nil {
 		_ = in.forward.Close()
 	}

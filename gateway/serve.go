@@ -33,7 +33,7 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 	srv, err := server.New(server.Config{
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
 		Address: in.advert, Peers: in.dir, Outcomes: func(b string) *mongo.Collection { return in.outcomes[b] },
-		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection},
+		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection, watchKeyCollection},
 		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
 	if err != nil {
@@ -60,6 +60,9 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 	}
 	g := grpc.NewServer(opts...)
 	srv.Register(g)
+	if err := in.registerWatch(g, srv); err != nil {
+		return nil, err
+	}
 	in.metrics.InitializeRPCs(g)
 	healthpb.RegisterHealthServer(g, in.health)
 	if err := registerReflection(g); err != nil {
