@@ -54,9 +54,9 @@ const (
 
 // Retry delays suggested in RetryInfo.
 const (
-	retryUnavailable = time.Second     // BACKEND_UNAVAILABLE, SHUTTING_DOWN, UNKNOWN_COMMIT_RESULT
-	retrySessionSlot = 5 * time.Second // SESSION_LIMIT: sessions end or expire over time
-	retryWatchSlow   = time.Second     // WATCH_TOO_SLOW: the caller catches up on a stream of its own
+	retryUnavailable = time.Second            // BACKEND_UNAVAILABLE, SHUTTING_DOWN, UNKNOWN_COMMIT_RESULT
+	retrySessionSlot = 5 * time.Second        // SESSION_LIMIT: sessions end or expire over time
+	retryWatchSlow   = 100 * time.Millisecond // WATCH_TOO_SLOW: the caller catches up on a stream of its own, at its pace
 )
 
 // maxMessageBytes bounds a status message; MongoDB messages can quote

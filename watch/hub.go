@@ -232,7 +232,10 @@ func (h *Hub) Subscribe(ctx context.Context, spec Spec, start Start) (*Subscript
 		}
 		st.subs[sub] = struct{}{}
 	case from.resumeAfter != nil && st.head != "" && position(from.resumeAfter) >= st.head:
+		// The first message says the stream is open: the caller's own
+		// position, as a heartbeat.
 		sub.last = position(from.resumeAfter)
+		sub.items = append(sub.items, &Event{Token: start.ResumeAfter, pos: sub.last})
 		st.subs[sub] = struct{}{}
 	default:
 		catchUp = true
@@ -256,6 +259,12 @@ func (h *Hub) Subscribe(ctx context.Context, spec Spec, start Start) (*Subscript
 		return nil, mongoError(err)
 	}
 	h.obs.StreamsOpen(1)
+	if tok := cs.ResumeToken(); tok != nil {
+		// An empty first batch: its position says the stream is open.
+		sub.mu.Lock()
+		sub.add(&Event{Token: sign(key, bind, tok), pos: position(tok)})
+		sub.mu.Unlock()
+	}
 	h.wg.Add(1)
 	go h.catchUp(cctx, sub, cs, key, bind)
 	return sub, nil
