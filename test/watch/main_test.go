@@ -81,6 +81,7 @@ type reader struct {
 	cs     *mongogate.ChangeStream
 	mu     sync.Mutex
 	events []event
+	lat    []time.Duration // write-to-delivery, of events with a sent time
 	seen   map[string]bool
 	dups   int
 	err    error
@@ -105,6 +106,7 @@ func startReader(ctx context.Context, cs *mongogate.ChangeStream, paused bool) *
 		for cs.Next(ctx) {
 			var ev event
 			err := cs.Decode(&ev)
+			now := time.Now()
 			r.mu.Lock()
 			switch tok := cs.ResumeToken(); {
 			case err != nil:
@@ -114,6 +116,9 @@ func startReader(ctx context.Context, cs *mongogate.ChangeStream, paused bool) *
 			default:
 				r.seen[tok] = true
 				r.events = append(r.events, ev)
+				if ev.FullDocument.Sent != 0 {
+					r.lat = append(r.lat, now.Sub(time.Unix(0, ev.FullDocument.Sent)))
+				}
 			}
 			r.mu.Unlock()
 		}
