@@ -56,7 +56,7 @@ type ChangeStream struct {
 	base    context.Context // values of the Watch call's context, without its end
 	req     *pb.WatchRequest
 	stream  pb.WatchService_WatchClient
-	cancel  *streamCancel // of the current RPC
+	cancel  *streamCancel     // of the current RPC
 	pending *pb.WatchResponse // the first message, received by Watch
 	token   string
 	resumes int
