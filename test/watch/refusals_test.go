@@ -177,3 +177,31 @@ func TestRefusalsAndEnds(t *testing.T) {
 		t.Fatalf("events %v, want ... drop, invalidate, then the end", ops)
 	}
 }
+
+// SIGTERM ends open watches at once with SHUTTING_DOWN (retryable), so
+// the graceful stop does not wait for streams that never end by
+// themselves, and the server exits cleanly.
+func TestShutdownEndsWatches(t *testing.T) {
+	_, uri := proctest.Emulator(t, bins)
+	srv := proctest.StartServer(t, bins, uri)
+	ctx := testCtx(t, time.Minute)
+	w := pb.NewWatchServiceClient(testkit.Dial(t, srv.Addr))
+	_, stream, err := first(ctx, w, &pb.WatchRequest{Scope: collScope(testbackend.DBName(t), "items")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := srv.Terminate(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v with a watch open", d)
+	}
+	for {
+		_, err = stream.Recv()
+		if err != nil {
+			break
+		}
+	}
+	testkit.WantReason(t, "Recv during shutdown", err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
+}
