@@ -87,7 +87,7 @@ func verify(key []byte, bind [32]byte, tok string) (bson.Raw, error) {
 	if !strings.HasPrefix(tok, tokenPrefix) || len(tok) > maxTokenLen {
 		return nil, ErrBadToken
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok[len(tokenPrefix):])
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(tokenPrefix):])
 	if err != nil || len(b) < sha256.Size+5 {
 		return nil, ErrBadToken
 	}
