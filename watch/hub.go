@@ -214,17 +214,23 @@ func (h *Hub) Subscribe(ctx context.Context, spec Spec, start Start) (*Subscript
 	case start.AtOperationTime != nil:
 		from.at = start.AtOperationTime
 	}
-	st, err := h.acquire(ctx, spec, bind, client, key)
-	if err != nil {
-		return nil, err
+	var st *stream
+	for {
+		if st, err = h.acquire(ctx, spec, bind, client, key); err != nil {
+			return nil, err
+		}
+		st.mu.Lock()
+		if !st.done {
+			break
+		}
+		// It ended since acquire; the next acquire opens another.
+		st.refs--
+		st.mu.Unlock()
 	}
 	sub := &Subscription{hub: h, st: st, limit: h.cfg.Queue, notify: make(chan struct{}, 1), space: make(chan struct{}, 1)}
 	h.obs.Subscribers(1)
 	catchUp := false
-	st.mu.Lock()
 	switch {
-	case st.done:
-		sub.end = st.endErr()
 	case from.zero():
 		sub.last = st.head
 		if st.headEv != nil {
