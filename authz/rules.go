@@ -41,7 +41,11 @@ import (
 // Wildcard is the principal key of rules that apply to every principal.
 const Wildcard = "*"
 
-// Namespace names a collection in a database.
+// Namespace names a collection in a database. An empty Collection stands
+// for every collection of the database, and an empty Database as well for
+// every database (a change stream on a database or on the deployment): only
+// the pattern "*" covers an empty part, so "app.*" allows reading all of
+// app and "*.*" all of the deployment, while "app.orders*" allows neither.
 type Namespace struct {
 	Database   string
 	Collection string

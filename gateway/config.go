@@ -87,6 +87,10 @@ type Config struct {
 	// Files names what the instance loads itself.
 	Files Files
 
+	// WatchQueue is how many messages may wait for a Watch caller before
+	// it is cut with WATCH_TOO_SLOW; default watch.DefaultQueue.
+	WatchQueue int
+
 	// HealthProbeInterval is how often backends are pinged; default 2s.
 	HealthProbeInterval time.Duration
 	// Logger receives everything the instance logs; nil discards.

@@ -38,6 +38,7 @@ import (
 	"github.com/mongogate/mongogate/server"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
+	"github.com/mongogate/mongogate/watch"
 )
 
 // Instance is one mongogate instance. New builds it; Serve serves it;
@@ -65,6 +66,7 @@ type Instance struct {
 	advert      string
 	dir         *directory.Directory
 	forward     *server.Forwarder
+	watch       *watch.Hub // WatchService's fan-out (gateway/watch.go)
 	grpc        *grpc.Server
 	http        *http.Server
 	tls         *tls.Config   // the listener's, nil for plaintext
@@ -304,6 +306,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 		in.cancel()
 	}
 	in.health.Shutdown()
+	in.closeWatch(ctx)
 	if g != nil {
 		stopped := make(chan struct{})
 		go func() {
@@ -378,6 +381,7 @@ func (in *Instance) Close() {
 // metrics server, backends, the emulator.
 func (in *Instance) release(ctx context.Context) error {
 	var errs []error
+	in.closeWatch(ctx)
 	if in.forward != nil {
 		_ = in.forward.Close()
 	}

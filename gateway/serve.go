@@ -30,7 +30,7 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 	srv, err := server.New(server.Config{
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
 		Address: in.advert, Peers: in.dir, Outcomes: in.outcomes,
-		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection},
+		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection, watchKeyCollection},
 		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
 	if err != nil {
@@ -58,6 +58,9 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 	}
 	g := grpc.NewServer(opts...)
 	srv.Register(g)
+	if err := in.registerWatch(g, srv); err != nil {
+		return nil, err
+	}
 	in.metrics.InitializeRPCs(g)
 	healthpb.RegisterHealthServer(g, in.health)
 	if err := registerReflection(g); err != nil {
@@ -85,7 +88,7 @@ func (in *Instance) setHealth() {
 		status = healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	in.health.SetServingStatus("", status)
-	for _, svc := range []string{pb.SessionService_ServiceDesc.ServiceName, pb.TransactionService_ServiceDesc.ServiceName, pb.DocumentService_ServiceDesc.ServiceName} {
+	for _, svc := range []string{pb.SessionService_ServiceDesc.ServiceName, pb.TransactionService_ServiceDesc.ServiceName, pb.DocumentService_ServiceDesc.ServiceName, pb.WatchService_ServiceDesc.ServiceName} {
 		in.health.SetServingStatus(svc, status)
 	}
 }

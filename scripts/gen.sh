@@ -66,7 +66,7 @@ cat >"$out/descriptor.go" <<'GO'
 
 // Package mongogatev1 is the Go code generated from the mongogate.v1 wire
 // contract in proto/mongogate/v1: messages, and gRPC clients and servers for
-// SessionService, TransactionService and DocumentService.
+// SessionService, TransactionService, DocumentService and WatchService.
 package mongogatev1
 
 import _ "embed"

@@ -1,6 +1,7 @@
 // Package server is mongogate's gRPC edge: the SessionService,
-// TransactionService and DocumentService implementations, and the transport
-// around them.
+// TransactionService, DocumentService and WatchService implementations,
+// and the transport around them. WatchService (watch.go) is registered
+// apart, with the watch.Hub that fans change streams out (RegisterWatch).
 //
 // Every handler does the same three things: validate the request and
 // convert it to domain types (codec.go), call the domain packages

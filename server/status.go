@@ -27,6 +27,7 @@ import (
 	"github.com/mongogate/mongogate/internal/drivererr"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
+	"github.com/mongogate/mongogate/watch"
 )
 
 // errorDomain is the google.rpc.ErrorInfo domain of every mongogate error.
@@ -48,12 +49,14 @@ const (
 	metaOperationIndex = "operation_index" // RunTransaction: which operation failed, from 0
 	metaMaxDocuments   = "max_documents"   // RESULT_TOO_LARGE
 	metaMaxBytes       = "max_bytes"       // RESULT_TOO_LARGE
+	metaResumeToken    = "resume_token"    // WATCH_TOO_SLOW: the token to resume after
 )
 
 // Retry delays suggested in RetryInfo.
 const (
-	retryUnavailable = time.Second     // BACKEND_UNAVAILABLE, SHUTTING_DOWN, UNKNOWN_COMMIT_RESULT
-	retrySessionSlot = 5 * time.Second // SESSION_LIMIT: sessions end or expire over time
+	retryUnavailable = time.Second            // BACKEND_UNAVAILABLE, SHUTTING_DOWN, UNKNOWN_COMMIT_RESULT
+	retrySessionSlot = 5 * time.Second        // SESSION_LIMIT: sessions end or expire over time
+	retryWatchSlow   = 100 * time.Millisecond // WATCH_TOO_SLOW: the caller catches up on a stream of its own, at its pace
 )
 
 // maxMessageBytes bounds a status message; MongoDB messages can quote
@@ -220,8 +223,26 @@ func classifyDomain(err error) *apiError {
 		forbiddenErr *crud.ForbiddenError
 		deniedErr    *authz.DeniedError
 		pipelineErr  *authz.PipelineError
+		slowErr      *watch.SlowError
 	)
 	switch {
+	case errors.As(err, &slowErr):
+		e := &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_WATCH_TOO_SLOW, retryAfter: retryWatchSlow,
+			msg: fmt.Sprintf("this caller fell %d messages behind its change stream and was cut; Watch again with resume_after set to metadata resume_token", slowErr.Queue)}
+		if slowErr.Token != "" {
+			e.set(metaResumeToken, slowErr.Token)
+		}
+		return e
+	case errors.Is(err, watch.ErrHistoryLost):
+		return &apiError{code: codes.OutOfRange, reason: pb.ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST,
+			msg: "the watch's start position is no longer in MongoDB's oplog; watch again without a start position after resynchronising"}
+	case errors.Is(err, watch.ErrClosed):
+		return &apiError{code: codes.Unavailable, reason: pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, retryAfter: retryUnavailable,
+			msg: "the server is shutting down; Watch again with the last resume token, on another instance"}
+	case errors.Is(err, watch.ErrSpec):
+		e := &apiError{code: codes.InvalidArgument, reason: pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg: err.Error()}
+		e.badField("", err.Error())
+		return e
 	case errors.As(err, &deniedErr):
 		return namespaceForbidden(deniedErr.Access)
 	case errors.As(err, &pipelineErr):

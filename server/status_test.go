@@ -21,6 +21,7 @@ import (
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/sessions"
 	"github.com/mongogate/mongogate/txn"
+	"github.com/mongogate/mongogate/watch"
 )
 
 // statusDetails is what a client reads from a mongogate error.
@@ -120,6 +121,13 @@ func TestToStatus(t *testing.T) {
 		{"arg error", fmt.Errorf("insert: %w", &crud.ArgError{Field: "documents[2]", Reason: "json: bad"}),
 			codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "documents[2]"},
 		{"unacknowledged in session", crud.ErrUnacknowledgedInSession, codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, "write_concern"},
+		// watch
+		{"watch too slow", &watch.SlowError{Token: "mgw1abc", Queue: 8}, codes.Unavailable, pb.ErrorReason_ERROR_REASON_WATCH_TOO_SLOW,
+			map[string]string{metaResumeToken: "mgw1abc"}, true, "-"},
+		{"change stream history lost", fmt.Errorf("%w: %w", watch.ErrHistoryLost, mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost", Labels: []string{"NonResumableChangeStreamError"}}),
+			codes.OutOfRange, pb.ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST, map[string]string{metaMongoCode: "286", metaLabels: "NonResumableChangeStreamError"}, false, "-"},
+		{"watch hub closed", watch.ErrClosed, codes.Unavailable, pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, nil, true, "-"},
+		{"watch spec", fmt.Errorf("%w: no backend", watch.ErrSpec), codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, nil, false, ""},
 		// MongoDB
 		{"duplicate key write exception", dupWrite, codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_DUPLICATE_KEY,
 			map[string]string{metaMongoCode: "11000", metaMongoCodeName: "DuplicateKey"}, false, "-"},

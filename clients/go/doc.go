@@ -73,6 +73,28 @@
 // The session's token is a secret: Session.String and Session.ID show only
 // a redacted form.
 //
+// # Change streams
+//
+// Collection.Watch, Database.Watch and Client.Watch return a ChangeStream,
+// shaped like the driver's, over MongoDB change events. The server shares
+// one MongoDB change stream among all its callers watching the same thing.
+// A ChangeStream resumes by itself from its last resume token when the
+// server instance goes away (through a load balancer, on another one),
+// MongoDB is briefly unreachable, or the server cut it for reading too
+// slowly (ErrWatchTooSlow); ResumeToken, saved with what the program did
+// with an event, resumes after a restart too, on any instance:
+//
+//	cs, err := orders.Watch(ctx, mongo.Pipeline{}, options.ChangeStream().SetResumeAfter(saved))
+//	if err != nil { ... }
+//	defer cs.Close(ctx)
+//	for cs.Next(ctx) {
+//		handle(cs.Current)
+//		saved = cs.ResumeToken()
+//	}
+//
+// A token whose position has left MongoDB's oplog is
+// ErrChangeStreamHistoryLost: start without one, after resynchronising.
+//
 // # Errors
 //
 // A call the server refuses returns an *Error holding the gRPC code, the
@@ -110,6 +132,9 @@
 //   - Transient unavailability, with Error.RetryDelay set: ErrBackendUnavailable,
 //     ErrShuttingDown, ErrSessionLimit; and codes.Unavailable without a
 //     reason when the mongogate server itself cannot be reached.
+//   - A change stream's start position is gone: ErrChangeStreamHistoryLost
+//     (not retryable); a reader too slow for its stream: ErrWatchTooSlow
+//     (ChangeStream resumes by itself).
 //   - Data errors: ErrDuplicateKey, ErrNoDocuments (FindOne found
 //     nothing), and ErrMongo for any other MongoDB error (see
 //     Error.MongoCode).

@@ -106,6 +106,16 @@ var (
 	ErrMongo = errors.New("mongogate: MongoDB error")
 	// ErrInternal: a bug in the server.
 	ErrInternal = errors.New("mongogate: internal server error")
+	// ErrChangeStreamHistoryLost: a Watch's start position (a resume
+	// token, a cluster time) is no longer in MongoDB's oplog. Resuming
+	// from it again fails the same way: watch without a start position,
+	// after resynchronising what the events maintained.
+	ErrChangeStreamHistoryLost = errors.New("mongogate: change stream history lost")
+	// ErrWatchTooSlow: the server cut a ChangeStream that fell too far
+	// behind; Error.Metadata["resume_token"] is where to resume.
+	// ChangeStream resumes by itself, so programs meet it only through
+	// the RPC.
+	ErrWatchTooSlow = errors.New("mongogate: change stream reader too slow")
 )
 
 // Errors of the client itself; they never come from the server.
@@ -147,6 +157,8 @@ var sentinelByReason = map[pb.ErrorReason]error{
 	pb.ErrorReason_ERROR_REASON_INTERNAL:                   ErrInternal,
 	pb.ErrorReason_ERROR_REASON_SESSION_OWNER_GONE:         ErrSessionOwnerGone,
 	pb.ErrorReason_ERROR_REASON_RESULT_TOO_LARGE:           ErrResultTooLarge,
+	pb.ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST: ErrChangeStreamHistoryLost,
+	pb.ErrorReason_ERROR_REASON_WATCH_TOO_SLOW:             ErrWatchTooSlow,
 }
 
 // sentinelByCode stands in for the reason of a status without an

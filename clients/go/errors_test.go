@@ -45,6 +45,8 @@ var sentinels = []reasonSentinel{
 	{mongogate.ErrCanceled, pb.ErrorReason_ERROR_REASON_CANCELED, codes.Canceled},
 	{mongogate.ErrMongo, pb.ErrorReason_ERROR_REASON_MONGO_ERROR, codes.FailedPrecondition},
 	{mongogate.ErrInternal, pb.ErrorReason_ERROR_REASON_INTERNAL, codes.Internal},
+	{mongogate.ErrChangeStreamHistoryLost, pb.ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST, codes.OutOfRange},
+	{mongogate.ErrWatchTooSlow, pb.ErrorReason_ERROR_REASON_WATCH_TOO_SLOW, codes.Unavailable},
 }
 
 // reasonSentinel is the sentinel of a reason and the code it comes with.

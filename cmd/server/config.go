@@ -128,6 +128,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.gw.Files.PeerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) to verify other instances' certificates when serving TLS (default: the system's roots)")
 	fs.StringVar(&cfg.gw.OutcomeCollection, "outcome-collection", "mongogate.outcomes", "`db.collection` of each backend holding the outcome records of transactions that ask for one")
 	fs.DurationVar(&cfg.gw.OutcomeRetention, "outcome-retention", 24*time.Hour, "how long outcome records (and gone instances' directory entries) are kept")
+	fs.IntVar(&cfg.gw.WatchQueue, "watch-queue", 1024, "messages that may wait for a Watch caller before it is cut (WATCH_TOO_SLOW) so that it holds back no other")
 	fs.BoolVar(&cfg.recordOutcome, "record-outcome", false, "default of record_outcome for transactions on every backend (per backend: --backend-option name:record_outcome=true)")
 	fs.IntVar(&cfg.gogc, "gogc", 400, "garbage collection target percentage, as Go's GOGC (which wins when set); 0 keeps Go's default of 100")
 	fs.BoolVar(&cfg.gw.Pprof, "pprof", false, "also serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-listen")

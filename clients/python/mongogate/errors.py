@@ -239,6 +239,20 @@ class ResultTooLarge(MongogateError):
     REASON = "RESULT_TOO_LARGE"
 
 
+class ChangeStreamHistoryLost(MongogateError):
+    """OUT_OF_RANGE: a watch's resume token points before what the backend
+    still keeps of its history; resuming cannot work. This client does not
+    watch yet; it is here so that every reason has its class."""
+    REASON = "CHANGE_STREAM_HISTORY_LOST"
+
+
+class WatchTooSlow(MongogateError):
+    """UNAVAILABLE: a watch read too slowly and was cut; metadata
+    "resume_token" says where to resume. This client does not watch yet;
+    it is here so that every reason has its class."""
+    REASON = "WATCH_TOO_SLOW"
+
+
 # Errors of the client itself, never sent by the server.
 
 class ClientClosed(MongogateError):

@@ -32,6 +32,8 @@ const CODE_OF: Record<Reason, Code | undefined> = {
   INTERNAL: Code.Internal,
   SESSION_OWNER_GONE: Code.NotFound,
   RESULT_TOO_LARGE: Code.ResourceExhausted,
+  CHANGE_STREAM_HISTORY_LOST: Code.OutOfRange,
+  WATCH_TOO_SLOW: Code.Unavailable,
 };
 
 test("REASONS is every ErrorReason value of the generated enum, named as on the wire", () => {

@@ -3,7 +3,8 @@
 // mongogate holds MongoDB driver sessions on the server and hands clients
 // opaque session tokens. SessionService starts and ends sessions,
 // TransactionService runs transactions on them, DocumentService reads and
-// writes documents, optionally inside a session.
+// writes documents, optionally inside a session. WatchService streams
+// change events.
 //
 // Documents travel as Document (Extended JSON v2 or BSON, see Document) and
 // single BSON values as Value (see Value). Responses use the request's
@@ -267,6 +268,19 @@ const (
 	// (metadata "max_documents", "max_bytes"). Narrow it with limit and skip,
 	// or read it as a stream over Connect or gRPC.
 	ErrorReason_ERROR_REASON_RESULT_TOO_LARGE ErrorReason = 22
+	// OUT_OF_RANGE: Watch's resume_after, start_after or
+	// start_at_operation_time names a position that has left MongoDB's oplog
+	// (MongoDB error 286, ChangeStreamHistoryLost), so the events since then
+	// cannot be read. Not retryable: resuming from the same position fails
+	// the same way. Watch again without a start position, after
+	// resynchronising what the events maintained.
+	ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST ErrorReason = 23
+	// UNAVAILABLE (+RetryInfo): a Watch caller fell too far behind its
+	// stream (the events queued for it reached the server's limit) and was
+	// cut, so that it holds back no other caller. Metadata "resume_token" is
+	// the token of the last message it was sent: Watch again with
+	// resume_after set to it (on any instance) to continue without loss.
+	ErrorReason_ERROR_REASON_WATCH_TOO_SLOW ErrorReason = 24
 )
 
 // Enum value maps for ErrorReason.
@@ -295,6 +309,8 @@ var (
 		20: "ERROR_REASON_INTERNAL",
 		21: "ERROR_REASON_SESSION_OWNER_GONE",
 		22: "ERROR_REASON_RESULT_TOO_LARGE",
+		23: "ERROR_REASON_CHANGE_STREAM_HISTORY_LOST",
+		24: "ERROR_REASON_WATCH_TOO_SLOW",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -320,6 +336,8 @@ var (
 		"ERROR_REASON_INTERNAL":                   20,
 		"ERROR_REASON_SESSION_OWNER_GONE":         21,
 		"ERROR_REASON_RESULT_TOO_LARGE":           22,
+		"ERROR_REASON_CHANGE_STREAM_HISTORY_LOST": 23,
+		"ERROR_REASON_WATCH_TOO_SLOW":             24,
 	}
 )
 
@@ -1003,7 +1021,7 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"&READ_PREFERENCE_MODE_PRIMARY_PREFERRED\x10\x02\x12\"\n" +
 	"\x1eREAD_PREFERENCE_MODE_SECONDARY\x10\x03\x12,\n" +
 	"(READ_PREFERENCE_MODE_SECONDARY_PREFERRED\x10\x04\x12 \n" +
-	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\xb7\x06\n" +
+	"\x1cREAD_PREFERENCE_MODE_NEAREST\x10\x05*\x85\a\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12#\n" +
@@ -1028,7 +1046,9 @@ const file_mongogate_v1_common_proto_rawDesc = "" +
 	"\x15ERROR_REASON_CANCELED\x10\x13\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x14\x12#\n" +
 	"\x1fERROR_REASON_SESSION_OWNER_GONE\x10\x15\x12!\n" +
-	"\x1dERROR_REASON_RESULT_TOO_LARGE\x10\x16B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
+	"\x1dERROR_REASON_RESULT_TOO_LARGE\x10\x16\x12+\n" +
+	"'ERROR_REASON_CHANGE_STREAM_HISTORY_LOST\x10\x17\x12\x1f\n" +
+	"\x1bERROR_REASON_WATCH_TOO_SLOW\x10\x18B=Z;github.com/mongogate/mongogate/gen/mongogate/v1;mongogatev1b\x06proto3"
 
 var (
 	file_mongogate_v1_common_proto_rawDescOnce sync.Once
