@@ -7,7 +7,6 @@ package watch
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -21,23 +20,7 @@ import (
 
 var bins proctest.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "mongogate-watch-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "watch:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bins, err = proctest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "watch:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { proctest.Main(m, &bins) }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
