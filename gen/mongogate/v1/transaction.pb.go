@@ -458,7 +458,7 @@ type GetTransactionOutcomeResponse struct {
 	// GetTransactionOutcome).
 	Outcome TransactionOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=mongogate.v1.TransactionOutcome" json:"outcome,omitempty"`
 	// Whether the answer comes from the transaction's outcome record
-	// (COMMITTED) or from its absence after the owner's cleanup (ABORTED),
+	// (COMMITTED, or ABORTED: marked aborted, fencing the transaction out)
 	// rather than from the live owner's state.
 	FromRecord bool `protobuf:"varint,3,opt,name=from_record,json=fromRecord,proto3" json:"from_record,omitempty"`
 	// Until when the outcome record is kept, when from_record is true and

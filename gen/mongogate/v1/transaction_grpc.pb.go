@@ -71,14 +71,16 @@ type TransactionServiceClient interface {
 	// any instance, including after the instance that held the session is
 	// gone (where GetSession answers SESSION_OWNER_GONE). Only the principal
 	// that started the session may ask; anyone else gets SESSION_NOT_FOUND.
-	// While the owning instance lives it answers from the session's state; once
-	// it is gone the answer rests on the transaction's outcome record (see
-	// TransactionOptions.record_outcome): COMMITTED when the record exists,
-	// ABORTED when it does not and the transaction can no longer commit (the
-	// dead instance's open transactions were killed), UNKNOWN while that
-	// cleanup is pending (seconds; ask again) or for a transaction that
-	// recorded no outcome. Answers about a gone instance last as long as the
-	// records' retention (default 24 h).
+	// While the owning instance answers, the answer is the session's state;
+	// when it does not (gone, paused or unreachable) the answer rests on the
+	// transaction's outcome record (see TransactionOptions.record_outcome):
+	// COMMITTED when the record says so; ABORTED when it was still open,
+	// which this answer marks aborted so that the transaction can never
+	// commit afterwards (MongoDB orders that write with the transaction's
+	// own); UNKNOWN while the record's transaction is still running (ask
+	// again), while a dead instance's cleanup is pending, or for a
+	// transaction that recorded no outcome. Answers about a gone instance
+	// last as long as the records' retention (default 24 h).
 	GetTransactionOutcome(ctx context.Context, in *GetTransactionOutcomeRequest, opts ...grpc.CallOption) (*GetTransactionOutcomeResponse, error)
 }
 
@@ -178,14 +180,16 @@ type TransactionServiceServer interface {
 	// any instance, including after the instance that held the session is
 	// gone (where GetSession answers SESSION_OWNER_GONE). Only the principal
 	// that started the session may ask; anyone else gets SESSION_NOT_FOUND.
-	// While the owning instance lives it answers from the session's state; once
-	// it is gone the answer rests on the transaction's outcome record (see
-	// TransactionOptions.record_outcome): COMMITTED when the record exists,
-	// ABORTED when it does not and the transaction can no longer commit (the
-	// dead instance's open transactions were killed), UNKNOWN while that
-	// cleanup is pending (seconds; ask again) or for a transaction that
-	// recorded no outcome. Answers about a gone instance last as long as the
-	// records' retention (default 24 h).
+	// While the owning instance answers, the answer is the session's state;
+	// when it does not (gone, paused or unreachable) the answer rests on the
+	// transaction's outcome record (see TransactionOptions.record_outcome):
+	// COMMITTED when the record says so; ABORTED when it was still open,
+	// which this answer marks aborted so that the transaction can never
+	// commit afterwards (MongoDB orders that write with the transaction's
+	// own); UNKNOWN while the record's transaction is still running (ask
+	// again), while a dead instance's cleanup is pending, or for a
+	// transaction that recorded no outcome. Answers about a gone instance
+	// last as long as the records' retention (default 24 h).
 	GetTransactionOutcome(context.Context, *GetTransactionOutcomeRequest) (*GetTransactionOutcomeResponse, error)
 	mustEmbedUnimplementedTransactionServiceServer()
 }
