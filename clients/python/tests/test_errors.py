@@ -34,6 +34,8 @@ CODES = {
     "INTERNAL": grpc.StatusCode.INTERNAL,
     "SESSION_OWNER_GONE": grpc.StatusCode.NOT_FOUND,
     "RESULT_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "CHANGE_STREAM_HISTORY_LOST": grpc.StatusCode.OUT_OF_RANGE,
+    "WATCH_TOO_SLOW": grpc.StatusCode.UNAVAILABLE,
 }
 
 
