@@ -18,19 +18,16 @@ import (
 // MONGOGATE_SOME_FLAG; a flag given on the command line wins. Most flags
 // fill the library's Config (gw) directly.
 type config struct {
-	gw            gateway.Config
-	listen        string
-	mongoURI      string
-	backends      backendList
-	backendOpts   backendOptionList
-	retryWrites   bool
-	causal        bool
-	recordOutcome bool
-	http          bool
-	gogc          int
-	shutdown      time.Duration
-	logLevel      string
-	logFormat     string
+	gw                                       gateway.Config
+	listen                                   string
+	mongoURI                                 string
+	backends                                 backendList
+	backendOpts                              backendOptionList
+	retryWrites, causal, recordOutcome, http bool
+	gogc                                     int
+	shutdown                                 time.Duration
+	logLevel                                 string
+	logFormat                                string
 }
 
 // backendFlag is one --backend name=uri.
