@@ -15,12 +15,15 @@ import (
 // One address serves native gRPC and the HTTP protocols (Connect,
 // gRPC-Web, REST; see httpapi).
 //
-// Plaintext: cmux tells connections apart by their first request, as etcd
-// does. HTTP/2 whose content type is gRPC's goes to the gRPC server's own
+// Plaintext: cmux tells connections apart by their first bytes, as etcd
+// does: HTTP/2 (its connection preface) goes to the gRPC server's own
 // transport, so native gRPC costs what it costs without the HTTP surface;
-// everything else (HTTP/1.1, HTTP/2 without TLS) goes to the HTTP server.
-// cmux answers gRPC clients' wait for the server's SETTINGS frame while it
-// looks (MatchWithWriters).
+// HTTP/1.x goes to the HTTP server. Connect and gRPC-Web clients use
+// HTTP/1.1 without TLS (browsers cannot speak HTTP/2 without it). Telling
+// HTTP/2 calls apart by their content type instead would need the server's
+// SETTINGS frame sent before the match (gRPC clients such as grpc-java
+// wait for it), which the HTTP/2 server taking over a non-gRPC connection
+// then refuses as an unexpected acknowledgement.
 //
 // TLS: both arrive as HTTP/2 after the same handshake, so every
 // connection goes to the HTTP server, which hands native gRPC to the gRPC
@@ -37,16 +40,8 @@ func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, 
 		hs.TLSConfig = tc
 		return ignoreClosed(hs.ServeTLS(ln, "", ""))
 	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	hs.Protocols = &p
-
 	m := cmux.New(ln)
-	grpcL := m.MatchWithWriters(
-		cmux.HTTP2MatchHeaderFieldSendSettings("content-type", "application/grpc"),
-		cmux.HTTP2MatchHeaderFieldPrefixSendSettings("content-type", "application/grpc+"),
-	)
+	grpcL := m.Match(cmux.HTTP2())
 	httpL := m.Match(cmux.Any())
 	errs := make(chan error, 2)
 	go func() { errs <- ignoreClosed(g.Serve(grpcL)) }()
