@@ -337,8 +337,8 @@ func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error)
 		if len(trimmed) == 0 || trimmed[0] != '{' {
 			return nil, errors.New("a document must be a JSON object in Extended JSON")
 		}
-		if isProtoJSONDocument(trimmed) {
-			return trimmed, nil
+		if key, val, ok := protoJSONDocument(trimmed); ok {
+			return checkedProtoJSONDocument(key, val)
 		}
 	}
 	if !json.Valid(trimmed) {
@@ -402,15 +402,42 @@ func scanHolds(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName
 	return false
 }
 
-// isProtoJSONDocument reports whether obj is {"json": "<string>"} or
-// {"bson": "<string>"}.
-func isProtoJSONDocument(obj []byte) bool {
+// protoJSONDocument reports whether obj is {"json": "<string>"} or
+// {"bson": "<string>"}, and returns its key and string value.
+func protoJSONDocument(obj []byte) (key string, val []byte, ok bool) {
 	fields, err := objectFields(obj)
 	if err != nil || len(fields) != 1 || (fields[0].key != "json" && fields[0].key != "bson") {
-		return false
+		return "", nil, false
 	}
 	v := bytes.TrimSpace(fields[0].val)
-	return len(v) > 0 && v[0] == '"'
+	return fields[0].key, v, len(v) > 0 && v[0] == '"'
+}
+
+// checkedProtoJSONDocument is a Document in protojson's form, checked as
+// the server would check it, so that what the codec accepts it can also
+// write back: json must hold an Extended JSON object (white space around
+// it is dropped), bson a BSON document in base64.
+func checkedProtoJSONDocument(key string, val []byte) ([]byte, error) {
+	if key == "bson" {
+		var b []byte
+		if err := json.Unmarshal(val, &b); err != nil {
+			return nil, fmt.Errorf("document.bson: %w", err)
+		}
+		if err := bson.Raw(b).Validate(); err != nil {
+			return nil, fmt.Errorf("document.bson is not a BSON document: %w", err)
+		}
+		return append(append([]byte(`{"bson":`), val...), '}'), nil
+	}
+	var text string
+	if err := json.Unmarshal(val, &text); err != nil {
+		return nil, fmt.Errorf("document.json: %w", err)
+	}
+	t := bytes.TrimSpace([]byte(text))
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return nil, errors.New("document.json must hold a JSON object in Extended JSON")
+	}
+	out := append([]byte(`{"json":`), appendJSONString(nil, t)...)
+	return append(out, '}'), nil
 }
 
 // fieldByJSONKey finds the field a JSON key names: its JSON name or, as

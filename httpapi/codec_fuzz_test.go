@@ -10,8 +10,9 @@ import (
 
 // FuzzCodec feeds arbitrary bytes to the HTTP JSON codec as requests of
 // several types. Whatever they are, it does not panic or fail: it decodes
-// them or marks them undecodable; and what it decodes it writes back into
-// JSON that it reads again into the same message.
+// them or marks them undecodable; what it decodes it writes back into JSON
+// that it reads again; and from then on the round trip is exact (the first
+// write may turn a protojson-form BSON document into Extended JSON).
 func FuzzCodec(f *testing.F) {
 	for _, seed := range []string{
 		`{"document": {"_id": {"$oid": "65f1c0de2b7e4a1d9c3b8a01"}, "n": {"$numberLong": "1"}}}`,
@@ -41,16 +42,21 @@ func FuzzCodec(f *testing.F) {
 		if len(msg.ProtoReflect().GetUnknown()) > 0 {
 			return // marked undecodable: the status guard refuses it
 		}
-		out, err := c.MarshalAppend(nil, msg)
-		if err != nil {
-			t.Fatalf("MarshalAppend of a decoded %T: %v", msg, err)
+		roundTrip := func(m proto.Message) ([]byte, proto.Message) {
+			out, err := c.MarshalAppend(nil, m)
+			if err != nil {
+				t.Fatalf("MarshalAppend of a decoded %T: %v", m, err)
+			}
+			back := m.ProtoReflect().New().Interface()
+			if err := c.Unmarshal(out, back); err != nil || len(back.ProtoReflect().GetUnknown()) > 0 {
+				t.Fatalf("what MarshalAppend wrote does not read back: %s (%v)", out, err)
+			}
+			return out, back
 		}
-		back := msg.ProtoReflect().New().Interface()
-		if err := c.Unmarshal(out, back); err != nil || len(back.ProtoReflect().GetUnknown()) > 0 {
-			t.Fatalf("what MarshalAppend wrote does not read back: %s (%v)", out, err)
-		}
-		if !proto.Equal(msg, back) {
-			t.Fatalf("round trip changed the message:\n in %v\nout %v\njson %s", msg, back, out)
+		_, once := roundTrip(msg)
+		out, twice := roundTrip(once)
+		if !proto.Equal(once, twice) {
+			t.Fatalf("round trip changed the message:\n in %v\nout %v\njson %s", once, twice, out)
 		}
 	})
 }

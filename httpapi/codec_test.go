@@ -72,6 +72,8 @@ func TestUnmarshalRefused(t *testing.T) {
 		"document an array":     `{"document": [1, 2]}`,
 		"trailing data":         `{"document": {"a": 1}} {}`,
 		"wrong type of a field": `{"sessionToken": 7}`,
+		"empty bson document":   `{"document": {"bson": ""}}`,
+		"json not an object":    `{"document": {"json": "x"}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var req pb.InsertOneRequest
