@@ -15,68 +15,74 @@ import (
 	"github.com/mongogate/mongogate/internal/testkit"
 )
 
-func BenchmarkFindOne(b *testing.B) {
+// The same FindOne over Connect JSON (net/http, HTTP/1.1) and over gRPC,
+// on one served gateway: a quick look at what the HTTP surface costs
+// before test/bench's full run measures it.
+//
+//	go test ./httpapi -run '^$' -bench FindOne -benchmem
+
+// findOneCalls serves a gateway with one document and returns a FindOne
+// of it over each protocol.
+func findOneCalls(b *testing.B, client *http.Client) (overHTTP, overGRPC func() error) {
 	uri := testbackend.URI(b)
-	db := "benchhttp"
+	db := testbackend.DBName(b)
 	in := mustInstance(b, uri, db, nil)
-	coll := testbackend.Client(b, uri).Database(db).Collection("users")
-	_, _ = coll.InsertOne(context.Background(), bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: "x"}})
+	if _, err := testbackend.Client(b, uri).Database(db).Collection("users").InsertOne(context.Background(), bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: "x"}}); err != nil {
+		b.Fatal(err)
+	}
 	url := in.base + "/mongogate.v1.DocumentService/FindOne"
 	body := fmt.Sprintf(`{"namespace":{"database":%q,"collection":"users"},"filter":{"_id":1}}`, db)
-	b.Run("http", func(b *testing.B) {
-		for b.Loop() {
-			resp, err := http.Post(url, "application/json", strings.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
+	overHTTP = func() error {
+		resp, err := client.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
 		}
-	})
+		defer resp.Body.Close()
+		if _, err := io.ReadAll(resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
+	}
 	st := testkit.NewStubs(testkit.Dial(b, in.addr))
-	b.Run("grpc", func(b *testing.B) {
-		for b.Loop() {
-			_, err := st.Docs.FindOne(context.Background(), &pb.FindOneRequest{Namespace: &pb.Namespace{Database: db, Collection: "users"}, Filter: &pb.Document{Value: &pb.Document_Json{Json: `{"_id":1}`}}})
-			if err != nil {
-				b.Fatal(err)
+	req := &pb.FindOneRequest{Namespace: &pb.Namespace{Database: db, Collection: "users"}, Filter: &pb.Document{Value: &pb.Document_Json{Json: `{"_id":1}`}}}
+	overGRPC = func() error {
+		_, err := st.Docs.FindOne(context.Background(), req)
+		return err
+	}
+	return overHTTP, overGRPC
+}
+
+func BenchmarkFindOne(b *testing.B) {
+	overHTTP, overGRPC := findOneCalls(b, http.DefaultClient)
+	for name, call := range map[string]func() error{"http": overHTTP, "grpc": overGRPC} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := call(); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // BenchmarkFindOneParallel is BenchmarkFindOne with 64 concurrent clients.
 func BenchmarkFindOneParallel(b *testing.B) {
-	uri := testbackend.URI(b)
-	db := "benchhttp"
-	in := mustInstance(b, uri, db, nil)
-	coll := testbackend.Client(b, uri).Database(db).Collection("users")
-	_, _ = coll.InsertOne(context.Background(), bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: "x"}})
-	url := in.base + "/mongogate.v1.DocumentService/FindOne"
-	body := fmt.Sprintf(`{"namespace":{"database":%q,"collection":"users"},"filter":{"_id":1}}`, db)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
-	b.Run("http", func(b *testing.B) {
-		b.SetParallelism(32)
-		b.RunParallel(func(p *testing.PB) {
-			for p.Next() {
-				resp, err := client.Post(url, "application/json", strings.NewReader(body))
-				if err != nil {
-					b.Fatal(err)
+	overHTTP, overGRPC := findOneCalls(b, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}})
+	for name, call := range map[string]func() error{"http": overHTTP, "grpc": overGRPC} {
+		b.Run(name, func(b *testing.B) {
+			b.SetParallelism(32)
+			b.RunParallel(func(p *testing.PB) {
+				for p.Next() {
+					if err := call(); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-				_, _ = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
+			})
 		})
-	})
-	st := testkit.NewStubs(testkit.Dial(b, in.addr))
-	b.Run("grpc", func(b *testing.B) {
-		b.SetParallelism(32)
-		b.RunParallel(func(p *testing.PB) {
-			for p.Next() {
-				_, err := st.Docs.FindOne(context.Background(), &pb.FindOneRequest{Namespace: &pb.Namespace{Database: db, Collection: "users"}, Filter: &pb.Document{Value: &pb.Document_Json{Json: `{"_id":1}`}}})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	})
+	}
 }
