@@ -31,7 +31,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-web: apt-get install ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 dir="$root/examples/browser"
