@@ -469,11 +469,26 @@ func (d *Directory) fence(ctx context.Context) {
 		d.log.Error("directory: this instance was declared dead by its peers; its open transactions were killed. Registering again.", "instance", old)
 	}
 	d.mu.Lock()
+	already := d.registered && d.id == id
 	d.id = id
 	d.mu.Unlock()
+	if already {
+		return // Fenced registered the new id itself (RegisterAs)
+	}
 	if err := d.register(ctx); err != nil {
 		d.log.Warn("directory: registering again failed; retrying with each heartbeat", "instance", id, "err", err)
 	}
+}
+
+// RegisterAs registers this instance under id now. A Fenced callback
+// calls it before the instance hands out tokens carrying id, so that no
+// peer ever meets such a token while the directory does not know id yet
+// (and answers that its session does not exist).
+func (d *Directory) RegisterAs(ctx context.Context, id string) error {
+	d.mu.Lock()
+	d.id = id
+	d.mu.Unlock()
+	return d.register(ctx)
 }
 
 // withAge is the pipeline stage that adds each entry's heartbeat age by

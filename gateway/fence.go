@@ -35,13 +35,20 @@ func (in *Instance) commitLease() error {
 func (in *Instance) fenced(ctx context.Context, old string) string {
 	id := renewedID(in.id)
 	in.mu.Lock()
-	fwd := in.forward
+	fwd, dir := in.forward, in.dir
 	in.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	defer cancel()
+	// Peers must know the new id before any token carries it; if they
+	// cannot yet, the directory retries with each heartbeat.
+	if dir != nil {
+		if err := dir.RegisterAs(rctx, id); err != nil {
+			in.log.Warn("mongogate: registering the new id failed; retrying with each heartbeat", "new", id, "err", err)
+		}
+	}
 	if fwd != nil {
 		fwd.SetSelf(id)
 	}
-	rctx, cancel := context.WithTimeout(ctx, closeTimeout)
-	defer cancel()
 	n, err := in.reg.Renew(rctx, id)
 	in.log.Error("mongogate: this instance was declared dead by its peers (paused or cut off from MongoDB); its sessions are revoked and it serves under a new id",
 		"old", old, "new", id, "revoked_sessions", n, "err", err)
