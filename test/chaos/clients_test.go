@@ -125,9 +125,10 @@ func call[T any](f func(ctx context.Context) (T, error)) (T, error) {
 	return f(ctx)
 }
 
-// rawTransfer moves money with explicit RPCs through nginx, each landing
-// on any instance and forwarded to the session's owner.
-func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
+// rawSession starts a session through nginx for tr and returns its
+// token and the func that ends it; ok is false (tr not committed) when
+// it could not start.
+func (b *bank) rawSession(tr *transfer) (token string, end func(), ok bool) {
 	lb := b.lbStubs
 	start, err := call(func(ctx context.Context) (*pb.StartSessionResponse, error) {
 		return lb.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
@@ -136,15 +137,26 @@ func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
 		tr.logf("StartSession: %v", err)
 		tr.verdict = notCommitted
 		time.Sleep(100 * time.Millisecond)
-		return
+		return "", nil, false
 	}
-	token := start.GetSession().GetToken()
+	token = start.GetSession().GetToken()
 	tr.logf("session %s", token[:min(len(token), 24)])
-	defer func() {
+	return token, func() {
 		_, _ = call(func(ctx context.Context) (*pb.EndSessionResponse, error) {
 			return lb.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token})
 		})
-	}()
+	}, true
+}
+
+// rawTransfer moves money with explicit RPCs through nginx, each landing
+// on any instance and forwarded to the session's owner.
+func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
+	lb := b.lbStubs
+	token, end, ok := b.rawSession(tr)
+	if !ok {
+		return
+	}
+	defer end()
 	record := true
 	st, err := call(func(ctx context.Context) (*pb.StartTransactionResponse, error) {
 		return lb.Txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, Options: &pb.TransactionOptions{RecordOutcome: &record}})
@@ -227,22 +239,11 @@ func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
 // _id, a duplicate key that aborts the transaction.
 func (b *bank) runTransfer(_ *rand.Rand, tr *transfer) {
 	lb := b.lbStubs
-	start, err := call(func(ctx context.Context) (*pb.StartSessionResponse, error) {
-		return lb.Sessions.StartSession(ctx, &pb.StartSessionRequest{})
-	})
-	if err != nil {
-		tr.logf("StartSession: %v", err)
-		tr.verdict = notCommitted
-		time.Sleep(100 * time.Millisecond)
+	token, end, ok := b.rawSession(tr)
+	if !ok {
 		return
 	}
-	token := start.GetSession().GetToken()
-	tr.logf("session %s", token[:min(len(token), 24)])
-	defer func() {
-		_, _ = call(func(ctx context.Context) (*pb.EndSessionResponse, error) {
-			return lb.Sessions.EndSession(ctx, &pb.EndSessionRequest{SessionToken: token})
-		})
-	}()
+	defer end()
 	record := true
 	update := func(filter, upd bson.D, upsert bool) *pb.Operation {
 		return &pb.Operation{Operation: &pb.Operation_UpdateOne{UpdateOne: &pb.UpdateOneOperation{
