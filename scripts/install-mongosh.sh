@@ -9,22 +9,10 @@
 # test does not use.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+tag=install-mongosh
+. "$root/scripts/lib/install.sh"
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "install-mongosh: node and npm are needed (scripts/install-otherlang.sh installs them)" >&2
-  exit 1
-fi
-
-# npm ci wipes and rebuilds node_modules from the lock file; it is skipped
-# when the stamp left by the last run matches the lock file's hash.
+require_node
 dir="$root/test/mongosh"
-stamp="$dir/node_modules/.mongogate-lock.sha256"
-want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  echo "install-mongosh: $dir/node_modules matches package-lock.json"
-else
-  echo "install-mongosh: npm ci in $dir"
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
-  echo "$want" >"$stamp"
-fi
+npm_ci_locked "$dir"
 echo "install-mongosh: mongosh $("$dir/node_modules/.bin/mongosh" --version), node $(node --version)"

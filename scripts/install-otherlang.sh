@@ -16,6 +16,8 @@
 # postinstall) checks its CLI, which the scenario does not use.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+tag=install-otherlang
+. "$root/scripts/lib/install.sh"
 
 # libprotobuf-dev ships google/protobuf/*.proto in /usr/include, where
 # /usr/bin/protoc looks for the well-known types the contract imports.
@@ -26,24 +28,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev nginx
   python3-pymongo python3-pymongo-ext python3-bson-ext)
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo -n "$@"
-  else
-    echo "install-otherlang: need root (or passwordless sudo) to run: $*" >&2
-    return 1
-  fi
-}
-
-installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
 missing=()
 for p in "${debs[@]}"; do
-  installed "$p" || missing+=("$p")
+  deb_installed "$p" || missing+=("$p")
 done
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
@@ -63,18 +50,6 @@ else
   echo "install-otherlang: Debian packages present (${debs[*]})"
 fi
 
-# npm ci wipes and rebuilds node_modules from the lock file. It is skipped
-# when the stamp left by the last run matches the lock file's hash; mtimes
-# are useless for this because a fresh clone gives every file a new one.
-node_dir="$root/test/otherlang/node"
-stamp="$node_dir/node_modules/.mongogate-lock.sha256"
-want=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  echo "install-otherlang: $node_dir/node_modules matches package-lock.json"
-else
-  echo "install-otherlang: npm ci in $node_dir"
-  (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
-  echo "$want" >"$stamp"
-fi
+npm_ci_locked "$root/test/otherlang/node"
 
 echo "install-otherlang: $(protoc --version), grpcio $(/usr/bin/python3 -c 'import grpc; print(grpc.__version__)'), pymongo $(/usr/bin/python3 -c 'import pymongo; print(pymongo.version)'), node $(node --version)"

@@ -10,20 +10,10 @@
 # installs as an optional dependency).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+tag=install-ts
+. "$root/scripts/lib/install.sh"
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "install-ts: node and npm are needed (scripts/install-otherlang.sh installs them)" >&2
-  exit 1
-fi
-
+require_node
 dir="$root/clients/ts"
-stamp="$dir/node_modules/.mongogate-lock.sha256"
-want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  echo "install-ts: $dir/node_modules matches package-lock.json"
-else
-  echo "install-ts: npm ci in $dir"
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
-  echo "$want" >"$stamp"
-fi
+npm_ci_locked "$dir"
 echo "install-ts: node $(node --version), $("$dir/node_modules/.bin/tsc" --version)"

@@ -11,22 +11,13 @@
 # installs as an optional dependency.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo -n "$@"
-  else
-    echo "install-web: need root (or passwordless sudo) to run: $*" >&2
-    return 1
-  fi
-}
+tag=install-web
+. "$root/scripts/lib/install.sh"
 
 debs=(chromium curl)
 missing=()
 for d in "${debs[@]}"; do
-  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+  deb_installed "$d" || missing+=("$d")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-web: apt-get install ${missing[*]}"
@@ -35,13 +26,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 dir="$root/examples/browser"
-stamp="$dir/node_modules/.mongogate-lock.sha256"
-want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  echo "install-web: $dir/node_modules matches package-lock.json"
-else
-  echo "install-web: npm ci in $dir"
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
-  echo "$want" >"$stamp"
-fi
+npm_ci_locked "$dir"
 echo "install-web: $(chromium --version 2>/dev/null || echo 'chromium missing'), esbuild $("$dir/node_modules/.bin/esbuild" --version)"
