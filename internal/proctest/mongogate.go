@@ -178,7 +178,7 @@ func nginx(t testing.TB, instances []string, http bool) string {
 		bin = "/usr/sbin/nginx"
 	}
 	prefix := t.TempDir()
-	listen := freePort(t)
+	listen := FreeAddr(t)
 	conf := filepath.Join(prefix, "nginx.conf")
 	cfg := NginxConfig{Listen: listen, Instances: instances, Prefix: prefix, HTTP: http}
 	if err := os.WriteFile(conf, []byte(cfg.Render()), 0o600); err != nil {
@@ -203,8 +203,8 @@ func nginx(t testing.TB, instances []string, http bool) string {
 	}
 }
 
-// freePort is a loopback address with a port free a moment ago.
-func freePort(t testing.TB) string {
+// FreeAddr is a loopback address with a port free a moment ago.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -241,4 +241,17 @@ func StartCluster(t testing.TB, bins Binaries, n int, args ...string) *Cluster {
 	}
 	c.LB = Nginx(t, addrs)
 	return c
+}
+
+// HostOf is the host:port of a single-host mongodb:// URI; "" when uri is
+// not one.
+func HostOf(uri string) string {
+	rest, ok := strings.CutPrefix(uri, "mongodb://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		return rest[:i]
+	}
+	return rest
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -132,8 +131,8 @@ func startBank(t *testing.T, seed int64) *bank {
 		t.Fatal(err)
 	}
 	for i := range instances {
-		b.proxies[i] = proctest.StartProxy(t, hostOf(b.uri))
-		b.addrs[i] = freeAddr(t)
+		b.proxies[i] = proctest.StartProxy(t, proctest.HostOf(b.uri))
+		b.addrs[i] = proctest.FreeAddr(t)
 		b.start(t, i)
 	}
 	b.lb = proctest.Nginx(t, b.addrs[:])
@@ -487,25 +486,6 @@ func (b *bank) check(t *testing.T) {
 
 func sleep(rng *rand.Rand, lo, hi time.Duration) {
 	time.Sleep(lo + time.Duration(rng.Int64N(int64(hi-lo)+1)))
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// hostOf is the host:port of a single-host mongodb:// URI.
-func hostOf(uri string) string {
-	rest, _ := strings.CutPrefix(uri, "mongodb://")
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		return rest[:i]
-	}
-	return rest
 }
 
 var errInsufficient = errors.New("chaos: insufficient funds")

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,19 +161,12 @@ func waitHealth(t *testing.T, c client, want healthpb.HealthCheckResponse_Servin
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	p := proctest.StartProxy(t, "127.0.0.1:1")
-	p.Cut()
-	return p.Addr
-}
-
 // The emulator process is killed under load and restarted on its port.
 func TestBackendKilled(t *testing.T) {
 	if testbackend.External() {
 		t.Skip("kills the emulator process; MONGOGATE_TEST_URI names a deployment this test cannot kill")
 	}
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	emu, uri := proctest.Emulator(t, bins, "--listen", addr)
 	s := proctest.StartServer(t, bins, uri, serverArgs...)
 	c := mustClient(t, s.Addr)
@@ -250,7 +242,7 @@ func TestBackendKilled(t *testing.T) {
 // data shows, and no transaction is half there.
 func TestBackendCut(t *testing.T) {
 	_, uri := backend(t)
-	proxy := proctest.StartProxy(t, hostOf(uri))
+	proxy := proctest.StartProxy(t, proctest.HostOf(uri))
 	s := proctest.StartServer(t, bins, "mongodb://"+proxy.Addr+"/?directConnection=true", serverArgs...)
 	c := mustClient(t, s.Addr)
 	ns := &pb.Namespace{Database: testbackend.DBName(t), Collection: "items"}
@@ -302,18 +294,4 @@ func backend(t *testing.T) (*proctest.Proc, string) {
 		return nil, uri
 	}
 	return proctest.Emulator(t, bins)
-}
-
-// hostOf is the host:port of a single-host mongodb:// URI.
-func hostOf(uri string) string {
-	rest, ok := strings.CutPrefix(uri, "mongodb://")
-	if !ok {
-		return ""
-	}
-	for i, c := range rest {
-		if c == '/' || c == '?' {
-			return rest[:i]
-		}
-	}
-	return rest
 }
