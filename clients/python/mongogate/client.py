@@ -11,7 +11,7 @@ from ._codec import Codec, duration_s, transaction_options_of
 from ._keepalive import Keeper
 from ._pb import (document_pb2_grpc, session_pb2, session_pb2_grpc, transaction_pb2,
                   transaction_pb2_grpc)
-from .errors import (ClientClosed, MongogateError, SessionEnded, SessionExpired, SessionNotFound,
+from .errors import (ClientClosed, MongogateError, SessionExpired, SessionNotFound,
                      from_rpc_error)
 from .results import RunTransactionResult
 from .session import ClientSession, TransactionOptions
@@ -285,12 +285,8 @@ class MongogateClient:
             req.operations.append(op.op)
         stubs = self._main
         if session is not None:
-            if session._client is not self:
-                raise ValueError("session belongs to another client")
-            if session.has_ended:
-                raise SessionEnded("session has ended")
+            stubs = session._stubs_for(self)
             req.session_token = session._token
-            stubs = session._stubs
         to = transaction_options_of(self._codec, read_concern, write_concern, read_preference,
                                     max_commit_time_ms)
         if to is not None:

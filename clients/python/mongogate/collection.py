@@ -10,7 +10,7 @@ from ._codec import (BSON_FORMAT, duration_ms, index_spec, projection_of, set_do
                      write_concern_of)
 from ._pb import common_pb2, document_pb2, transaction_pb2
 from .cursor import Cursor
-from .errors import ClientClosed, SessionEnded
+from .errors import ClientClosed
 from .operations import return_document_of, set_update
 from .results import (BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult,
                       UpdateResult)
@@ -74,12 +74,8 @@ class Collection:
             req.client = self.database.backend
         in_txn = False
         if session is not None:
-            if session._client is not client:
-                raise ValueError("the session was started by another client")
-            if session.has_ended:
-                raise SessionEnded("session has ended")
+            stubs = session._stubs_for(client)
             req.session_token = session._token
-            stubs = session._stubs
             in_txn = session.in_transaction
         # Inside a transaction the transaction's write concern applies and
         # the server refuses another.

@@ -167,6 +167,15 @@ class ClientSession:
         if self.has_ended:
             raise SessionEnded("session has ended")
 
+    def _stubs_for(self, client):
+        """The stubs a call of client in this session goes through, after
+        checking that the session is client's and has not ended."""
+        if self._client is not client:
+            raise ValueError("the session was started by another client")
+        if self.has_ended:
+            raise SessionEnded("session has ended")
+        return self._stubs
+
     def _call(self, service: str, method: str, req, timeout=None):
         return self._client._unary(self._stubs, service, method, req, timeout)
 
