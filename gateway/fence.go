@@ -4,23 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"sync/atomic"
-
-	"github.com/mongogate/mongogate/directory"
 )
-
-// fencing is what the request path needs of the directory to fence a
-// paused instance: its lease, read without the instance's lock.
-type fencing struct {
-	dir atomic.Pointer[directory.Directory]
-}
 
 // commitLease is the directory's Lease, for the transaction layer: nil
 // until Serve registers the instance, and while its heartbeats confirm it
 // alive; while they do not, commits are held back, since peers may be
 // answering for its transactions.
 func (in *Instance) commitLease() error {
-	if d := in.fence.dir.Load(); d != nil {
+	if d := in.dir.Load(); d != nil {
 		return d.Lease()
 	}
 	return nil
@@ -35,8 +26,9 @@ func (in *Instance) commitLease() error {
 func (in *Instance) fenced(ctx context.Context, old string) string {
 	id := renewedID(in.id)
 	in.mu.Lock()
-	fwd, dir := in.forward, in.dir
+	fwd := in.forward
 	in.mu.Unlock()
+	dir := in.dir.Load()
 	rctx, cancel := context.WithTimeout(ctx, closeTimeout)
 	defer cancel()
 	// Peers must know the new id before any token carries it; if they

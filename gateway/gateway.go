@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -55,16 +56,17 @@ type Instance struct {
 	health  *health.Server
 	// outcomes keeps the backends' outcome records.
 	outcomes *txn.Outcomes
-	fence    fencing
-	cancel   context.CancelFunc       // stops the health probe
-	tracer   *sdktrace.TracerProvider // started from Files.OTLPEndpoint
+	// dir is the instance directory, set once by Serve; atomic, since the
+	// commit path reads its lease without taking mu (gateway/fence.go).
+	dir    atomic.Pointer[directory.Directory]
+	cancel context.CancelFunc       // stops the health probe
+	tracer *sdktrace.TracerProvider // started from Files.OTLPEndpoint
 
 	// Set by Serve; mu orders it against Shutdown and Close.
 	mu          sync.Mutex
 	serving     bool
 	stopped     bool
 	advert      string
-	dir         *directory.Directory
 	forward     *server.Forwarder
 	watch       *watch.Hub // WatchService's fan-out (gateway/watch.go)
 	grpc        *grpc.Server
@@ -333,9 +335,9 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	if err := in.reg.Close(cctx); err != nil {
 		errs = append(errs, fmt.Errorf("sessions: %w", err))
 	}
-	if in.dir != nil {
+	if dir := in.dir.Load(); dir != nil {
 		// Every session has ended: the entry can say gone at once.
-		if err := in.dir.Leave(cctx, open); err != nil {
+		if err := dir.Leave(cctx, open); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -365,8 +367,8 @@ func (in *Instance) Close() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if in.dir != nil {
-			in.dir.Stop()
+		if dir := in.dir.Load(); dir != nil {
+			dir.Stop()
 		}
 		_ = in.release(ctx)
 		// The backends are gone, so closing the registry sends MongoDB

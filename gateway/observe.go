@@ -13,7 +13,5 @@ func (in *Instance) Sessions() *sessions.Registry { return in.reg }
 // Directory is the instance's view of the instance directory: what it
 // knows of its peers, alive, dead or gone. It is nil until Serve.
 func (in *Instance) Directory() *directory.Directory {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.dir
+	return in.dir.Load()
 }

@@ -43,8 +43,7 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 	if err := dir.Start(ctx); err != nil {
 		return err
 	}
-	in.dir = dir
-	in.fence.dir.Store(dir)
+	in.dir.Store(dir)
 	in.metrics.SetDirectory(func() map[string]int {
 		out := map[string]int{}
 		for st, n := range dir.Counts() {
@@ -59,7 +58,7 @@ func (in *Instance) startDirectory(ctx context.Context) error {
 func (in *Instance) startForwarder() error {
 	var err error
 	in.forward, err = server.NewForwarder(server.ForwardConfig{
-		Self: in.id, Peers: in.dir, Secret: in.cfg.PeerSecret, DialOptions: in.peerDialOptions(),
+		Self: in.id, Peers: in.dir.Load(), Secret: in.cfg.PeerSecret, DialOptions: in.peerDialOptions(),
 		Metrics: in.metrics, Logger: in.log.With("component", "forward"),
 	})
 	if err != nil {

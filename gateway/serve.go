@@ -29,7 +29,7 @@ import (
 func (in *Instance) grpcServer() (*grpc.Server, error) {
 	srv, err := server.New(server.Config{
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
-		Address: in.advert, Peers: in.dir, Outcomes: in.outcomes,
+		Address: in.advert, Peers: in.dir.Load(), Outcomes: in.outcomes,
 		Authz: in.cfg.Authz, Internal: []string{in.cfg.DirectoryCollection, in.cfg.OutcomeCollection, watchKeyCollection},
 		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
