@@ -255,12 +255,12 @@ func (in *Instance) start(ln net.Listener) (*grpc.Server, *http.Server, error) {
 	if err := in.startForwarder(); err != nil {
 		return nil, nil, err
 	}
-	g, err := in.grpcServer()
+	g, services, transport, err := in.grpcServer()
 	if err != nil {
 		return nil, nil, err
 	}
 	in.grpc = g
-	h, err := httpapi.New(httpapi.Config{GRPC: g, AllowedOrigins: in.cfg.AllowedOrigins, OpenAPI: openapi.Document, Logger: in.log})
+	h, err := httpapi.New(httpapi.Config{Services: services, Transport: transport, AllowedOrigins: in.cfg.AllowedOrigins, OpenAPI: openapi.Document, Logger: in.log})
 	if err != nil {
 		return nil, nil, err
 	}

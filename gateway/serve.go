@@ -20,13 +20,16 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/mongogate/mongogate/backend"
+	"github.com/mongogate/mongogate/httpapi"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/server"
 )
 
 // grpcServer builds the gRPC server: the three services behind the
-// interceptor chain, health and reflection.
-func (in *Instance) grpcServer() (*grpc.Server, error) {
+// interceptor chain, health and reflection. Services are registered
+// through httpapi's registrar, which keeps their unary methods for the
+// HTTP surface to serve in process through the same transport.
+func (in *Instance) grpcServer() (*grpc.Server, *httpapi.Services, server.Transport, error) {
 	srv, err := server.New(server.Config{
 		Backends: in.backend, Sessions: in.reg, Txn: in.txn, Metrics: in.metrics, Logger: in.log,
 		Address: in.advert, Peers: in.dir.Load(), Outcomes: in.outcomes,
@@ -34,7 +37,7 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 		MaxIdleTimeout: in.cfg.MaxIdleTimeout,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, server.Transport{}, err
 	}
 	auth, err := server.NewAuthenticator(server.AuthConfig{
 		APIKeysFile:    in.cfg.APIKeysFile,
@@ -43,30 +46,31 @@ func (in *Instance) grpcServer() (*grpc.Server, error) {
 		PeerSecret:     in.cfg.PeerSecret,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, server.Transport{}, err
 	}
 	in.tls = auth.ServerTLS(in.cfg.TLS)
 	if auth.Anonymous() {
 		in.log.Warn("mongogate: AUTHENTICATION IS OFF; every caller is principal \"anonymous\". Use --api-keys or --tls-client-ca outside development.")
 	}
-	opts, err := server.ServerOptions(server.TransportConfig{
+	t, err := server.NewTransport(server.TransportConfig{
 		Logger: in.log, Auth: auth, Metrics: in.metrics, TLS: in.cfg.TLS,
 		TracerProvider: in.cfg.TracerProvider, Forward: in.forward,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, server.Transport{}, err
 	}
-	g := grpc.NewServer(opts...)
-	srv.Register(g)
-	if err := in.registerWatch(g, srv); err != nil {
-		return nil, err
+	g := grpc.NewServer(t.Options...)
+	services := httpapi.NewServices(g)
+	srv.Register(services)
+	if err := in.registerWatch(services, srv); err != nil {
+		return nil, nil, server.Transport{}, err
 	}
 	in.metrics.InitializeRPCs(g)
-	healthpb.RegisterHealthServer(g, in.health)
-	if err := registerReflection(g); err != nil {
-		return nil, err
+	healthpb.RegisterHealthServer(services, in.health)
+	if err := registerReflection(g, services); err != nil {
+		return nil, nil, server.Transport{}, err
 	}
-	return g, nil
+	return g, services, t, nil
 }
 
 // backendChanged is the backends' OnChange: health follows at once rather
@@ -131,7 +135,7 @@ func (in *Instance) MetricsAddr() string {
 
 // registerReflection serves reflection from the descriptor set that keeps
 // the proto comments, so grpcurl describe shows the documentation.
-func registerReflection(g *grpc.Server) error {
+func registerReflection(g *grpc.Server, r grpc.ServiceRegistrar) error {
 	var set descriptorpb.FileDescriptorSet
 	if err := proto.Unmarshal(pb.DescriptorSet, &set); err != nil {
 		return fmt.Errorf("reflection: %w", err)
@@ -141,8 +145,8 @@ func registerReflection(g *grpc.Server) error {
 		return fmt.Errorf("reflection: %w", err)
 	}
 	opts := reflection.ServerOptions{Services: g, DescriptorResolver: resolvers{files, protoregistry.GlobalFiles}}
-	v1reflectiongrpc.RegisterServerReflectionServer(g, reflection.NewServerV1(opts))
-	v1alphareflectiongrpc.RegisterServerReflectionServer(g, reflection.NewServer(opts))
+	v1reflectiongrpc.RegisterServerReflectionServer(r, reflection.NewServerV1(opts))
+	v1alphareflectiongrpc.RegisterServerReflectionServer(r, reflection.NewServer(opts))
 	return nil
 }
 

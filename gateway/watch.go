@@ -26,7 +26,7 @@ const watchKeyCollection = "mongogate.keys"
 // backend (an upsert with $setOnInsert, so instances starting together
 // agree on one) and every instance reads back. It is loaded at the first
 // Watch, not at start, so a backend that is down at start delays nothing.
-func (in *Instance) registerWatch(g *grpc.Server, srv *server.Server) error {
+func (in *Instance) registerWatch(g grpc.ServiceRegistrar, srv *server.Server) error {
 	key := watch.KeyFromSecret(in.cfg.PeerSecret)
 	if len(in.cfg.PeerSecret) == 0 {
 		db, coll, err := splitNamespace(watchKeyCollection)

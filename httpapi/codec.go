@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -45,8 +45,7 @@ type jsonCodec struct {
 	unmarshal protojson.UnmarshalOptions
 	// nonce makes the placeholders of one process unguessable, so no
 	// string a client stored can pose as one.
-	nonce       string
-	placeholder *regexp.Regexp
+	nonce string
 }
 
 var (
@@ -59,10 +58,9 @@ func newJSONCodec(res vanguard.TypeResolver) *jsonCodec {
 	_, _ = rand.Read(b)
 	nonce := "mgdoc-" + hex.EncodeToString(b) + "-"
 	return &jsonCodec{
-		marshal:     protojson.MarshalOptions{Resolver: res},
-		unmarshal:   protojson.UnmarshalOptions{Resolver: res},
-		nonce:       nonce,
-		placeholder: regexp.MustCompile(`\{\s*"json"\s*:\s*"` + nonce + `(\d+)"\s*\}`),
+		marshal:   protojson.MarshalOptions{Resolver: res},
+		unmarshal: protojson.UnmarshalOptions{Resolver: res},
+		nonce:     nonce,
 	}
 }
 
@@ -70,41 +68,126 @@ func (*jsonCodec) Name() string   { return vanguard.CodecJSON }
 func (*jsonCodec) IsBinary() bool { return false }
 
 // MarshalAppend writes msg as mongogate's HTTP JSON.
+//
+// Each Document and Value in msg is swapped, in place, for a placeholder
+// that protojson writes as {"json":"<placeholder>"}, which is then
+// replaced by the document's text; the documents are put back before it
+// returns. msg is the call's own message, so nothing else sees it
+// meanwhile.
 func (c *jsonCodec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
 	m := msg.ProtoReflect()
 	if isDocument(m.Descriptor()) {
 		raw, err := extJSONOf(m)
 		return append(b, raw...), err
 	}
-	if !containsDocuments(m) {
+	if !holdsDocuments(m.Descriptor()) {
 		return c.marshal.MarshalAppend(b, msg)
 	}
-	// Each Document and Value becomes a placeholder that protojson writes
-	// as {"json": "<placeholder>"}, which is then replaced by its text.
-	clone := proto.Clone(msg).ProtoReflect()
-	var texts [][]byte
+	var swaps []swappedDocument
 	var failed error
-	eachDocument(clone, func(d protoreflect.Message) {
+	eachDocument(m, func(d protoreflect.Message) {
 		raw, err := extJSONOf(d)
 		if err != nil {
 			failed = err
 		}
-		fd := d.Descriptor().Fields().ByName("json")
-		d.Set(fd, protoreflect.ValueOfString(c.nonce+strconv.Itoa(len(texts))))
-		texts = append(texts, raw)
+		fd := d.WhichOneof(d.Descriptor().Oneofs().Get(0))
+		sw := swappedDocument{msg: d, text: raw}
+		if fd != nil {
+			sw.field, sw.value = fd, d.Get(fd)
+		}
+		swaps = append(swaps, sw)
+		d.Set(d.Descriptor().Fields().ByName("json"), protoreflect.ValueOfString(c.nonce+strconv.Itoa(len(swaps)-1)))
 	})
+	defer func() {
+		for _, sw := range swaps {
+			if sw.field != nil {
+				sw.msg.Set(sw.field, sw.value)
+			} else {
+				sw.msg.Clear(sw.msg.Descriptor().Fields().ByName("json"))
+			}
+		}
+	}()
 	if failed != nil {
 		return nil, failed
 	}
-	out, err := c.marshal.Marshal(clone.Interface())
+	start := len(b)
+	b, err := c.marshal.MarshalAppend(b, msg)
 	if err != nil {
 		return nil, err
 	}
-	out = c.placeholder.ReplaceAllFunc(out, func(m []byte) []byte {
-		i, _ := strconv.Atoi(string(c.placeholder.FindSubmatch(m)[1]))
-		return texts[i]
-	})
-	return append(b, out...), nil
+	out := append([]byte(nil), b[start:]...)
+	return c.replacePlaceholders(b[:start], out, swaps)
+}
+
+// swappedDocument is a Document or Value that MarshalAppend swapped for
+// a placeholder: what it held (field unset: nothing) and its text.
+type swappedDocument struct {
+	msg   protoreflect.Message
+	field protoreflect.FieldDescriptor
+	value protoreflect.Value
+	text  []byte
+}
+
+// replacePlaceholders appends to b the protojson text out with each
+// {"json":"<nonce><i>"} replaced by the text of swaps[i].
+func (c *jsonCodec) replacePlaceholders(b, out []byte, swaps []swappedDocument) ([]byte, error) {
+	for {
+		i := bytes.Index(out, []byte(c.nonce))
+		if i < 0 {
+			return append(b, out...), nil
+		}
+		open := placeholderStart(out[:i])
+		n, digits := 0, 0
+		for j := i + len(c.nonce); j < len(out) && out[j] >= '0' && out[j] <= '9'; j++ {
+			n = n*10 + int(out[j]-'0')
+			digits++
+		}
+		end := placeholderEnd(out[i+len(c.nonce)+digits:])
+		if open < 0 || end < 0 || digits == 0 || n >= len(swaps) {
+			return nil, errors.New("httpapi: a document placeholder protojson did not write as expected")
+		}
+		b = append(b, out[:open]...)
+		b = append(b, swaps[n].text...)
+		out = out[i+len(c.nonce)+digits+end:]
+	}
+}
+
+// placeholderStart is where the object {"json":"... that ends before
+// (a placeholder's text) begins, or -1.
+func placeholderStart(before []byte) int {
+	rest, ok := cutSuffixSpace(before, `"`)
+	if ok {
+		rest, ok = cutSuffixSpace(rest, ":")
+	}
+	if ok {
+		rest, ok = cutSuffixSpace(rest, `"json"`)
+	}
+	if ok {
+		rest, ok = cutSuffixSpace(rest, "{")
+	}
+	if !ok {
+		return -1
+	}
+	return len(rest)
+}
+
+// placeholderEnd is the length of the "} that closes a placeholder's
+// object at the start of after, or -1.
+func placeholderEnd(after []byte) int {
+	if len(after) == 0 || after[0] != '"' {
+		return -1
+	}
+	rest := bytes.TrimLeft(after[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '}' {
+		return -1
+	}
+	return len(after) - len(rest) + 1
+}
+
+// cutSuffixSpace cuts suffix, and white space after it, from the end of b.
+func cutSuffixSpace(b []byte, suffix string) ([]byte, bool) {
+	b = bytes.TrimRight(b, " \t\r\n")
+	return bytes.CutSuffix(b, []byte(suffix))
 }
 
 // MarshalAppendStable is MarshalAppend: its output is already the same
@@ -116,11 +199,7 @@ func (c *jsonCodec) MarshalAppendStable(b []byte, msg proto.Message) ([]byte, er
 // Unmarshal reads mongogate's HTTP JSON into msg, or marks msg as
 // undecodable.
 func (c *jsonCodec) Unmarshal(data []byte, msg proto.Message) error {
-	wire, err := toProtoJSON(data, msg.ProtoReflect().Descriptor())
-	if err == nil {
-		err = c.unmarshal.Unmarshal(wire, msg)
-	}
-	if err != nil {
+	if err := c.decode(data, msg.ProtoReflect()); err != nil {
 		proto.Reset(msg)
 		server.MarkUndecodable(msg, err)
 	}
@@ -196,12 +275,6 @@ func eachDocument(m protoreflect.Message, fn func(protoreflect.Message)) {
 	})
 }
 
-func containsDocuments(m protoreflect.Message) bool {
-	found := false
-	eachDocument(m, func(protoreflect.Message) { found = true })
-	return found
-}
-
 // extJSONOf is the Extended JSON of a Document or Value message.
 func extJSONOf(m protoreflect.Message) ([]byte, error) {
 	fields := m.Descriptor().Fields()
@@ -228,99 +301,91 @@ func extJSONOf(m protoreflect.Message) ([]byte, error) {
 	return nil, errors.New("httpapi: a BSON value without its element v")
 }
 
-// toProtoJSON rewrites the HTTP JSON of a message of type md into
-// protojson's: each Document and Value becomes {"json": "<its text>"}.
-func toProtoJSON(data []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
+// decode reads the HTTP JSON of a message of m's type into m. The fields
+// that hold Documents or Values are decoded here, each Document set from
+// its text as it came; the others are protojson's. (No mongogate message
+// has a map of documents, TestNoMapOfDocuments checks, so only singular
+// and repeated fields are read here.)
+func (c *jsonCodec) decode(data []byte, m protoreflect.Message) error {
+	md := m.Descriptor()
 	if isDocument(md) {
-		return wrapDocument(data, md)
-	}
-	if !holdsDocuments(md) {
-		return data, nil
+		return c.decodeDocument(data, m)
 	}
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return data, nil // protojson says what is wrong
+	if !holdsDocuments(md) || len(trimmed) == 0 || trimmed[0] != '{' {
+		return c.unmarshal.Unmarshal(data, m.Interface()) // protojson says what is wrong
 	}
 	fields, err := objectFields(trimmed)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]byte, 0, len(trimmed)+32)
-	out = append(out, '{')
-	for i, f := range fields {
-		val := f.val
-		if fd := fieldByJSONKey(md, f.key); fd != nil && fd.Message() != nil {
-			if val, err = rewriteField(val, fd); err != nil {
-				return nil, fmt.Errorf("field %s: %w", f.key, err)
-			}
+	rest := make([]byte, 0, len(trimmed))
+	rest = append(rest, '{')
+	var held []objectField
+	var heldFields []protoreflect.FieldDescriptor
+	for _, f := range fields {
+		fd := fieldByJSONKey(md, f.key)
+		if fd != nil && fd.Message() != nil && !fd.IsMap() && holdsDocuments(fd.Message()) {
+			held, heldFields = append(held, f), append(heldFields, fd)
+			continue
 		}
-		if i > 0 {
-			out = append(out, ',')
+		if len(rest) > 1 {
+			rest = append(rest, ',')
 		}
-		out = appendJSONString(out, []byte(f.key))
-		out = append(out, ':')
-		out = append(out, val...)
+		rest = appendJSONString(rest, []byte(f.key))
+		rest = append(rest, ':')
+		rest = append(rest, f.val...)
 	}
-	return append(out, '}'), nil
+	if err := c.unmarshal.Unmarshal(append(rest, '}'), m.Interface()); err != nil {
+		return err
+	}
+	for i, f := range held {
+		fd := heldFields[i]
+		if slices.Contains(heldFields[:i], fd) {
+			return fmt.Errorf("field %s: given twice", f.key)
+		}
+		if oo := fd.ContainingOneof(); oo != nil && m.WhichOneof(oo) != nil {
+			return fmt.Errorf("field %s: another field of oneof %s is set", f.key, oo.Name())
+		}
+		if err := c.decodeField(f.val, m, fd); err != nil {
+			return fmt.Errorf("field %s: %w", f.key, err)
+		}
+	}
+	return nil
 }
 
-func rewriteField(val []byte, fd protoreflect.FieldDescriptor) ([]byte, error) {
-	trimmed := bytes.TrimSpace(val)
-	switch {
-	case fd.IsMap():
-		md := fd.MapValue().Message()
-		if md == nil || len(trimmed) == 0 || trimmed[0] != '{' {
-			return val, nil
+// decodeField decodes val into m's field fd, a message or a list of
+// messages that hold documents. null leaves a field unset, as in
+// protojson, but for a Value, where it is the value null.
+func (c *jsonCodec) decodeField(val []byte, m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+	val = bytes.TrimSpace(val)
+	isNull := bytes.Equal(val, []byte("null"))
+	if !fd.IsList() {
+		if isNull && fd.Message().FullName() != valueName {
+			return nil
 		}
-		fields, err := objectFields(trimmed)
-		if err != nil {
-			return nil, err
-		}
-		var out bytes.Buffer
-		out.WriteByte('{')
-		for i, f := range fields {
-			v, err := toProtoJSON(f.val, md)
-			if err != nil {
-				return nil, err
-			}
-			if i > 0 {
-				out.WriteByte(',')
-			}
-			key, _ := json.Marshal(f.key)
-			out.Write(key)
-			out.WriteByte(':')
-			out.Write(v)
-		}
-		out.WriteByte('}')
-		return out.Bytes(), nil
-	case fd.IsList():
-		if len(trimmed) == 0 || trimmed[0] != '[' {
-			return val, nil
-		}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(trimmed, &elems); err != nil {
-			return nil, err
-		}
-		var out bytes.Buffer
-		out.WriteByte('[')
-		for i, e := range elems {
-			v, err := toProtoJSON(e, fd.Message())
-			if err != nil {
-				return nil, fmt.Errorf("element %d: %w", i, err)
-			}
-			if i > 0 {
-				out.WriteByte(',')
-			}
-			out.Write(v)
-		}
-		out.WriteByte(']')
-		return out.Bytes(), nil
+		return c.decode(val, m.Mutable(fd).Message())
 	}
-	return toProtoJSON(val, fd.Message())
+	if isNull {
+		return nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(val, &elems); err != nil {
+		return err
+	}
+	list := m.Mutable(fd).List()
+	for i, e := range elems {
+		v := list.NewElement()
+		if err := c.decode(e, v.Message()); err != nil {
+			return fmt.Errorf("element %d: %w", i, err)
+		}
+		list.Append(v)
+	}
+	return nil
 }
 
-// wrapDocument turns a Document's Extended JSON object, or a Value's
-// Extended JSON value, into protojson's {"json": "<text>"}.
+// decodeDocument sets a Document from its Extended JSON object, or a
+// Value from its Extended JSON value; the text is kept as it came.
 //
 // A Document already in protojson's form, an object whose one member is
 // "json" or "bson" with a string value, is taken as it is: that is what a
@@ -328,26 +393,25 @@ func rewriteField(val []byte, fd protoreflect.FieldDescriptor) ([]byte, error) {
 // document would store {"json": "..."} instead of the document it
 // carries. (A document of exactly that shape must therefore itself be
 // sent in that form.)
-func wrapDocument(val []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
+func (c *jsonCodec) decodeDocument(val []byte, m protoreflect.Message) error {
 	trimmed := bytes.TrimSpace(val)
-	if md.FullName() == documentName {
-		if bytes.Equal(trimmed, []byte("null")) {
-			return trimmed, nil // an unset field
-		}
+	if m.Descriptor().FullName() == documentName {
 		if len(trimmed) == 0 || trimmed[0] != '{' {
-			return nil, errors.New("a document must be a JSON object in Extended JSON")
+			return errors.New("a document must be a JSON object in Extended JSON")
 		}
 		if key, val, ok := protoJSONDocument(trimmed); ok {
-			return checkedProtoJSONDocument(key, val)
+			wire, err := checkedProtoJSONDocument(key, val)
+			if err != nil {
+				return err
+			}
+			return c.unmarshal.Unmarshal(wire, m.Interface())
 		}
 	}
 	if !json.Valid(trimmed) {
-		return nil, errors.New("not valid JSON")
+		return errors.New("not valid JSON")
 	}
-	out := make([]byte, 0, len(trimmed)+16)
-	out = append(out, `{"json":`...)
-	out = appendJSONString(out, trimmed)
-	return append(out, '}'), nil
+	m.Set(m.Descriptor().Fields().ByName("json"), protoreflect.ValueOfString(string(trimmed)))
+	return nil
 }
 
 // appendJSONString appends s as a JSON string.

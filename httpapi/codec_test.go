@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
@@ -169,4 +170,62 @@ func compact(t *testing.T, b []byte) string {
 		t.Fatalf("%s: %v", b, err)
 	}
 	return buf.String()
+}
+
+// BenchmarkCodec decodes a FindOne request and encodes its response, the
+// codec's share of a Connect JSON FindOne.
+//
+//	go test ./httpapi -run '^$' -bench Codec -benchmem
+func BenchmarkCodec(b *testing.B) {
+	c := testCodec()
+	req := []byte(`{"namespace":{"database":"bench","collection":"users"},"filter":{"_id":42}}`)
+	resp := &pb.FindOneResponse{Document: &pb.Document{Value: &pb.Document_Json{Json: `{"_id":{"$numberInt":"42"},"name":"user 42","n":{"$numberLong":"42"}}`}}}
+	b.Run("Unmarshal FindOneRequest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m pb.FindOneRequest
+			if err := c.Unmarshal(req, &m); err != nil || len(m.ProtoReflect().GetUnknown()) > 0 {
+				b.Fatalf("%v %v", err, m.ProtoReflect().GetUnknown())
+			}
+		}
+	})
+	b.Run("MarshalAppend FindOneResponse", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			var err error
+			if buf, err = c.MarshalAppend(buf[:0], resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestNoMapOfDocuments: the codec decodes documents in singular and
+// repeated fields only (see jsonCodec.decode), so no mongogate message may
+// have a map whose values hold documents.
+func TestNoMapOfDocuments(t *testing.T) {
+	fd := (&pb.Document{}).ProtoReflect().Descriptor().ParentFile()
+	seen := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage(fd.Package(), func(f protoreflect.FileDescriptor) bool {
+		var walk func(protoreflect.MessageDescriptors)
+		walk = func(ms protoreflect.MessageDescriptors) {
+			for i := 0; i < ms.Len(); i++ {
+				md := ms.Get(i)
+				seen++
+				for j := 0; j < md.Fields().Len(); j++ {
+					f := md.Fields().Get(j)
+					if f.IsMap() && f.MapValue().Message() != nil && holdsDocuments(f.MapValue().Message()) {
+						t.Errorf("%s: a map of messages that hold documents; teach jsonCodec.decode maps", f.FullName())
+					}
+				}
+				walk(md.Messages())
+			}
+		}
+		walk(f.Messages())
+		return true
+	})
+	if seen < 50 {
+		t.Fatalf("walked %d messages of package %s; the registry lookup is broken", seen, fd.Package())
+	}
 }

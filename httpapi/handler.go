@@ -2,11 +2,13 @@
 // and server streaming, JSON and binary), gRPC-Web and REST/JSON paths (the
 // google.api.http options of proto/) for every service registered on the
 // gRPC server, with CORS for browsers and an OpenAPI document of the REST
-// paths. Calls are transcoded (connectrpc.com/vanguard) into gRPC and served
-// by the same grpc.Server as native gRPC, so authentication,
-// authorization, forwarding, metrics, tracing and error mapping apply to
-// every protocol the same way. In JSON a Document is its Extended JSON
-// object (see codec.go).
+// paths. Connect unary calls are served in process through the gRPC
+// server's own interceptor chain and stats handler (unary.go); the other
+// calls are transcoded (connectrpc.com/vanguard) into gRPC and served by
+// the same grpc.Server as native gRPC. So authentication, authorization,
+// forwarding, metrics, tracing and error mapping apply to every protocol
+// the same way. In JSON a Document is its Extended JSON object (see
+// codec.go).
 package httpapi
 
 import (
@@ -16,10 +18,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 
 	"connectrpc.com/vanguard"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/mongogate/mongogate/server"
 )
@@ -33,10 +35,14 @@ const OpenAPIPath = "/v1/openapi.json"
 
 // Config configures the HTTP surface.
 type Config struct {
-	// GRPC is the server whose services are offered; it serves the
-	// transcoded calls (through its http.Handler) with all its
-	// interceptors. Required.
-	GRPC *grpc.Server
+	// Services are the services offered, registered on the gRPC server
+	// through it; the server serves the transcoded calls (through its
+	// http.Handler) with all its interceptors. Required.
+	Services *Services
+	// Transport is the gRPC server's interceptor chain and stats
+	// handler, through which Connect unary calls are served in process
+	// (unary.go). Required.
+	Transport server.Transport
 	// AllowedOrigins are the origins browsers may call from (CORS), e.g.
 	// "https://app.example.com"; "*" allows any. None: no CORS headers,
 	// so browsers refuse cross-origin calls.
@@ -54,6 +60,9 @@ type Config struct {
 // listener cannot tell it apart, goes to the gRPC server's own handler.
 type Handler struct {
 	grpc       *grpc.Server
+	services   *Services
+	transport  server.Transport
+	codec      *jsonCodec
 	transcoder *vanguard.Transcoder
 	cors       *cors
 	maxBody    int64
@@ -63,8 +72,8 @@ type Handler struct {
 
 // New builds the handler for the services registered on cfg.GRPC.
 func New(cfg Config) (*Handler, error) {
-	if cfg.GRPC == nil {
-		return nil, fmt.Errorf("httpapi: a gRPC server is required")
+	if cfg.Services == nil || cfg.Transport.Unary == nil {
+		return nil, fmt.Errorf("httpapi: the services and the gRPC server's transport are required")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -72,18 +81,17 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	g := cfg.Services.grpc
 	var services []*vanguard.Service
-	for name := range cfg.GRPC.GetServiceInfo() {
-		services = append(services, vanguard.NewService(name, cfg.GRPC))
+	for name := range g.GetServiceInfo() {
+		services = append(services, vanguard.NewService(name, g))
 	}
-	// The transcoder asks for a codec per call; one serves them all.
-	var codec *jsonCodec
-	var once sync.Once
+	// The transcoder asks for a codec per call; one serves them all, and
+	// the calls served in process. Both resolve types from the global
+	// registry, where the generated code registers them.
+	codec := newJSONCodec(protoregistry.GlobalTypes)
 	t, err := vanguard.NewTranscoder(services,
-		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
-			once.Do(func() { codec = newJSONCodec(res) })
-			return codec
-		}),
+		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return codec }),
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolGRPC),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
@@ -94,14 +102,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	return &Handler{
-		grpc: cfg.GRPC, transcoder: t, cors: newCORS(cfg.AllowedOrigins),
+		grpc: g, services: cfg.Services, transport: cfg.Transport, codec: codec, transcoder: t, cors: newCORS(cfg.AllowedOrigins),
 		maxBody: cfg.MaxBodyBytes, openAPI: cfg.OpenAPI, log: cfg.Logger,
 	}, nil
 }
 
 // ServeHTTP answers CORS preflights, refuses what no protocol accepts
 // (wrong method, content type or size) with an error body in the
-// caller's protocol, and hands the rest to the transcoder.
+// caller's protocol, serves Connect unary calls in process, and hands
+// the rest to the transcoder.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cors.handle(w, r) {
 		return
@@ -127,8 +136,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			server.InvalidArgument("", fmt.Sprintf("content type %q: want application/json (REST, Connect), application/proto (Connect), application/connect+json or +proto (Connect streams) or application/grpc-web", r.Header.Get("Content-Type"))))
 		return
 	}
-	if !h.readBody(w, r, p) {
+	body, ok := h.readBody(w, r, p)
+	if !ok {
 		return
+	}
+	if p == protocolConnectUnary {
+		if m, ok := h.services.unary[r.URL.Path]; ok {
+			h.serveUnary(w, r, m, body)
+			return
+		}
 	}
 	if p == protocolConnectUnary && r.Header.Get("Connect-Protocol-Version") == "" {
 		// The Connect protocol makes the header optional, and the path
@@ -146,11 +162,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads the whole body, bounded, so that a body over the limit
 // is refused before anything runs; the request then reads it from memory.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, p protocol) bool {
-	tooLarge := func() bool {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, p protocol) ([]byte, bool) {
+	tooLarge := func() ([]byte, bool) {
 		writeError(w, p, http.StatusRequestEntityTooLarge,
 			server.InvalidArgument("", fmt.Sprintf("the request body exceeds %d bytes", h.maxBody)))
-		return false
+		return nil, false
 	}
 	if r.ContentLength > h.maxBody {
 		return tooLarge()
@@ -159,14 +175,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, p protocol) b
 	_ = r.Body.Close()
 	if err != nil {
 		writeError(w, p, http.StatusBadRequest, server.InvalidArgument("", "reading the request body: "+err.Error()))
-		return false
+		return nil, false
 	}
 	if int64(len(body)) > h.maxBody {
 		return tooLarge()
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	return true
+	return body, true
 }
 
 // protocol is how an HTTP request calls mongogate.

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 )
 
 // DefaultMaxMessageSize bounds each request and response message. A
@@ -36,7 +37,7 @@ const (
 	keepalivePingTimeout   = 20 * time.Second
 )
 
-// TransportConfig is what ServerOptions needs.
+// TransportConfig is what NewTransport and ServerOptions need.
 type TransportConfig struct {
 	// Logger gets one line per finished RPC, the panics, and the detail
 	// of errors that become INTERNAL or BACKEND_UNAVAILABLE; nil means
@@ -92,6 +93,27 @@ func DefaultPropagator() propagation.TextMapPropagator {
 //  5. authentication, skipped for grpc.health.v1.Health and reflection;
 //  6. forwarding of calls on other instances' sessions (with Forward).
 func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
+	t, err := NewTransport(cfg)
+	return t.Options, err
+}
+
+// Transport is how calls reach the services: the options of the
+// grpc.Server, and the same unary interceptor chain and stats handler for
+// a caller that serves unary calls in process (httpapi's Connect unary
+// calls), so that every call passes the same checks whatever carried it.
+type Transport struct {
+	// Options are ServerOptions' grpc.NewServer options.
+	Options []grpc.ServerOption
+	// Unary is the whole unary interceptor chain as one interceptor: the
+	// one Options install.
+	Unary grpc.UnaryServerInterceptor
+	// Stats is the stats handler Options install (tracing); nil without
+	// TracerProvider.
+	Stats stats.Handler
+}
+
+// NewTransport builds the Transport of cfg (see ServerOptions).
+func NewTransport(cfg TransportConfig) (Transport, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -99,12 +121,12 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 	size := cfg.MaxMessageSize
 	switch {
 	case size < 0:
-		return nil, fmt.Errorf("server: negative MaxMessageSize %d", size)
+		return Transport{}, fmt.Errorf("server: negative MaxMessageSize %d", size)
 	case size == 0:
 		size = DefaultMaxMessageSize
 	}
 	if cfg.TLS == nil && cfg.Auth != nil && cfg.Auth.clientCAs != nil {
-		return nil, errors.New("server: client certificate authentication needs TLS")
+		return Transport{}, errors.New("server: client certificate authentication needs TLS")
 	}
 
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -156,8 +178,9 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		unary = append(unary, cfg.Forward.UnaryServerInterceptor())
 		stream = append(stream, cfg.Forward.StreamServerInterceptor())
 	}
+	t := Transport{Unary: chainUnary(unary)}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(unary...),
+		grpc.UnaryInterceptor(t.Unary),
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	if cfg.TracerProvider != nil {
@@ -165,18 +188,38 @@ func ServerOptions(cfg TransportConfig) ([]grpc.ServerOption, error) {
 		if prop == nil {
 			prop = DefaultPropagator()
 		}
-		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+		t.Stats = otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(cfg.TracerProvider),
 			otelgrpc.WithPropagators(prop),
 			// RPC metrics are Prometheus's (Metrics); otelgrpc's own are off.
 			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
 			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())),
-		)))
+		)
+		opts = append(opts, grpc.StatsHandler(t.Stats))
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.Auth.ServerTLS(cfg.TLS))))
 	}
-	return opts, nil
+	t.Options = opts
+	return t, nil
+}
+
+// chainUnary makes one interceptor of ics, the first outermost, as
+// grpc.ChainUnaryInterceptor does.
+func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return ics[0](ctx, req, info, chainedHandler(ics, 0, info, handler))
+	}
+}
+
+// chainedHandler is the handler ics[i] calls: ics[i+1], or the method.
+func chainedHandler(ics []grpc.UnaryServerInterceptor, i int, info *grpc.UnaryServerInfo, method grpc.UnaryHandler) grpc.UnaryHandler {
+	if i == len(ics)-1 {
+		return method
+	}
+	return func(ctx context.Context, req any) (any, error) {
+		return ics[i+1](ctx, req, info, chainedHandler(ics, i+1, info, method))
+	}
 }
 
 // statusGuard maps the error every call ends with (see toStatus) and logs

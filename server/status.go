@@ -523,6 +523,11 @@ func InvalidArgument(field, description string) error {
 	return errInvalidArgument(field, description)
 }
 
+// Internal is the INTERNAL error (reason INTERNAL) of a failure outside
+// the services that the caller logged, such as a response that could not
+// be encoded; the client learns nothing more.
+func Internal() error { return errInternal() }
+
 // errInternal: a bug already logged where it was caught (a recovered
 // panic); the client learns nothing about it. Other bugs are plain errors,
 // which toStatus logs and makes INTERNAL.
