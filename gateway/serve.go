@@ -20,8 +20,8 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/mongogate/mongogate/backend"
-	"github.com/mongogate/mongogate/httpapi"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
+	"github.com/mongogate/mongogate/httpapi"
 	"github.com/mongogate/mongogate/server"
 )
 
