@@ -15,15 +15,11 @@ import (
 // One address serves native gRPC and the HTTP protocols (Connect,
 // gRPC-Web, REST; see httpapi).
 //
-// Plaintext: cmux tells connections apart by their first bytes, as etcd
-// does: HTTP/2 (its connection preface) goes to the gRPC server's own
-// transport, so native gRPC costs what it costs without the HTTP surface;
-// HTTP/1.x goes to the HTTP server. Connect and gRPC-Web clients use
-// HTTP/1.1 without TLS (browsers cannot speak HTTP/2 without it). Telling
-// HTTP/2 calls apart by their content type instead would need the server's
-// SETTINGS frame sent before the match (gRPC clients such as grpc-java
-// wait for it), which the HTTP/2 server taking over a non-gRPC connection
-// then refuses as an unexpected acknowledgement.
+// Plaintext: cmux tells connections apart by their first bytes. HTTP/2
+// whose first request has gRPC's content type goes to the gRPC server's
+// own transport, so native gRPC costs what it costs without the HTTP
+// surface; other HTTP/2 (Connect or gRPC-Web over h2c) and HTTP/1.x go to
+// the HTTP server (see h2c.go). Browsers speak HTTP/1.1 without TLS.
 //
 // TLS: both arrive as HTTP/2 after the same handshake, so every
 // connection goes to the HTTP server, which hands native gRPC to the gRPC
@@ -41,10 +37,15 @@ func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, 
 		return ignoreClosed(hs.ServeTLS(ln, "", ""))
 	}
 	m := cmux.New(ln)
-	grpcL := m.Match(cmux.HTTP2())
+	grpcL := m.MatchWithWriters(isGRPC)
+	h2cL := m.Match(cmux.HTTP2())
 	httpL := m.Match(cmux.Any())
-	errs := make(chan error, 2)
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	errs := make(chan error, 3)
 	go func() { errs <- ignoreClosed(g.Serve(grpcL)) }()
+	go func() { errs <- ignoreClosed(hs.Serve(ackListener{h2cL})) }()
 	go func() { errs <- ignoreClosed(hs.Serve(httpL)) }()
 	muxDone := make(chan struct{})
 	go func() {
@@ -52,7 +53,7 @@ func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, 
 		_ = m.Serve()
 		close(muxDone)
 	}()
-	err := errors.Join(<-errs, <-errs)
+	err := errors.Join(<-errs, <-errs, <-errs)
 	_ = ln.Close()
 	<-muxDone
 	return err

@@ -194,8 +194,8 @@ func TestRESTTransaction(t *testing.T) {
 }
 
 // TestConnectProtocols calls the same services over Connect (binary and
-// JSON, unary and server streaming), gRPC-Web, and native gRPC on one
-// address.
+// JSON, unary and server streaming) and gRPC-Web, each over HTTP/1.1 and
+// over HTTP/2 without TLS (h2c), and native gRPC, on one address.
 func TestConnectProtocols(t *testing.T) {
 	uri := testbackend.URI(t)
 	db := testbackend.DBName(t)
@@ -211,47 +211,82 @@ func TestConnectProtocols(t *testing.T) {
 	if _, err := stubs.Docs.InsertMany(ctx, &pb.InsertManyRequest{Namespace: ns, Documents: docs}); err != nil {
 		t.Fatalf("native gRPC InsertMany: %v", err)
 	}
-	for _, p := range []struct {
-		name string
-		opts []connect.ClientOption
-	}{
-		{"connect binary", nil},
-		{"connect JSON", []connect.ClientOption{connect.WithProtoJSON()}},
-		{"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}},
-		{"grpc-web JSON", []connect.ClientOption{connect.WithGRPCWeb(), connect.WithProtoJSON()}},
-	} {
-		t.Run(p.name, func(t *testing.T) {
-			count := connect.NewClient[pb.CountDocumentsRequest, pb.CountDocumentsResponse](http.DefaultClient,
-				in.base+"/mongogate.v1.DocumentService/CountDocuments", p.opts...)
-			resp, err := count.CallUnary(ctx, connect.NewRequest(&pb.CountDocumentsRequest{Namespace: ns}))
-			if err != nil || resp.Msg.GetCount() != 5 {
-				t.Fatalf("CountDocuments: %v, %v", resp, err)
-			}
-			find := connect.NewClient[pb.FindRequest, pb.FindResponse](http.DefaultClient,
-				in.base+"/mongogate.v1.DocumentService/Find", p.opts...)
-			stream, err := find.CallServerStream(ctx, connect.NewRequest(&pb.FindRequest{
-				Namespace: ns, Options: &pb.FindOptions{BatchSize: 2},
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			batches, n := 0, 0
-			for stream.Receive() {
-				batches++
-				n += len(stream.Msg().GetDocuments())
-			}
-			if err := stream.Err(); err != nil || n != 5 || batches != 3 {
-				t.Fatalf("Find: %d documents in %d batches, %v; want 5 in 3", n, batches, err)
-			}
-			// An error carries the same ErrorInfo as over gRPC.
-			get := connect.NewClient[pb.GetSessionRequest, pb.GetSessionResponse](http.DefaultClient,
-				in.base+"/mongogate.v1.SessionService/GetSession", p.opts...)
-			_, err = get.CallUnary(ctx, connect.NewRequest(&pb.GetSessionRequest{SessionToken: in.inst.ID() + ".nosuchsession"}))
-			wantConnectReason(t, err, connect.CodeNotFound, "SESSION_NOT_FOUND")
-		})
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	for _, hp := range []struct {
+		name      string
+		protocols *http.Protocols
+		major     int
+	}{{"HTTP/1.1", nil, 1}, {"h2c", h2c, 2}} {
+		for _, p := range []struct {
+			name string
+			opts []connect.ClientOption
+		}{
+			{"connect binary", nil},
+			{"connect JSON", []connect.ClientOption{connect.WithProtoJSON()}},
+			{"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}},
+			{"grpc-web JSON", []connect.ClientOption{connect.WithGRPCWeb(), connect.WithProtoJSON()}},
+		} {
+			t.Run(hp.name+" "+p.name, func(t *testing.T) {
+				rec := &protoRecorder{rt: &http.Transport{Protocols: hp.protocols}}
+				client := &http.Client{Transport: rec}
+				callProtocol(t, ctx, in, ns, client, p.opts)
+				if rec.major != hp.major {
+					t.Fatalf("answered over HTTP/%d, want HTTP/%d", rec.major, hp.major)
+				}
+			})
+		}
 	}
 	_, err := stubs.Sessions.GetSession(ctx, &pb.GetSessionRequest{SessionToken: in.inst.ID() + ".nosuchsession"})
 	testkit.WantReason(t, "native gRPC GetSession", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
+}
+
+// protoRecorder is a RoundTripper that keeps the HTTP major version of
+// the last answer.
+type protoRecorder struct {
+	rt    http.RoundTripper
+	major int
+}
+
+func (r *protoRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.rt.RoundTrip(req)
+	if err == nil {
+		r.major = resp.ProtoMajor
+	}
+	return resp, err
+}
+
+// callProtocol runs CountDocuments, a streamed Find and a failing
+// GetSession on the five documents of ns with a Connect client.
+func callProtocol(t *testing.T, ctx context.Context, in *instance, ns *pb.Namespace, client *http.Client, opts []connect.ClientOption) {
+	t.Helper()
+	count := connect.NewClient[pb.CountDocumentsRequest, pb.CountDocumentsResponse](client,
+		in.base+"/mongogate.v1.DocumentService/CountDocuments", opts...)
+	resp, err := count.CallUnary(ctx, connect.NewRequest(&pb.CountDocumentsRequest{Namespace: ns}))
+	if err != nil || resp.Msg.GetCount() != 5 {
+		t.Fatalf("CountDocuments: %v, %v", resp, err)
+	}
+	find := connect.NewClient[pb.FindRequest, pb.FindResponse](client,
+		in.base+"/mongogate.v1.DocumentService/Find", opts...)
+	stream, err := find.CallServerStream(ctx, connect.NewRequest(&pb.FindRequest{
+		Namespace: ns, Options: &pb.FindOptions{BatchSize: 2},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches, n := 0, 0
+	for stream.Receive() {
+		batches++
+		n += len(stream.Msg().GetDocuments())
+	}
+	if err := stream.Err(); err != nil || n != 5 || batches != 3 {
+		t.Fatalf("Find: %d documents in %d batches, %v; want 5 in 3", n, batches, err)
+	}
+	// An error carries the same ErrorInfo as over gRPC.
+	get := connect.NewClient[pb.GetSessionRequest, pb.GetSessionResponse](client,
+		in.base+"/mongogate.v1.SessionService/GetSession", opts...)
+	_, err = get.CallUnary(ctx, connect.NewRequest(&pb.GetSessionRequest{SessionToken: in.inst.ID() + ".nosuchsession"}))
+	wantConnectReason(t, err, connect.CodeNotFound, "SESSION_NOT_FOUND")
 }
 
 func wantConnectReason(t *testing.T, err error, code connect.Code, reason string) {
