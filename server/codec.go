@@ -278,7 +278,7 @@ func sessionOptionsFromProto(field string, o *pb.SessionOptions) (sessions.Optio
 	if o == nil {
 		return out, txn.Options{}, nil
 	}
-	out.CausalConsistency = o.CausalConsistency
+	out.CausalConsistency = sessions.ChoiceOf(o.CausalConsistency)
 	out.Snapshot = o.GetSnapshot()
 	if out.Snapshot && o.GetCausalConsistency() {
 		return sessions.Options{}, txn.Options{}, errInvalidArgument(field+".causal_consistency", "cannot be true with snapshot")
@@ -371,7 +371,7 @@ func sessionOptionsToProto(o sessions.Options, defaults txn.Options, f crud.Form
 		return nil, err
 	}
 	out := &pb.SessionOptions{
-		CausalConsistency:         o.CausalConsistency,
+		CausalConsistency:         o.CausalConsistency.Ptr(),
 		Snapshot:                  o.Snapshot,
 		DefaultTransactionOptions: txo,
 	}

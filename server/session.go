@@ -40,13 +40,10 @@ func (h *sessionService) StartSession(ctx context.Context, req *pb.StartSessionR
 	if opts.IdleTimeout > s.maxIdle {
 		return nil, errInvalidArgument("options.idle_timeout", fmt.Sprintf("must be at most %v, this server's maximum idle timeout", s.maxIdle))
 	}
-	causal := b.CausalConsistency
-	if opts.CausalConsistency != nil {
-		causal = *opts.CausalConsistency
-	}
+	causal := opts.CausalConsistency.Or(b.CausalConsistency)
 	if opts.Snapshot {
 		// MongoDB: snapshot reads and causal consistency are exclusive.
-		if opts.CausalConsistency != nil && *opts.CausalConsistency {
+		if opts.CausalConsistency == sessions.Yes {
 			return nil, errInvalidArgument("options.causal_consistency", "a snapshot session cannot be causally consistent")
 		}
 		causal = false
@@ -145,7 +142,7 @@ func (s *Server) sessionToProto(e *sessions.Entry, withToken bool) (*pb.Session,
 		Client:             e.Backend,
 		InstanceId:         sessions.InstanceOf(e.Token),
 		InstanceAddress:    s.address,
-		CreatedTime:        timestamppb.New(e.Created),
+		CreatedTime:        timestamppb.New(s.reg.Created(e)),
 		ExpireTime:         timestamppb.New(idle),
 		AbsoluteExpireTime: timestamppb.New(abs),
 		IdleTimeout:        durationpb.New(s.reg.IdleTimeout(e)),

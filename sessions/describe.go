@@ -4,7 +4,13 @@ import "time"
 
 // IdleTimeout is the idle timeout in force for e: its own request capped at
 // MaxIdleTimeout, or the registry's default. It never changes.
-func (r *Registry) IdleTimeout(e *Entry) time.Duration { return e.state.idle }
+func (r *Registry) IdleTimeout(e *Entry) time.Duration { return r.idleTimeout(e.Options.IdleTimeout) }
+
+// Created is when e was registered, on the registry's clock: its absolute
+// deadline less the absolute timeout, which an entry need not store.
+func (r *Registry) Created(e *Entry) time.Time {
+	return r.at(e.state.absAt - int64(r.cfg.AbsoluteTimeout))
+}
 
 // AbsoluteDeadline reports, without queueing behind running operations,
 // when the live session named by token ends however active it is. ok is
@@ -13,7 +19,7 @@ func (r *Registry) AbsoluteDeadline(token, principal string) (time.Time, bool) {
 	sh, _ := r.shardOf(token)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.live[token]
+	e := r.liveLocked(sh, token)
 	if e == nil || e.Principal != principal {
 		return time.Time{}, false
 	}

@@ -16,11 +16,49 @@ import (
 
 // Options are what StartSession asked for.
 type Options struct {
-	// CausalConsistency nil means the backend's default.
-	CausalConsistency *bool
-	Snapshot          bool
 	// IdleTimeout zero means the registry's default.
 	IdleTimeout time.Duration
+	// CausalConsistency Default means the backend's default.
+	CausalConsistency Choice
+	Snapshot          bool
+}
+
+// Choice is an option a client may leave to a default: a byte, where a
+// *bool would cost every session a pointer.
+type Choice int8
+
+const (
+	Default Choice = iota
+	Yes
+	No
+)
+
+// ChoiceOf is the Choice of an optional bool: nil is Default.
+func ChoiceOf(b *bool) Choice {
+	switch {
+	case b == nil:
+		return Default
+	case *b:
+		return Yes
+	}
+	return No
+}
+
+// Or is the choice made, or def for Default.
+func (c Choice) Or(def bool) bool {
+	if c == Default {
+		return def
+	}
+	return c == Yes
+}
+
+// Ptr is the choice as an optional bool: nil for Default.
+func (c Choice) Ptr() *bool {
+	if c == Default {
+		return nil
+	}
+	b := c == Yes
+	return &b
 }
 
 // TxnSlot is the transaction state of a session (Entry.Txn). Package txn
@@ -40,8 +78,8 @@ type TxnSlot interface {
 	Number() int64
 }
 
-// Entry is one registered session. Token, Principal, Backend, Session,
-// Options and Created never change after creation. Txn belongs to whoever
+// Entry is one registered session. Token, Principal, Backend, Session and
+// Options never change after creation. Txn belongs to whoever
 // holds the session, and only package txn sets or changes it (nil until it
 // does): the registry reads it to schedule the transaction lifetime, and
 // asks txn (Config.AbortTxn) whenever a transaction must end.
@@ -51,7 +89,6 @@ type Entry struct {
 	Backend   string
 	Session   *mongo.Session
 	Options   Options
-	Created   time.Time
 	Txn       TxnSlot
 
 	now   func() time.Time // the registry's clock; nil outside a registry

@@ -118,8 +118,11 @@ func (r *Registry) queued(e *Entry) int {
 	sh := &r.shards[e.state.shard]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	n := 0
-	for w := e.state.head; w != nil; w = w.next {
+	if e.state.head == nil {
+		return 0
+	}
+	n := 1 // the waiters form a ring
+	for w := e.state.head.next; w != e.state.head; w = w.next {
 		n++
 	}
 	return n

@@ -98,6 +98,11 @@ func (c *Config) setDefaults() error {
 			*d.v = d.def
 		}
 	}
+	if c.AbsoluteTimeout > maxAbsoluteTimeout {
+		// An entry's absolute deadline must not saturate: its creation
+		// time is read back from it (Registry.Created).
+		return fmt.Errorf("sessions: config: absolute timeout %v exceeds %v", c.AbsoluteTimeout, maxAbsoluteTimeout)
+	}
 	if c.MaxIdleTimeout >= serverSessionTimeout {
 		return fmt.Errorf("sessions: config: max idle timeout %v is not below MongoDB's %v session timeout", c.MaxIdleTimeout, serverSessionTimeout)
 	}
@@ -201,7 +206,7 @@ func New(cfg Config) (*Registry, error) {
 		workers: make(chan struct{}, reapWorkers),
 	}
 	for i := range r.shards {
-		r.shards[i].live = make(map[string]*Entry)
+		r.shards[i].live = make(map[uint64]*Entry)
 		r.shards[i].tombs = make(map[string]tomb)
 		r.principals[i].n = make(map[string]int)
 	}
@@ -244,6 +249,9 @@ func (r *Registry) monoNow() int64 { return r.mono(r.cfg.Now()) }
 // at converts a deadline back to a time.
 func (r *Registry) at(n int64) time.Time { return r.epoch.Add(time.Duration(n)) }
 
+// maxAbsoluteTimeout bounds Config.AbsoluteTimeout: a hundred years.
+const maxAbsoluteTimeout = 100 * 365 * 24 * time.Hour
+
 // after is n+d, saturating at never.
 func after(n int64, d time.Duration) int64 {
 	if s := n + int64(d); s >= n {
@@ -252,9 +260,23 @@ func after(n int64, d time.Duration) int64 {
 	return never
 }
 
+// keyOf is token's key in its shard's live map: its hash under the
+// registry's random seed, so no caller can aim at another token's key.
+// Create never makes two live tokens of one key, and a lookup that finds
+// an entry by key still compares the whole token.
+func (r *Registry) keyOf(token string) uint64 { return maphash.String(r.seed, token) }
+
 func (r *Registry) shardOf(token string) (*shard, uint8) {
-	i := uint8(maphash.String(r.seed, token) % numShards)
+	i := uint8(r.keyOf(token) % numShards)
 	return &r.shards[i], i
+}
+
+// liveLocked is the live entry of token in sh, or nil.
+func (r *Registry) liveLocked(sh *shard, token string) *Entry {
+	if e := sh.live[r.keyOf(token)]; e != nil && e.Token == token {
+		return e
+	}
+	return nil
 }
 
 func (r *Registry) idleTimeout(asked time.Duration) time.Duration {
@@ -280,22 +302,31 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		r.active.Add(-1)
 		return nil, fmt.Errorf("%w: %d sessions for principal %q", ErrLimit, r.cfg.MaxPerPrincipal, principal)
 	}
-	token := newToken(r.InstanceID())
 	now := r.cfg.Now()
 	n := r.mono(now)
 	idle := r.idleTimeout(opts.IdleTimeout)
-	sh, si := r.shardOf(token)
+	var token string
+	var sh *shard
+	var si uint8
+	for {
+		token = newToken(r.InstanceID())
+		sh, si = r.shardOf(token)
+		sh.mu.Lock()
+		if sh.live[r.keyOf(token)] == nil {
+			break
+		}
+		// A live token has the same key (odds 2^-64 per pair): draw again.
+		sh.mu.Unlock()
+	}
 	e := &Entry{
 		Token:     token,
 		Principal: principal,
 		Backend:   backend,
 		Session:   sess,
 		Options:   opts,
-		Created:   now,
 		Txn:       txn,
 		now:       r.cfg.Now,
 		state: entryState{
-			idle:   idle,
 			idleAt: after(n, idle),
 			absAt:  after(n, r.cfg.AbsoluteTimeout),
 			txnAt:  never,
@@ -304,7 +335,6 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		},
 	}
 	at := e.state.deadline()
-	sh.mu.Lock()
 	// Checked again under the lock so that Close, which sets closed before
 	// collecting the shards' entries, cannot miss this one.
 	if r.closed.Load() {
@@ -321,7 +351,7 @@ func (r *Registry) Create(principal, backend string, sess *mongo.Session, opts O
 		r.principalDone(principal)
 		return nil, fmt.Errorf("%w: the instance was renamed meanwhile", ErrClosed)
 	}
-	sh.live[token] = e
+	sh.live[r.keyOf(token)] = e
 	sh.push(e, at)
 	sh.mu.Unlock()
 	r.started.Add(1)
@@ -359,7 +389,7 @@ func (r *Registry) principalDone(p string) {
 // tombstone answers ErrExpired to its owner only: to anyone else every
 // token they do not own is simply unknown.
 func (r *Registry) lookupLocked(sh *shard, token, principal string, n int64) (*Entry, error) {
-	if e, ok := sh.live[token]; ok {
+	if e := r.liveLocked(sh, token); e != nil {
 		if e.Principal != principal {
 			return nil, ErrNotFound
 		}
@@ -442,7 +472,7 @@ func (r *Registry) handOnLocked(sh *shard, e *Entry) {
 // hold e and then run finish.
 func (r *Registry) killLocked(sh *shard, e *Entry, why status, n int64) {
 	e.state.status = why
-	delete(sh.live, e.Token)
+	delete(sh.live, r.keyOf(e.Token))
 	if e.state.idx >= 0 {
 		sh.removeAt(int(e.state.idx))
 	}
@@ -545,7 +575,7 @@ func (r *Registry) release(e *Entry, gen uint32, touch bool) {
 	}
 	e.state.gen++
 	if touch {
-		e.state.idleAt = after(n, e.state.idle)
+		e.state.idleAt = after(n, r.IdleTimeout(e))
 	}
 	if !r.owns(e.Token) {
 		// Renew revoked the session while this operation ran.
@@ -623,7 +653,7 @@ func (r *Registry) Refresh(token, principal string) (time.Time, error) {
 		r.finish(context.Background(), e, CauseExpired, why)
 		return time.Time{}, ErrExpired
 	}
-	at := after(n, e.state.idle)
+	at := after(n, r.IdleTimeout(e))
 	if !e.state.held {
 		// The heap slot may now be early; the reaper re-queues it when it
 		// surfaces.
@@ -642,7 +672,7 @@ func (r *Registry) Deadlines(e *Entry) (idle, absolute time.Time) {
 	sh.mu.Lock()
 	idleAt, absAt := e.state.idleAt, e.state.absAt
 	if e.state.held {
-		idleAt = after(n, e.state.idle)
+		idleAt = after(n, r.IdleTimeout(e))
 	}
 	sh.mu.Unlock()
 	return r.at(idleAt), r.at(absAt)
@@ -840,8 +870,8 @@ func (r *Registry) Renew(ctx context.Context, id string) (int, error) {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for token, e := range sh.live {
-			if !r.owns(token) {
+		for _, e := range sh.live {
+			if !r.owns(e.Token) {
 				old = append(old, e)
 			}
 		}

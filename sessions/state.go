@@ -3,7 +3,6 @@ package sessions
 import (
 	"math"
 	"sync"
-	"time"
 )
 
 // never is the deadline of something that is not scheduled.
@@ -44,13 +43,13 @@ func (s status) err() error {
 // An idle entry costs no goroutine, timer or channel: the op queue is a
 // list of waiters that exists only while someone waits.
 type entryState struct {
-	idle   time.Duration // this session's idle timeout
-	idleAt int64         // when an unheld entry idles out
-	absAt  int64         // end of the absolute lifetime
-	txnAt  int64         // end of the open transaction's lifetime, or never
+	idleAt int64 // when an unheld entry idles out
+	absAt  int64 // end of the absolute lifetime
+	txnAt  int64 // end of the open transaction's lifetime, or never
 
-	// head and tail are the callers waiting for their turn, oldest first.
-	head, tail *waiter
+	// head is the oldest caller waiting for its turn; the waiters form a
+	// ring, so head.prev is the newest.
+	head *waiter
 
 	idx   int32  // position in the shard's heap, -1 when not in it
 	gen   uint32 // counts turns, so that a stale release func does nothing
@@ -75,25 +74,26 @@ type waiter struct {
 }
 
 func (s *entryState) enqueue(w *waiter) {
-	w.prev = s.tail
-	if s.tail == nil {
+	if s.head == nil {
+		w.prev, w.next = w, w
 		s.head = w
-	} else {
-		s.tail.next = w
+		return
 	}
-	s.tail = w
+	newest := s.head.prev
+	w.prev, w.next = newest, s.head
+	newest.next = w
+	s.head.prev = w
 }
 
 func (s *entryState) unlink(w *waiter) {
-	if w.prev == nil {
-		s.head = w.next
+	if w.next == w {
+		s.head = nil
 	} else {
 		w.prev.next = w.next
-	}
-	if w.next == nil {
-		s.tail = w.prev
-	} else {
 		w.next.prev = w.prev
+		if s.head == w {
+			s.head = w.next
+		}
 	}
 	w.prev, w.next = nil, nil
 }
@@ -101,13 +101,11 @@ func (s *entryState) unlink(w *waiter) {
 // wakeAll empties the queue of an entry that died; each waiter finds the
 // entry's status and returns its error.
 func (s *entryState) wakeAll() {
-	for w := s.head; w != nil; {
-		next := w.next
-		w.prev, w.next = nil, nil
+	for s.head != nil {
+		w := s.head
+		s.unlink(w)
 		close(w.ready)
-		w = next
 	}
-	s.head, s.tail = nil, nil
 }
 
 // tomb is what is left of an expired or revoked session until its TTL
@@ -139,8 +137,10 @@ type slot struct {
 // shard holds a slice of the token space. Its mutex guards the maps, the
 // heap and the entryState of every entry in it.
 type shard struct {
-	mu    sync.Mutex
-	live  map[string]*Entry
+	mu sync.Mutex
+	// live holds the shard's entries by keyOf(token): a 64-bit key costs
+	// 8 bytes per entry less than the token as key.
+	live  map[uint64]*Entry
 	tombs map[string]tomb
 	heap  []slot
 	tq    []tombRef
