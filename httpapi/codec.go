@@ -67,14 +67,24 @@ func newJSONCodec(res vanguard.TypeResolver) *jsonCodec {
 func (*jsonCodec) Name() string   { return vanguard.CodecJSON }
 func (*jsonCodec) IsBinary() bool { return false }
 
-// MarshalAppend writes msg as mongogate's HTTP JSON.
+// MarshalAppend writes msg as mongogate's HTTP JSON: directly where
+// appendJSON can, else through protojson (marshalProtojson).
+func (c *jsonCodec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
+	out, ok, err := c.appendJSON(b, msg.ProtoReflect())
+	if ok || err != nil {
+		return out, err
+	}
+	return c.marshalProtojson(b, msg)
+}
+
+// marshalProtojson writes msg as mongogate's HTTP JSON through protojson.
 //
 // Each Document and Value in msg is swapped, in place, for a placeholder
 // that protojson writes as {"json":"<placeholder>"}, which is then
 // replaced by the document's text; the documents are put back before it
 // returns. msg is the call's own message, so nothing else sees it
 // meanwhile.
-func (c *jsonCodec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
+func (c *jsonCodec) marshalProtojson(b []byte, msg proto.Message) ([]byte, error) {
 	m := msg.ProtoReflect()
 	if isDocument(m.Descriptor()) {
 		raw, err := extJSONOf(m)
@@ -301,12 +311,22 @@ func extJSONOf(m protoreflect.Message) ([]byte, error) {
 	return nil, errors.New("httpapi: a BSON value without its element v")
 }
 
-// decode reads the HTTP JSON of a message of m's type into m. The fields
-// that hold Documents or Values are decoded here, each Document set from
-// its text as it came; the others are protojson's. (No mongogate message
-// has a map of documents, TestNoMapOfDocuments checks, so only singular
-// and repeated fields are read here.)
+// decode reads the HTTP JSON of a message of m's type into m: directly
+// where decodeDirect can, else through decodeProtojson.
 func (c *jsonCodec) decode(data []byte, m protoreflect.Message) error {
+	if c.decodeDirect(data, m) {
+		return nil
+	}
+	proto.Reset(m.Interface())
+	return c.decodeProtojson(data, m)
+}
+
+// decodeProtojson reads the HTTP JSON of a message of m's type into m.
+// The fields that hold Documents or Values are decoded here, each
+// Document set from its text as it came; the others are protojson's. (No
+// mongogate message has a map of documents, TestNoMapOfDocuments checks,
+// so only singular and repeated fields are read here.)
+func (c *jsonCodec) decodeProtojson(data []byte, m protoreflect.Message) error {
 	md := m.Descriptor()
 	if isDocument(md) {
 		return c.decodeDocument(data, m)
@@ -364,7 +384,7 @@ func (c *jsonCodec) decodeField(val []byte, m protoreflect.Message, fd protorefl
 		if isNull && fd.Message().FullName() != valueName {
 			return nil
 		}
-		return c.decode(val, m.Mutable(fd).Message())
+		return c.decodeProtojson(val, m.Mutable(fd).Message())
 	}
 	if isNull {
 		return nil
@@ -376,7 +396,7 @@ func (c *jsonCodec) decodeField(val []byte, m protoreflect.Message, fd protorefl
 	list := m.Mutable(fd).List()
 	for i, e := range elems {
 		v := list.NewElement()
-		if err := c.decode(e, v.Message()); err != nil {
+		if err := c.decodeProtojson(e, v.Message()); err != nil {
 			return fmt.Errorf("element %d: %w", i, err)
 		}
 		list.Append(v)
