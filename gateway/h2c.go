@@ -25,8 +25,7 @@ import (
 // whether their content type is gRPC's. It writes one SETTINGS frame,
 // with no settings, after the client's first.
 func isGRPC(w io.Writer, r io.Reader) bool {
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(r, preface); err != nil || string(preface) != http2.ClientPreface {
+	if !hasPreface(r) {
 		return false
 	}
 	fr := http2.NewFramer(w, r)
@@ -67,6 +66,24 @@ func isGRPC(w io.Writer, r io.Reader) bool {
 				strings.HasPrefix(contentType, "application/grpc;")
 		}
 	}
+}
+
+// hasPreface reads the HTTP/2 client preface, giving up at the first byte
+// that differs: a short HTTP/1.x request must not wait for 24 bytes that
+// never come.
+func hasPreface(r io.Reader) bool {
+	var b [len(http2.ClientPreface)]byte
+	for n := 0; n < len(b); {
+		m, err := r.Read(b[n:])
+		n += m
+		if string(b[:n]) != http2.ClientPreface[:n] {
+			return false
+		}
+		if err != nil && n < len(b) {
+			return false
+		}
+	}
+	return true
 }
 
 // ackListener hands out its connections wrapped in ackDropper.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
+
+	"github.com/mongogate/mongogate/httpapi"
 )
 
 // One address serves native gRPC and the HTTP protocols (Connect,
@@ -63,6 +65,7 @@ func (in *Instance) serveBoth(ln net.Listener, g *grpc.Server, hs *http.Server, 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
+		ConnContext:       httpapi.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -171,7 +171,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, p protocol) (
 	if r.ContentLength > h.maxBody {
 		return tooLarge()
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// net/http ends the body at its Content-Length.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	}
 	_ = r.Body.Close()
 	if err != nil {
 		writeError(w, p, http.StatusBadRequest, server.InvalidArgument("", "reading the request body: "+err.Error()))

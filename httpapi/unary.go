@@ -124,7 +124,9 @@ func (h *Handler) decompress(encoding string, body []byte) ([]byte, int, error) 
 // call decodes body as m's request, calls m and writes its answer.
 func (h *Handler) call(ctx context.Context, w http.ResponseWriter, r *http.Request, m unaryMethod, body []byte, binary bool) {
 	ctx = metadata.NewIncomingContext(ctx, incomingMetadata(r.Header))
-	ctx = peer.NewContext(ctx, peerOf(r))
+	if _, ok := peer.FromContext(ctx); !ok || r.TLS != nil {
+		ctx = peer.NewContext(ctx, peerOf(r))
+	}
 	st := &unaryStream{method: m.name}
 	ctx = grpc.NewContextWithServerTransportStream(ctx, st)
 	sh := h.transport.Stats
@@ -171,14 +173,29 @@ func (h *Handler) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		writeError(w, protocolConnectUnary, httpStatusOf(status.Code(err)), err)
 		return
 	}
+	header := w.Header()
 	if binary {
-		w.Header().Set("Content-Type", "application/proto")
+		header["Content-Type"] = contentTypeProto
 	} else {
-		w.Header().Set("Content-Type", "application/json")
+		header["Content-Type"] = contentTypeJSON
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	header["Content-Length"] = []string{strconv.Itoa(len(out))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+}
+
+// The Content-Type values of answers, shared by every answer as net/http
+// shares its own: nothing changes them.
+var (
+	contentTypeJSON  = []string{"application/json"}
+	contentTypeProto = []string{"application/proto"}
+)
+
+// ConnContext is the http.Server's ConnContext: a plaintext connection's
+// peer is made once, not per call (over TLS, the call's own TLS state
+// makes it).
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return peer.NewContext(ctx, &peer.Peer{Addr: c.RemoteAddr()})
 }
 
 func isProtoContent(ct string) bool {

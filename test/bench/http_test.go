@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ func httpFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *table) {
 			if err != nil {
 				return err
 			}
-			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(b), `{"document":`) {
+			if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(b, []byte(`{"document":`)) {
 				return fmt.Errorf("FindOne over Connect: HTTP %d %s", resp.StatusCode, b)
 			}
 			return nil
