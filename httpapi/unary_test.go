@@ -42,35 +42,15 @@ import (
 // compress is set, and returns the status and the body.
 func (in *instance) connectCall(t *testing.T, method, body string, compress bool, header ...string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader = strings.NewReader(body)
 	if compress {
 		var b bytes.Buffer
 		z := gzip.NewWriter(&b)
 		_, _ = z.Write([]byte(body))
 		_ = z.Close()
-		rd = &b
+		body = b.String()
+		header = append(header, "Content-Encoding", "gzip")
 	}
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, in.base+"/mongogate.v1."+method, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if compress {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return in.post(t, "/mongogate.v1."+method, body, header...)
 }
 
 // connectReason reads the code and ErrorInfo reason of a Connect error.
