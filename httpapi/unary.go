@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -104,7 +103,9 @@ func (h *Handler) decompress(encoding string, body []byte) ([]byte, int, error) 
 		return body, 0, nil
 	case "gzip":
 	default:
-		return nil, http.StatusNotImplemented, status.Error(codes.Unimplemented,
+		// Connect answers unimplemented here; INVALID_ARGUMENT carries
+		// the ErrorInfo every refusal of bad input carries.
+		return nil, http.StatusBadRequest, server.InvalidArgument("",
 			fmt.Sprintf("Content-Encoding %q: mongogate reads gzip and identity", encoding))
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))

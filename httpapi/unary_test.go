@@ -204,7 +204,8 @@ func TestConnectUnaryMatchesTranscoder(t *testing.T) {
 
 // TestConnectUnaryProtocol follows the Connect protocol's headers: a
 // gzip-compressed request (answered uncompressed), an encoding it does not
-// know, another protocol version, a malformed timeout.
+// know (INVALID_ARGUMENT, with its ErrorInfo), another protocol version, a
+// malformed timeout.
 func TestConnectUnaryProtocol(t *testing.T) {
 	uri := testbackend.URI(t)
 	db := testbackend.DBName(t)
@@ -218,15 +219,12 @@ func TestConnectUnaryProtocol(t *testing.T) {
 		wantHTTP            int
 		wantCode            string
 	}{
-		{"unknown encoding", "Content-Encoding", "br", http.StatusNotImplemented, "unimplemented"},
+		{"unknown encoding", "Content-Encoding", "br", http.StatusBadRequest, "invalid_argument"},
 		{"protocol version 2", "Connect-Protocol-Version", "2", http.StatusBadRequest, "invalid_argument"},
 		{"malformed timeout", "Connect-Timeout-Ms", "soon", http.StatusBadRequest, "invalid_argument"},
 	} {
 		code, body := in.connectCall(t, "DocumentService/FindOne", find, false, tt.header, tt.value)
-		var ce struct {
-			Code string `json:"code"`
-		}
-		if err := json.Unmarshal(body, &ce); err != nil || code != tt.wantHTTP || ce.Code != tt.wantCode {
+		if c, reason := connectReason(t, body); code != tt.wantHTTP || c != tt.wantCode || reason != "INVALID_ARGUMENT" {
 			t.Errorf("%s: HTTP %d %s, want %d %s", tt.name, code, body, tt.wantHTTP, tt.wantCode)
 		}
 	}
