@@ -101,6 +101,24 @@ func decodeBSON(field string, b []byte) (bson.Raw, error) {
 	return bson.Raw(b), nil
 }
 
+// decimalCoefficientTooLarge reports whether a Decimal128 in its usual
+// form holds a coefficient above 10^34-1, the most 34 digits hold. IEEE
+// 754-2008 reads such an encoding as zero; the driver writes it as a
+// 35-digit number in Extended JSON that it cannot read back, so it is
+// refused. (The other form, whose coefficient has an implicit 0b100
+// prefix, the driver writes as zero, as it reads; special values are
+// left alone.)
+func decimalCoefficientTooLarge(data []byte) bool {
+	const maxHi, maxLo = 0x1ed09bead87c0, 0x378d8e63ffffffff // 10^34-1
+	lo := binary.LittleEndian.Uint64(data)
+	hi := binary.LittleEndian.Uint64(data[8:])
+	if (hi>>61)&3 == 3 {
+		return false
+	}
+	coeffHi := hi & (1<<49 - 1)
+	return coeffHi > maxHi || (coeffHi == maxHi && lo > maxLo)
+}
+
 // malformedBSON says what is wrong with b, or "" if it is well-formed
 // BSON (https://bsonspec.org/spec.html) at every level: the driver's
 // Validate checks only the framing of the top level, so a document that
@@ -151,6 +169,10 @@ func malformedBSON(b []byte) string {
 			case bsoncore.TypeDBPointer:
 				if !validString(v.Data[:len(v.Data)-12]) {
 					return fmt.Sprintf("%q: malformed DBPointer namespace", key)
+				}
+			case bsoncore.TypeDecimal128:
+				if decimalCoefficientTooLarge(v.Data) {
+					return fmt.Sprintf("%q: Decimal128 coefficient above 10^34-1 (a non-canonical encoding)", key)
 				}
 			case bsoncore.TypeBoolean:
 				if v.Data[0] > 1 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // js is a JSON Document for tests.
@@ -283,4 +284,43 @@ func TestDecodeDepthLimit(t *testing.T) {
 		_, err := Decode("filter", Document{BSON: b})
 		wantArgError(t, err, "filter")
 	})
+}
+
+// TestDecimalCoefficientBound refuses a Decimal128 whose coefficient is
+// above 10^34-1 in the usual form, which canonical Extended JSON cannot
+// carry back, and accepts the largest coefficient, the implicit-prefix
+// form and the special values.
+func TestDecimalCoefficientBound(t *testing.T) {
+	const maxHi, maxLo = 0x1ed09bead87c0, 0x378d8e63ffffffff // 10^34-1
+	exp := uint64(6176) << 49                                // exponent 0
+	for _, tt := range []struct {
+		name   string
+		hi, lo uint64
+		ok     bool
+	}{
+		{"10^34-1", exp | maxHi, maxLo, true},
+		{"10^34", exp | maxHi, maxLo + 1, false},
+		{"2^113-1", exp | (1<<49 - 1), 1<<64 - 1, false},
+		{"implicit prefix (read as zero)", 0x6C10000000000000, 0, true},
+		{"Infinity", 0x7800000000000000, 0, true},
+		{"NaN", 0x7C00000000000000, 0, true},
+	} {
+		doc := bsoncore.NewDocumentBuilder().AppendDecimal128("d", tt.hi, tt.lo).Build()
+		_, err := Decode("document", Document{BSON: doc})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: Decode error %v, want accepted %v", tt.name, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Decimal128 coefficient") {
+			t.Errorf("%s: %v does not name the coefficient", tt.name, err)
+		}
+		if tt.ok {
+			enc, err := Encode(bson.Raw(doc), FormatJSONCanonical)
+			if err != nil {
+				t.Fatalf("%s: Encode: %v", tt.name, err)
+			}
+			if _, err := Decode("document", enc); err != nil {
+				t.Errorf("%s: %s does not read back: %v", tt.name, enc.JSON, err)
+			}
+		}
+	}
 }
