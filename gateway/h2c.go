@@ -23,12 +23,14 @@ import (
 // isGRPC is a cmux.MatchWriter: it reads an HTTP/2 connection's preface
 // and frames up to the end of its first request's headers, and tells
 // whether their content type is gRPC's. It writes one SETTINGS frame,
-// with no settings, after the client's first.
+// with no settings, after the client's first. cmux keeps what a matcher
+// reads, so it reads at most maxMatchBytes: a connection that sends more
+// before its first request's headers is not gRPC.
 func isGRPC(w io.Writer, r io.Reader) bool {
 	if !hasPreface(r) {
 		return false
 	}
-	fr := http2.NewFramer(w, r)
+	fr := http2.NewFramer(w, io.LimitReader(r, maxMatchBytes))
 	contentType := ""
 	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
 		if f.Name == "content-type" {
@@ -67,6 +69,10 @@ func isGRPC(w io.Writer, r io.Reader) bool {
 		}
 	}
 }
+
+// maxMatchBytes bounds what isGRPC reads after the preface: far more than
+// a client's SETTINGS and its first request's headers.
+const maxMatchBytes = 256 << 10
 
 // hasPreface reads the HTTP/2 client preface, giving up at the first byte
 // that differs: a short HTTP/1.x request must not wait for 24 bytes that

@@ -86,6 +86,18 @@ func TestIsGRPC(t *testing.T) {
 		t.Error("HTTP/1.0 taken for gRPC")
 	}
 	_ = pr.Close() // ends the writer, which wrote more than isGRPC read
+
+	// A connection that sends frames but no request is not read without
+	// bound (cmux keeps what a matcher reads).
+	s := newClientStream()
+	_ = s.fr.WriteSettings()
+	for s.Len() < 2*maxMatchBytes {
+		_ = s.fr.WritePing(false, [8]byte{})
+	}
+	s.headers(t, "application/grpc")
+	if isGRPC(io.Discard, bytes.NewReader(s.Bytes())) {
+		t.Error("a request after more than maxMatchBytes taken for gRPC")
+	}
 }
 
 // chunkConn returns its data in reads of random sizes.
