@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 	"strconv"
@@ -11,26 +12,26 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// appendJSON writes m as mongogate's HTTP JSON directly, without protojson's
-// general machinery and without MarshalAppend's placeholders: the output
-// is protojson's (proto3 JSON, fields in declaration order, unpopulated
-// fields left out) with each Document and Value written as its Extended
-// JSON text. google.protobuf messages (Timestamp, Duration) are written by
-// protojson. ok is false for what it does not write (maps), which
-// MarshalAppend leaves to protojson; TestAppendJSONMatchesProtojson holds
-// the two to the same output.
-func (c *jsonCodec) appendJSON(b []byte, m protoreflect.Message) (out []byte, ok bool, err error) {
+// appendJSON writes m as mongogate's HTTP JSON: protojson's output (proto3
+// JSON, fields in declaration order, unpopulated fields left out) with
+// each Document and Value written as its Extended JSON text, without
+// protojson's reflective machinery. google.protobuf messages (Timestamp,
+// Duration) are written by protojson. Map fields are refused: no
+// mongogate message has one (TestNoMapOfDocuments). FuzzAppendJSON holds
+// it to protojson's output.
+func (c *jsonCodec) appendJSON(b []byte, m protoreflect.Message) ([]byte, error) {
 	md := m.Descriptor()
 	if isDocument(md) {
 		raw, err := extJSONOf(m)
-		return append(b, raw...), true, err
+		return append(b, raw...), err
 	}
 	if md.FullName().Parent() == "google.protobuf" {
 		raw, err := c.marshal.Marshal(m.Interface())
-		return append(b, raw...), true, err
+		return append(b, raw...), err
 	}
 	b = append(b, '{')
 	first := true
+	var err error
 	fields := md.Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
@@ -38,7 +39,7 @@ func (c *jsonCodec) appendJSON(b []byte, m protoreflect.Message) (out []byte, ok
 			continue
 		}
 		if fd.IsMap() {
-			return nil, false, nil
+			return nil, fmt.Errorf("httpapi: map field %s: the HTTP JSON codec writes none", fd.FullName())
 		}
 		if !first {
 			b = append(b, ',')
@@ -55,60 +56,59 @@ func (c *jsonCodec) appendJSON(b []byte, m protoreflect.Message) (out []byte, ok
 				if j > 0 {
 					b = append(b, ',')
 				}
-				if b, ok, err = c.appendValue(b, fd, l.Get(j)); !ok || err != nil {
-					return nil, ok, err
+				if b, err = c.appendValue(b, fd, l.Get(j)); err != nil {
+					return nil, err
 				}
 			}
 			b = append(b, ']')
 			continue
 		}
-		if b, ok, err = c.appendValue(b, fd, v); !ok || err != nil {
-			return nil, ok, err
+		if b, err = c.appendValue(b, fd, v); err != nil {
+			return nil, err
 		}
 	}
-	return append(b, '}'), true, nil
+	return append(b, '}'), nil
 }
 
 // appendValue writes one value of field fd (one element, for a list).
-func (c *jsonCodec) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) ([]byte, bool, error) {
+func (c *jsonCodec) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) ([]byte, error) {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		return c.appendJSON(b, v.Message())
 	case protoreflect.BoolKind:
-		return strconv.AppendBool(b, v.Bool()), true, nil
+		return strconv.AppendBool(b, v.Bool()), nil
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		return strconv.AppendInt(b, v.Int(), 10), true, nil
+		return strconv.AppendInt(b, v.Int(), 10), nil
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return strconv.AppendUint(b, v.Uint(), 10), true, nil
+		return strconv.AppendUint(b, v.Uint(), 10), nil
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		b = append(b, '"')
-		return append(strconv.AppendInt(b, v.Int(), 10), '"'), true, nil
+		return append(strconv.AppendInt(b, v.Int(), 10), '"'), nil
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		b = append(b, '"')
-		return append(strconv.AppendUint(b, v.Uint(), 10), '"'), true, nil
+		return append(strconv.AppendUint(b, v.Uint(), 10), '"'), nil
 	case protoreflect.FloatKind:
-		return appendFloat(b, v.Float(), 32), true, nil
+		return appendFloat(b, v.Float(), 32), nil
 	case protoreflect.DoubleKind:
-		return appendFloat(b, v.Float(), 64), true, nil
+		return appendFloat(b, v.Float(), 64), nil
 	case protoreflect.StringKind:
-		out, err := appendProtoString(b, v.String())
-		return out, true, err
+		return appendProtoString(b, v.String())
 	case protoreflect.BytesKind:
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
-		return append(b, '"'), true, nil
+		return append(b, '"'), nil
 	case protoreflect.EnumKind:
 		if fd.Enum().FullName() == "google.protobuf.NullValue" {
-			return append(b, "null"...), true, nil
+			return append(b, "null"...), nil
 		}
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
 			b = append(b, '"')
 			b = append(b, ev.Name()...)
-			return append(b, '"'), true, nil
+			return append(b, '"'), nil
 		}
-		return strconv.AppendInt(b, int64(v.Enum()), 10), true, nil
+		return strconv.AppendInt(b, int64(v.Enum()), 10), nil
 	}
-	return nil, false, nil
+	return nil, fmt.Errorf("httpapi: field %s of kind %v", fd.FullName(), fd.Kind())
 }
 
 var errInvalidUTF8 = errors.New("httpapi: a string field holds invalid UTF-8")
