@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,15 +18,16 @@ import (
 // 120 s retry limit, in seconds.
 var rpcDurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
-// Metrics are mongogate's Prometheus metrics: the RPC metrics of
-// go-grpc-middleware's Prometheus provider (grpc_server_*), mongogate's
+// Metrics are mongogate's Prometheus metrics: the RPC metrics named as
+// go-grpc-middleware's Prometheus provider names them (grpc_server_*,
+// rpcMetrics), mongogate's
 // own (mongogate_*), and the Go runtime's and the process's. The recording
 // methods and the interceptors do nothing on a nil *Metrics, so handlers
 // call them unconditionally.
 type Metrics struct {
 	registry        *prometheus.Registry
 	handler         http.Handler
-	rpc             *grpcprom.ServerMetrics
+	rpc             *rpcMetrics
 	sessionsStarted prometheus.Counter
 	sessionsExpired prometheus.Counter
 	transactions    *prometheus.CounterVec
@@ -52,9 +52,7 @@ func NewMetrics() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: r,
-		rpc: grpcprom.NewServerMetrics(
-			grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(rpcDurationBuckets)),
-		),
+		rpc:      newRPCMetrics(rpcDurationBuckets),
 		sessionsStarted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mongogate_sessions_started_total", Help: "Sessions started.",
 		}),
@@ -111,7 +109,7 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // so that rates exist before the first call.
 func (m *Metrics) InitializeRPCs(g *grpc.Server) {
 	if m != nil {
-		m.rpc.InitializeMetrics(g)
+		m.rpc.initialize(g)
 	}
 }
 
@@ -218,7 +216,7 @@ func (m *Metrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 	}
-	return m.rpc.UnaryServerInterceptor()
+	return m.rpc.unary
 }
 
 // StreamServerInterceptor records the same for streaming calls, and
@@ -229,5 +227,5 @@ func (m *Metrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return handler(srv, ss)
 		}
 	}
-	return m.rpc.StreamServerInterceptor()
+	return m.rpc.stream
 }
