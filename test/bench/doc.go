@@ -110,8 +110,9 @@
 //	go test ./test/bench -run TestBenchFull -bench-full -v -timeout 40m
 //
 // (or MONGOGATE_BENCH_FULL=1 instead of -bench-full) is the full run:
-// 5 rounds per side of -bench-dur/5 each (default 10 s per side per
-// figure), 1,000,000 idle sessions (-bench-sessions) and a 10 s expiry
+// 20 rounds per side of -bench-dur/20 each (default 10 s per side per
+// figure; this machine's speed swings by a quarter within seconds, and
+// short alternating rounds spread those swings evenly over the sides), 1,000,000 idle sessions (-bench-sessions) and a 10 s expiry
 // window (-bench-expiry-window). About 8 minutes on 2 cores: 29 sides of
 // -bench-dur each (about 5 minutes), the lookup's -bench-dur, and about
 // 2 minutes for the idle figures (opening 1,000,000 sessions at about

@@ -46,7 +46,7 @@ func smokePlan() plan {
 }
 
 func fullPlan(t testing.TB) plan {
-	p := plan{rounds: 5, dur: *flagDur / 5, warm: 2_000, clients: 64, sessions: *flagSessions, window: *flagWindow}
+	p := plan{rounds: 20, dur: *flagDur / 20, warm: 2_000, clients: 64, sessions: *flagSessions, window: *flagWindow}
 	if p.sessions < 1_000 || p.window <= 0 {
 		t.Fatalf("-bench-sessions must be at least 1000 and -bench-expiry-window positive")
 	}
