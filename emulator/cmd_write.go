@@ -315,7 +315,8 @@ type hit struct {
 }
 
 // match returns the documents of c that f matches, in natural order, at
-// most limit of them (0: all). A filter on _id alone uses the _id index.
+// most limit of them (0: all). A filter with an _id equality at its top
+// level uses the _id index.
 func (x *exec) match(c *collection, f *query.Filter, limit int) ([]hit, error) {
 	if c == nil {
 		return nil, nil

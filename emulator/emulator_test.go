@@ -500,3 +500,35 @@ func TestOnPrimaryTransactionalWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestIDLookupMatchesWholeFilter: a filter with an _id equality beside
+// other conditions finds the document by _id and still applies the rest.
+func TestIDLookupMatchesWholeFilter(t *testing.T) {
+	srv := mustStart(t, emulator.Config{})
+	coll := mustConnect(t, srv.URI()).Database("db").Collection("c")
+	ctx := ctxT(t)
+	if _, err := coll.InsertMany(ctx, []any{
+		bson.D{{Key: "_id", Value: 1}, {Key: "s", Value: "open"}},
+		bson.D{{Key: "_id", Value: 2}, {Key: "s", Value: "open"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: "done"}}}}
+	res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "s", Value: "done"}}, set)
+	if err != nil || res.MatchedCount != 0 {
+		t.Fatalf("update of _id 1 with s done = %+v, %v; want 0 matched", res, err)
+	}
+	res, err = coll.UpdateOne(ctx, bson.D{{Key: "s", Value: "open"}, {Key: "_id", Value: bson.D{{Key: "$eq", Value: 2}}}}, set)
+	if err != nil || res.MatchedCount != 1 {
+		t.Fatalf("update of _id 2 with s open = %+v, %v; want 1 matched", res, err)
+	}
+	if n := count(t, coll, bson.D{{Key: "_id", Value: 1}, {Key: "s", Value: "open"}}); n != 1 {
+		t.Errorf("_id 1 still open: count %d, want 1", n)
+	}
+	if n := count(t, coll, bson.D{{Key: "_id", Value: 2}, {Key: "s", Value: "open"}}); n != 0 {
+		t.Errorf("_id 2 no longer open: count %d, want 0", n)
+	}
+	if n := count(t, coll, bson.D{{Key: "_id", Value: 3}, {Key: "s", Value: "open"}}); n != 0 {
+		t.Errorf("missing _id: count %d, want 0", n)
+	}
+}

@@ -17,7 +17,6 @@ package query
 
 import (
 	"errors"
-	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -91,17 +90,27 @@ func (f *Filter) MatchElem(doc bson.D) (ok bool, elemIndex int, err error) {
 	return true, d.key, nil
 }
 
-// IDValue reports whether the filter is exactly {_id: <v>} or {_id: {$eq: v}} with v not a
-// document with $-operators, not a regex, not an array — so the caller can use the _id index.
-// A $comment beside it is ignored.
+// IDValue reports whether the filter has, at its top level, _id: <v> or _id: {$eq: v} with v
+// not a document with $-operators, not a regex, not an array: every document it matches then
+// has that _id, so the caller can look the _id up in the _id index and match the whole filter
+// against the one document found, as MongoDB's planner does with the _id index.
 func (f *Filter) IDValue() (any, bool) { return f.id, f.hasID }
 
 func idValue(filter bson.D) (any, bool) {
-	filter = slices.DeleteFunc(slices.Clone(filter), func(e bson.E) bool { return e.Key == "$comment" })
-	if len(filter) != 1 || filter[0].Key != "_id" {
+	at := -1
+	for i, e := range filter {
+		if e.Key != "_id" {
+			continue
+		}
+		if at >= 0 {
+			return nil, false
+		}
+		at = i
+	}
+	if at < 0 {
 		return nil, false
 	}
-	v := filter[0].Value
+	v := filter[at].Value
 	if d, ok := value.Doc(v); ok && isExpressionDoc(d, false) {
 		if len(d) != 1 || d[0].Key != "$eq" {
 			return nil, false
