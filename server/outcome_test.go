@@ -77,6 +77,17 @@ func TestTransactionOutcome(t *testing.T) {
 	_, err = a.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n1})
 	wantReason(t, "another principal", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 
+	// One that records nothing, between recording ones.
+	no := false
+	plain, err := a.txns.StartTransaction(ctx, &pb.StartTransactionRequest{SessionToken: token, Options: &pb.TransactionOptions{RecordOutcome: &no}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert("plain")
+	if _, err := a.txns.CommitTransaction(ctx, &pb.CommitTransactionRequest{SessionToken: token, TransactionNumber: plain.GetTransactionNumber()}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Once the owner is gone (and reclaimed), the records answer.
 	n3 := begin()
 	insert("three")
@@ -102,8 +113,10 @@ func TestTransactionOutcome(t *testing.T) {
 	})
 	want("committed, owner gone", b, token, n1, pb.TransactionOutcome_TRANSACTION_OUTCOME_COMMITTED, true)
 	want("open when the owner died", b, token, n3, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
-	// Its record stayed open when the client aborted it: b fences it.
+	// It has no record (the client aborted it): b fences it.
 	want("aborted before, owner gone (not listed)", b, token, n2, pb.TransactionOutcome_TRANSACTION_OUTCOME_ABORTED, true)
+	// Nothing recorded it, and nothing fences it.
+	want("recorded none, owner gone", b, token, plain.GetTransactionNumber(), pb.TransactionOutcome_TRANSACTION_OUTCOME_UNKNOWN, false)
 	_, err = b.txns.GetTransactionOutcome(as(testCtx(t), bobKey), &pb.GetTransactionOutcomeRequest{SessionToken: token, TransactionNumber: n3})
 	wantReason(t, "another principal, owner gone", err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SESSION_NOT_FOUND)
 	_, err = b.sess.GetSession(ctx, &pb.GetSessionRequest{SessionToken: token})

@@ -41,33 +41,46 @@ func OutcomeID(token string, number int64) string {
 
 // States of an outcome record.
 const (
-	// RecordOpen: written, outside the transaction, before it starts: the
-	// transaction records its outcome, and has not committed.
+	// RecordOpen: written outside the transaction before it starts, for a
+	// transaction whose number the client learns only when it ends
+	// (RunTransaction's attempts), so that no record means never started;
+	// the transaction marks it committed inside itself.
 	RecordOpen = "open"
-	// RecordCommitted: set inside the transaction, just before its
-	// commit, so it is visible if and only if the transaction committed.
+	// RecordCommitted: written (or set) inside the transaction, just before
+	// its commit, so it is visible if and only if the transaction
+	// committed.
 	RecordCommitted = "committed"
-	// RecordAborted: set by an instance answering for an owner that does
-	// not answer (the fence, see Outcomes): the transaction never commits.
+	// RecordAborted: written by an instance answering for an owner that
+	// does not answer (the fence, see Outcomes): the transaction never
+	// commits.
 	RecordAborted = "aborted"
 )
 
 // Record is an outcome record, a write-once register decided by MongoDB.
-// The transaction's owner writes it open before the transaction starts
-// and moves it to committed inside the transaction; another instance
-// that must answer for the transaction without its owner moves an open
-// record to aborted, outside any transaction. Whichever of the two
-// writes MongoDB orders first wins: once aborted, the transaction's own
-// update conflicts or matches nothing, so it cannot commit; once the
-// transaction has written it, the other write waits for the transaction
-// to end (and times out: the answer is then UNKNOWN, ask again).
+//
+// A transaction started by StartTransaction, whose number the client
+// holds before it can commit, inserts its record committed inside itself
+// just before its commit: one insert. An instance that must answer for
+// it without its owner, finding no record, inserts it aborted outside any
+// transaction, if the session's marker (see MarkerID) says the
+// transaction records this way. Whichever insert MongoDB orders first
+// wins: once the aborted record is there, the transaction's own insert
+// fails (DuplicateKey, or WriteConflict when it came after the
+// transaction's snapshot), so it cannot commit; once the transaction has
+// inserted its record, the other insert waits for the transaction to end
+// (and times out: the answer is then UNKNOWN, ask again).
+//
+// An attempt of RunTransaction, whose number the client learns only from
+// the response, writes its record open before it starts and marks it
+// committed inside itself; the fence marks an open record aborted. A
+// client that lost the response can then tell a number that never
+// started (no record) from one that aborted.
 type Record struct {
 	ID        string `bson:"_id"`
 	Principal string `bson:"p"`
 	Number    int64  `bson:"n"`
-	// State is RecordOpen, RecordCommitted or RecordAborted; "" (a record
-	// written inside its transaction, before records had states) is
-	// committed.
+	// State is RecordOpen, RecordCommitted or RecordAborted; "" (written
+	// before records had states) is committed.
 	State   string    `bson:"s,omitempty"`
 	Written time.Time `bson:"at"`
 	// ExpireAt is when MongoDB's TTL monitor removes the record.
@@ -245,38 +258,94 @@ func (o *Outcomes) open(ctx context.Context, sub *subject, number int64) error {
 	return nil
 }
 
-// write marks sub's outcome record committed inside its transaction,
-// just before the commit. A record that is no longer open, or that was
-// changed since the transaction's snapshot (WriteConflict: nothing but a
-// fence writes it meanwhile), was fenced: ErrFenced, wrapping MongoDB's
-// error if there is one.
+// write writes sub's outcome record committed inside its transaction,
+// just before the commit: it inserts it, or marks the open record the
+// transaction started with (State.opened) committed. A fence that came
+// first makes it fail with ErrFenced (wrapping MongoDB's error if there is
+// one): the record is there already (DuplicateKey), is no longer open
+// (nothing matched), or was written since the transaction's snapshot
+// (WriteConflict: nothing but a fence writes it meanwhile).
 func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 	coll := o.Collection(sub.backend)
 	if coll == nil {
 		return fmt.Errorf("txn: no outcome collection for backend %q", sub.backend)
 	}
-	now := sub.now()
-	res, err := coll.UpdateOne(mongo.NewSessionContext(ctx, sub.sess),
-		bson.D{{Key: "_id", Value: sub.st.outcome}, {Key: "s", Value: RecordOpen}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordCommitted}, {Key: "at", Value: now}, {Key: "expireAt", Value: now.Add(o.retention)}}}})
-	if drivererr.HasCode(err, drivererr.CodeWriteConflict) {
+	sctx, now := mongo.NewSessionContext(ctx, sub.sess), sub.now()
+	var err error
+	matched := true
+	if sub.st.opened {
+		var res *mongo.UpdateResult
+		res, err = coll.UpdateOne(sctx,
+			bson.D{{Key: "_id", Value: sub.st.outcome}, {Key: "s", Value: RecordOpen}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordCommitted}, {Key: "at", Value: now}, {Key: "expireAt", Value: now.Add(o.retention)}}}})
+		matched = err != nil || res.MatchedCount > 0
+	} else {
+		_, err = coll.InsertOne(sctx, Record{
+			ID: sub.st.outcome, Principal: sub.principal, Number: sub.st.number, State: RecordCommitted,
+			Written: now, ExpireAt: now.Add(o.retention),
+		})
+	}
+	if mongo.IsDuplicateKeyError(err) || drivererr.HasCode(err, drivererr.CodeWriteConflict) {
 		return fmt.Errorf("txn: transaction %d: %w: %w", sub.st.number, ErrFenced, err)
 	}
 	if err != nil {
 		return fmt.Errorf("txn: writing the outcome record: %w", err)
 	}
-	if res.MatchedCount == 0 {
+	if !matched {
 		return fmt.Errorf("txn: transaction %d: %w", sub.st.number, ErrFenced)
 	}
 	return nil
 }
 
-// fence moves the open record id on backend to aborted, outside any
+// fenceAbsent inserts the record id of transaction number, aborted, on
+// backend, outside any transaction, for a transaction that records its
+// outcome and has no record: it then never commits. The insert waits at
+// most FenceTimeout for a transaction that has inserted its record and
+// not ended yet. It returns the record as it then stands; decided is false
+// when the wait timed out (the transaction is still open, or its commit
+// is under way).
+func (o *Outcomes) fenceAbsent(ctx context.Context, backend, id, principal string, number int64) (r Record, decided bool, err error) {
+	coll := o.Collection(backend)
+	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
+	defer cancel()
+	now := time.Now()
+	aborted := Record{ID: id, Principal: principal, Number: number, State: RecordAborted, Written: now, ExpireAt: now.Add(o.retention)}
+	cmd := bson.D{
+		{Key: "insert", Value: coll.Name()},
+		{Key: "documents", Value: bson.A{aborted}},
+		{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()},
+	}
+	var res struct {
+		WriteErrors []struct {
+			Code int `bson:"code"`
+		} `bson:"writeErrors"`
+	}
+	err = coll.Database().RunCommand(fctx, cmd).Decode(&res)
+	if err == nil && len(res.WriteErrors) == 0 {
+		return aborted, true, nil
+	}
+	if ctx.Err() != nil {
+		return Record{}, false, ctx.Err()
+	}
+	if err != nil || res.WriteErrors[0].Code != drivererr.CodeDuplicateKey {
+		o.log.Debug("txn: fence undecided", "record", id, "err", err, "write_errors", len(res.WriteErrors))
+		return Record{}, false, nil
+	}
+	// The record is there: the transaction committed, or another fence
+	// came first.
+	r, _, found, err := o.find(ctx, backend, id)
+	if err != nil || !found {
+		return Record{}, false, err
+	}
+	return r, true, nil
+}
+
+// fenceOpen moves the open record id on backend to aborted, outside any
 // transaction, waiting at most FenceTimeout for a transaction that has
 // updated it to end. It returns the record as it then stands; decided is
 // false when the wait timed out (the transaction is still open, or its
 // commit is under way).
-func (o *Outcomes) fence(ctx context.Context, backend, id string) (r Record, decided bool, err error) {
+func (o *Outcomes) fenceOpen(ctx context.Context, backend, id string) (r Record, decided bool, err error) {
 	coll := o.Collection(backend)
 	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
 	defer cancel()
@@ -395,30 +464,57 @@ func (o *Outcomes) gone(ctx context.Context, peers Peers, token, p string, numbe
 }
 
 // decide answers from the transaction's outcome record on backend, or on
-// every backend when backend is "", fencing it if it is still open. found
-// is false when there is no record. A record of another principal is
-// sessions.ErrNotFound.
+// every backend when backend is "": a committed or aborted record says
+// so; an open one is fenced (fenceOpen); a transaction without a record
+// that the session's marker says inserts its record is fenced by
+// inserting it aborted (fenceAbsent). found is false when nothing can
+// tell: no record, and no marker saying the transaction inserts one (it
+// records nothing, or it is a RunTransaction attempt that never started).
+// A record or marker of another principal is sessions.ErrNotFound. (A
+// number asked about before its transaction started, which a client that
+// holds it cannot do, is fenced as well: that transaction then fails at
+// its commit with ErrFenced.)
 func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, backend string) (Outcome, bool, error) {
 	if o == nil {
 		return Outcome{}, false, nil
 	}
 	id := OutcomeID(token, number)
 	r, on, found, err := o.find(ctx, backend, id)
-	if err != nil || !found {
+	if err != nil {
 		return Outcome{}, false, err
+	}
+	if found && r.Principal != p {
+		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+	}
+	var decided bool
+	switch {
+	case found && r.State == RecordOpen:
+		r, decided, err = o.fenceOpen(ctx, on, id)
+	case found:
+		decided = true
+	default:
+		m, mon, mfound, merr := o.findMarker(ctx, backend, token)
+		if merr != nil || !mfound {
+			return Outcome{}, false, merr
+		}
+		if m.Principal != p {
+			return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+		}
+		if inserts, known := m.inserts(number); !inserts || !known {
+			return Outcome{}, false, nil
+		}
+		r, decided, err = o.fenceAbsent(ctx, mon, id, p, number)
+	}
+	if err != nil {
+		return Outcome{}, false, err
+	}
+	if !decided {
+		// The transaction records its outcome, so the answer will come:
+		// ask again.
+		return Outcome{Status: Unknown, FromRecord: true}, true, nil
 	}
 	if r.Principal != p {
 		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
-	}
-	if r.State == RecordOpen {
-		var decided bool
-		if r, decided, err = o.fence(ctx, on, id); err != nil {
-			return Outcome{}, false, err
-		}
-		if !decided {
-			// The record is there, so the answer will come: ask again.
-			return Outcome{Status: Unknown, FromRecord: true}, true, nil
-		}
 	}
 	out := Outcome{Status: r.status(), FromRecord: true}
 	if out.Status == Committed {

@@ -105,7 +105,7 @@ func (m *Manager) run(ctx context.Context, sub *subject, eff Options, timeout ti
 				return attempts, fmt.Errorf("txn: run: %w (last attempt: %w)", err, last)
 			}
 		}
-		if err := m.begin(ctx, sub, eff); err != nil {
+		if err := m.begin(ctx, sub, eff, false); err != nil {
 			return attempts, fmt.Errorf("txn: run: %w", err)
 		}
 		attempts++

@@ -20,7 +20,7 @@ type Options struct {
 	// MaxCommitTime bounds one commit, including its retries.
 	MaxCommitTime time.Duration
 	// RecordOutcome writes an outcome record inside the transaction before
-	// it commits (see OutcomeID); nil means the session's default, then
+	// it commits (see Record); nil means the session's default, then
 	// the backend's (Config.RecordByDefault).
 	RecordOutcome *bool
 }
@@ -83,9 +83,17 @@ type State struct {
 	// outcome is the id of the transaction's outcome record when it
 	// records one, else "".
 	outcome string
-	// recorded: the transaction has marked its record committed (inside
+	// opened: the transaction's record was written open before it
+	// started (a RunTransaction attempt, see Record).
+	opened bool
+	// recorded: the transaction has written its record committed (inside
 	// itself), so a commit may be sent.
 	recorded bool
+	// marked is what the session's recording marker says (markNone,
+	// markOn, markOff; see Outcomes.mark), and markedUntil when it
+	// expires, in Unix seconds.
+	marked      uint8
+	markedUntil int64
 	// defaults are the session's default transaction options, from
 	// StartSession.
 	defaults Options

@@ -169,7 +169,7 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, jo
 	if e.Options.Snapshot {
 		return 0, 0, fmt.Errorf("txn: start: %w", ErrSnapshotSession)
 	}
-	if err := m.begin(ctx, sub, merge(opts, t.defaults)); err != nil {
+	if err := m.begin(ctx, sub, merge(opts, t.defaults), true); err != nil {
 		return 0, 0, err
 	}
 	return t.number, t.depth, nil
@@ -179,16 +179,29 @@ func (m *Manager) Start(ctx context.Context, e *sessions.Entry, opts Options, jo
 const takenNumbers = 16
 
 // begin starts the next transaction on sub with the effective options
-// eff. One that records its outcome first writes its record, open, so
-// that from then on another instance can fence it; a number whose record
-// exists already (an earlier start wrote it, then failed) is skipped.
-func (m *Manager) begin(ctx context.Context, sub *subject, eff Options) error {
+// eff. held says whether the client holds the transaction's number before
+// the transaction can commit (StartTransaction), not only once it has
+// ended (RunTransaction's attempts). A transaction that records its
+// outcome and is held inserts its record inside itself before its commit;
+// the session's recording marker says so before it starts, when it does
+// not already (see Outcomes.mark). One that is not held writes its record
+// open first, so that from then on another instance can fence it and no
+// record means it never started; a number whose record exists already (an
+// earlier start wrote it, then failed) is skipped.
+func (m *Manager) begin(ctx context.Context, sub *subject, eff Options, held bool) error {
 	if eff.WriteConcern != nil && !eff.WriteConcern.Acknowledged() {
 		return fmt.Errorf("txn: start: %w", ErrUnacknowledged)
 	}
 	t := sub.st
 	number, recording := t.number+1, m.recording(sub, eff)
-	for skipped := 0; recording; skipped++ {
+	inserts := recording && held
+	if inserts || t.marked != markNone {
+		if err := m.cfg.Outcomes.mark(ctx, sub, number, inserts); err != nil {
+			return fmt.Errorf("txn: start: %w", err)
+		}
+	}
+	opened := recording && !held
+	for skipped := 0; opened; skipped++ {
 		err := m.cfg.Outcomes.open(ctx, sub, number)
 		if err == nil {
 			break
@@ -203,7 +216,7 @@ func (m *Manager) begin(ctx context.Context, sub *subject, eff Options) error {
 	}
 	t.number = number
 	t.status, t.depth, t.dangling = InProgress, 1, 0
-	t.options, t.started, t.outcome, t.recorded = eff, sub.now(), "", false
+	t.options, t.started, t.outcome, t.opened, t.recorded = eff, sub.now(), "", opened, false
 	if recording {
 		t.outcome = OutcomeID(sub.token, t.number)
 	}

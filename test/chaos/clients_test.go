@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
@@ -215,8 +216,10 @@ func (b *bank) rawTransfer(_ *rand.Rand, tr *transfer) {
 		case testkit.IsReason(err, codes.Aborted, pb.ErrorReason_ERROR_REASON_TRANSACTION_ABORTED):
 			tr.verdict = notCommitted
 			return
-		case testkit.IsReason(err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNKNOWN_COMMIT_RESULT) && attempt < 5:
-			// The contract's answer: commit again.
+		case status.Code(err) == codes.Unavailable && attempt < 5:
+			// The contract's answer to UNKNOWN_COMMIT_RESULT, and to a
+			// commit that may not have reached mongogate at all (a
+			// proxy's 502, an unreachable owner): commit again.
 			time.Sleep(300 * time.Millisecond)
 			continue
 		}

@@ -102,12 +102,14 @@ class TransactionServiceServicer(object):
         While the owning instance answers, the answer is the session's state;
         when it does not (gone, paused or unreachable) the answer rests on the
         transaction's outcome record (see TransactionOptions.record_outcome):
-        COMMITTED when the record says so; ABORTED when it was still open,
-        which this answer marks aborted so that the transaction can never
-        commit afterwards (MongoDB orders that write with the transaction's
-        own); UNKNOWN while the record's transaction is still running (ask
-        again), while a dead instance's cleanup is pending, or for a
-        transaction that recorded no outcome. Answers about a gone instance
+        COMMITTED when the record says so; ABORTED when the transaction has
+        not committed, which this answer makes final by writing its record
+        aborted (MongoDB orders that write with the transaction's own, so the
+        transaction can never commit afterwards); UNKNOWN while the
+        transaction, having written its record, is still running (ask again),
+        while a dead instance's cleanup is pending, for a transaction that
+        records no outcome, and for a RunTransaction attempt that never
+        started (the attempts write their record before they start). Answers about a gone instance
         last as long as the records' retention (default 24 h).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -336,14 +336,19 @@ export type TransactionOptions = Message<"mongogate.v1.TransactionOptions"> & {
 
   /**
    * Record the transaction's outcome durably: before committing, the server
-   * writes a small record inside the transaction itself (in the backend's
-   * outcome collection, default mongogate.outcomes), so the record exists
-   * if and only if the transaction committed. Then
+   * inserts a small record inside the transaction itself (in the backend's
+   * outcome collection, default mongogate.outcomes), so a committed record
+   * exists if and only if the transaction committed. Then
    * TransactionService.GetTransactionOutcome gives a definite COMMITTED or
    * ABORTED from any instance, even after the instance that held the
    * session died during the commit, until the record's retention (default
-   * 24 h) passes. Costs one small insert per transaction. Unset means the
-   * backend's default (off unless the server enables it).
+   * 24 h) passes. Costs one small insert per transaction started by
+   * StartTransaction (and one more write when a session's transactions
+   * change between that and not); each attempt of RunTransaction writes
+   * its record before it starts as well, so that a client that lost the
+   * response can tell an attempt that never started (no record) from one
+   * that aborted. Unset means the backend's default (off unless the
+   * server enables it).
    *
    * @generated from field: optional bool record_outcome = 5;
    */
