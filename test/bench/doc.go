@@ -112,12 +112,14 @@
 // (or MONGOGATE_BENCH_FULL=1 instead of -bench-full) is the full run:
 // 20 rounds per side of -bench-dur/20 each (default 10 s per side per
 // figure; this machine's speed swings by a quarter within seconds, and
-// short alternating rounds spread those swings evenly over the sides), 1,000,000 idle sessions (-bench-sessions) and a 10 s expiry
-// window (-bench-expiry-window). About 8 minutes on 2 cores: 29 sides of
-// -bench-dur each (about 5 minutes), the lookup's -bench-dur, and about
-// 2 minutes for the idle figures (opening 1,000,000 sessions at about
-// 22,000/s, holding as many driver sessions, twice the expiry window, and
-// ending the sessions at cleanup). Documents written by a
+// short alternating rounds spread those swings evenly over the sides),
+// 1,000,000 idle sessions (-bench-sessions) and a 10 s expiry window
+// (-bench-expiry-window). About 11 minutes on 2 cores: 29 sides of
+// -bench-dur each (about 5 minutes), emptying the collections and
+// collecting the heap before each of their rounds, the lookup's
+// -bench-dur, and about 2 minutes for the idle figures (opening 1,000,000
+// sessions at about 22,000/s, holding as many driver sessions, twice the
+// expiry window, and ending the sessions at cleanup). Documents written by a
 // figure are dropped after it: the emulator keeps them on this process's
 // heap, where they would slow the garbage collector for every later
 // figure. To keep the emulator out of this process, run cmd/emulator and
