@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -129,24 +127,9 @@ func (o *Outcomes) mark(ctx context.Context, sub *subject, number int64, inserts
 // or on every backend when backend is "", and returns it with the backend
 // it is on; found is false when there is none.
 func (o *Outcomes) findMarker(ctx context.Context, backend, token string) (m marker, on string, found bool, err error) {
-	names := o.names
-	if backend != "" {
-		names = []string{backend}
+	on, found, err = o.lookup(ctx, backend, MarkerID(token), &m)
+	if err != nil {
+		return marker{}, "", false, fmt.Errorf("txn: recording marker: %w", err)
 	}
-	id := MarkerID(token)
-	for _, name := range names {
-		coll := o.colls[name]
-		if coll == nil {
-			continue
-		}
-		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&m)
-		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-			continue
-		case err != nil:
-			return marker{}, "", false, fmt.Errorf("txn: recording marker: %w", err)
-		}
-		return m, name, true, nil
-	}
-	return marker{}, "", false, nil
+	return m, on, found, nil
 }

@@ -211,6 +211,17 @@ func EnsureOutcomeIndex(ctx context.Context, coll *mongo.Collection) error {
 // when there is none (the transaction records none, or its record
 // expired).
 func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, on string, found bool, err error) {
+	on, found, err = o.lookup(ctx, backend, id, &r)
+	if err != nil {
+		return Record{}, "", false, fmt.Errorf("txn: outcome record: %w", err)
+	}
+	return r, on, found, nil
+}
+
+// lookup decodes the document id of the outcome collection on backend,
+// or on the first backend that has it when backend is "", into out, and
+// returns the backend it is on; found is false when none has it.
+func (o *Outcomes) lookup(ctx context.Context, backend, id string, out any) (on string, found bool, err error) {
 	names := o.names
 	if backend != "" {
 		names = []string{backend}
@@ -220,16 +231,16 @@ func (o *Outcomes) find(ctx context.Context, backend, id string) (r Record, on s
 		if coll == nil {
 			continue
 		}
-		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(out)
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			continue
 		case err != nil:
-			return Record{}, "", false, fmt.Errorf("txn: outcome record: %w", err)
+			return "", false, err
 		}
-		return r, name, true, nil
+		return name, true, nil
 	}
-	return Record{}, "", false, nil
+	return "", false, nil
 }
 
 // errNumberTaken: the record of a transaction number exists before the
