@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	"github.com/mongogate/mongogate/internal/proctest"
@@ -61,7 +62,7 @@ func (e event) String() string { return fmt.Sprintf("%s %d", e.OperationType, e.
 // reader collects a ChangeStream's events in a goroutine, de-duplicated
 // by resume token, until its context ends.
 type reader struct {
-	cs     *mongogate.ChangeStream
+	cs     eventStream
 	mu     sync.Mutex
 	events []event
 	lat    []time.Duration // write-to-delivery, of events with a sent time
@@ -72,7 +73,23 @@ type reader struct {
 	pause  chan struct{} // while open, the reader waits before reading
 }
 
-func startReader(ctx context.Context, cs *mongogate.ChangeStream, paused bool) *reader {
+// eventStream is what a reader reads: mongogate's ChangeStream, or the
+// driver's own (driverStream).
+type eventStream interface {
+	Next(ctx context.Context) bool
+	Decode(v any) error
+	ResumeToken() string
+	Err() error
+	Close(ctx context.Context) error
+}
+
+// driverStream is a change stream of the driver itself, read as an
+// eventStream.
+type driverStream struct{ *mongo.ChangeStream }
+
+func (d driverStream) ResumeToken() string { return string(d.ChangeStream.ResumeToken()) }
+
+func startReader(ctx context.Context, cs eventStream, paused bool) *reader {
 	r := &reader{cs: cs, seen: map[string]bool{}, done: make(chan struct{})}
 	if paused {
 		r.pause = make(chan struct{})
