@@ -312,9 +312,15 @@ func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 // backend, outside any transaction, for a transaction that records its
 // outcome and has no record: it then never commits. The insert waits at
 // most FenceTimeout for a transaction that has inserted its record and
-// not ended yet. It returns the record as it then stands; decided is false
-// when the wait timed out (the transaction is still open, or its commit
-// is under way).
+// not ended yet: a write outside a transaction that conflicts with one in
+// progress waits until the transaction ends ("In-progress Transactions
+// and Write Conflicts",
+// https://www.mongodb.com/docs/manual/core/transactions-production-consideration/),
+// retrying its WriteConflict within maxTimeMS (SERVER-34650, SERVER-40103);
+// for an insert the conflict is on the _id index key the transaction
+// wrote. It returns the record as it then stands; decided is false when
+// the wait timed out (the transaction is still open, or its commit is
+// under way).
 func (o *Outcomes) fenceAbsent(ctx context.Context, backend, id, principal string, number int64) (r Record, decided bool, err error) {
 	coll := o.Collection(backend)
 	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
