@@ -71,11 +71,14 @@ func (m marker) inserts(number int64) (inserts, known bool) {
 	return inserts, best >= 0
 }
 
-// Marker states the owner remembers (State.marked).
+// markState is what the owner remembers of its session's marker
+// (State.marked).
+type markState uint8
+
 const (
-	markNone uint8 = iota // no marker written: no transaction inserts its record
-	markOn                // the marker says: transactions insert their record
-	markOff               // the marker says: transactions do not
+	markNone markState = iota // no marker written: no transaction inserts its record
+	markOn                    // the marker says: transactions insert their record
+	markOff                   // the marker says: transactions do not
 )
 
 // mark makes sub's marker describe transaction number, which inserts its

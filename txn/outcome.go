@@ -323,29 +323,18 @@ func (o *Outcomes) write(ctx context.Context, sub *subject) error {
 // under way).
 func (o *Outcomes) fenceAbsent(ctx context.Context, backend, id, principal string, number int64) (r Record, decided bool, err error) {
 	coll := o.Collection(backend)
-	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
-	defer cancel()
 	now := time.Now()
 	aborted := Record{ID: id, Principal: principal, Number: number, State: RecordAborted, Written: now, ExpireAt: now.Add(o.retention)}
-	cmd := bson.D{
+	code, ok, err := o.fenceWrite(ctx, coll, id, bson.D{
 		{Key: "insert", Value: coll.Name()},
 		{Key: "documents", Value: bson.A{aborted}},
-		{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()},
-	}
-	var res struct {
-		WriteErrors []struct {
-			Code int `bson:"code"`
-		} `bson:"writeErrors"`
-	}
-	err = coll.Database().RunCommand(fctx, cmd).Decode(&res)
-	if err == nil && len(res.WriteErrors) == 0 {
+	})
+	switch {
+	case err != nil:
+		return Record{}, false, err
+	case ok && code == 0:
 		return aborted, true, nil
-	}
-	if ctx.Err() != nil {
-		return Record{}, false, ctx.Err()
-	}
-	if err != nil || res.WriteErrors[0].Code != drivererr.CodeDuplicateKey {
-		o.log.Debug("txn: fence undecided", "record", id, "err", err, "write_errors", len(res.WriteErrors))
+	case !ok || code != drivererr.CodeDuplicateKey:
 		return Record{}, false, nil
 	}
 	// The record is there: the transaction committed, or another fence
@@ -357,6 +346,34 @@ func (o *Outcomes) fenceAbsent(ctx context.Context, backend, id, principal strin
 	return r, true, nil
 }
 
+// fenceWrite sends cmd, a write of the record id outside any transaction
+// that may wait for one in progress, bounded by FenceTimeout (maxTimeMS).
+// ok is false when the command failed (timed out waiting, or could not be
+// sent); code is its first write error's, 0 when it applied; err is ctx's
+// error once ctx is done.
+func (o *Outcomes) fenceWrite(ctx context.Context, coll *mongo.Collection, id string, cmd bson.D) (code int, ok bool, err error) {
+	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
+	defer cancel()
+	cmd = append(cmd, bson.E{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()})
+	var res struct {
+		WriteErrors []struct {
+			Code int `bson:"code"`
+		} `bson:"writeErrors"`
+	}
+	err = coll.Database().RunCommand(fctx, cmd).Decode(&res)
+	if err == nil && len(res.WriteErrors) == 0 {
+		return 0, true, nil
+	}
+	if ctx.Err() != nil {
+		return 0, false, ctx.Err()
+	}
+	o.log.Debug("txn: fence not applied", "record", id, "err", err, "write_errors", len(res.WriteErrors))
+	if err != nil {
+		return 0, false, nil
+	}
+	return res.WriteErrors[0].Code, true, nil
+}
+
 // fenceOpen moves the open record id on backend to aborted, outside any
 // transaction, waiting at most FenceTimeout for a transaction that has
 // updated it to end. It returns the record as it then stands; decided is
@@ -364,25 +381,15 @@ func (o *Outcomes) fenceAbsent(ctx context.Context, backend, id, principal strin
 // commit is under way).
 func (o *Outcomes) fenceOpen(ctx context.Context, backend, id string) (r Record, decided bool, err error) {
 	coll := o.Collection(backend)
-	fctx, cancel := context.WithTimeout(ctx, o.fenceTimeout+time.Second)
-	defer cancel()
-	cmd := bson.D{
+	code, ok, err := o.fenceWrite(ctx, coll, id, bson.D{
 		{Key: "update", Value: coll.Name()},
 		{Key: "updates", Value: bson.A{bson.D{
 			{Key: "q", Value: bson.D{{Key: "_id", Value: id}, {Key: "s", Value: RecordOpen}}},
 			{Key: "u", Value: bson.D{{Key: "$set", Value: bson.D{{Key: "s", Value: RecordAborted}, {Key: "at", Value: time.Now()}}}}},
 		}}},
-		{Key: "maxTimeMS", Value: o.fenceTimeout.Milliseconds()},
-	}
-	var res struct {
-		WriteErrors []bson.Raw `bson:"writeErrors"`
-	}
-	if err := coll.Database().RunCommand(fctx, cmd).Decode(&res); err != nil || len(res.WriteErrors) > 0 {
-		if ctx.Err() != nil {
-			return Record{}, false, ctx.Err()
-		}
-		o.log.Debug("txn: fence undecided", "record", id, "err", err, "write_errors", len(res.WriteErrors))
-		return Record{}, false, nil
+	})
+	if err != nil || !ok || code != 0 {
+		return Record{}, false, err
 	}
 	r, _, found, err := o.find(ctx, backend, id)
 	if err != nil {

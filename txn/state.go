@@ -92,7 +92,7 @@ type State struct {
 	// marked is what the session's recording marker says (markNone,
 	// markOn, markOff; see Outcomes.mark), and markedUntil when it
 	// expires, in Unix seconds.
-	marked      uint8
+	marked      markState
 	markedUntil int64
 	// defaults are the session's default transaction options, from
 	// StartSession.
