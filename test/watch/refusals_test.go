@@ -145,7 +145,19 @@ func TestRefusalsAndEnds(t *testing.T) {
 	if _, err := docs.InsertMany(ctx, &pb.InsertManyRequest{Namespace: &pb.Namespace{Database: "wdb2", Collection: "other"}, Documents: many}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = first(ctx, w, &pb.WatchRequest{Scope: items.Scope, Start: &pb.WatchRequest_ResumeAfter{ResumeAfter: tok}})
+	// The resume fails, and no event comes before the failure: at once
+	// when the shared stream of wdb.items has read past the lost entries
+	// (a stream of its own from tok finds them gone), or, when that
+	// stream has not read since tok and so stands there, with that
+	// stream's own failure as soon as it reads on (its getMore waits at
+	// most a second).
+	m, lost, err := first(ctx, w, &pb.WatchRequest{Scope: items.Scope, Start: &pb.WatchRequest_ResumeAfter{ResumeAfter: tok}})
+	for err == nil {
+		if m.GetEvent() != nil {
+			t.Fatalf("Watch from a token out of the oplog delivered %v", m)
+		}
+		m, err = lost.Recv()
+	}
 	testkit.WantReason(t, "Watch from a token out of the oplog", err, codes.OutOfRange, pb.ErrorReason_ERROR_REASON_CHANGE_STREAM_HISTORY_LOST)
 
 	// The shared stream of wdb.items may have lost its history too (the
