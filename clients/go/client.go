@@ -32,6 +32,15 @@ import (
 // refuse large documents and batches.
 const maxMessageSize = 32 << 20
 
+// streamWindow and connWindow are the HTTP/2 flow-control windows the
+// client grants the server per stream and per connection, fixed as the
+// server's own are (server.streamWindow says why): a 4 MiB Find batch
+// arrives in one round trip.
+const (
+	streamWindow = 4 << 20
+	connWindow   = 16 << 20
+)
+
 // cleanupTimeout bounds the calls the client makes on its own behalf when
 // the caller's context cannot be used: ending sessions in Close and
 // UseSession, aborting in WithTransaction after fn failed.
@@ -163,6 +172,12 @@ func New(target string, opts ...Option) (*Client, error) {
 	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
+		// Fixed windows, as the server's: grpc-go's bandwidth-delay
+		// estimator would answer nearly every small response with a
+		// WINDOW_UPDATE and a PING for the server to read and
+		// acknowledge.
+		grpc.WithStaticStreamWindowSize(streamWindow),
+		grpc.WithStaticConnWindowSize(connWindow),
 	}
 	if cfg.apiKey != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer(cfg.apiKey)))
