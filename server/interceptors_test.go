@@ -77,6 +77,29 @@ func (r *principalRecorder) services() (*fakeSessions, *fakeDocuments) {
 		}}
 }
 
+// serveBufconn runs a gRPC server with opts, the health service and what
+// register adds, over bufconn until the test ends, and returns its
+// listener.
+func serveBufconn(t *testing.T, opts []grpc.ServerOption, register func(*grpc.Server)) *bufconn.Listener {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	if register != nil {
+		register(srv)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return lis
+}
+
 // mustServe runs a server with ServerOptions(cfg), the health service and
 // the given fakes over bufconn, and returns a client connection to it.
 // Without dial options the connection is plaintext.
@@ -86,19 +109,9 @@ func mustServe(t *testing.T, cfg TransportConfig, ss *fakeSessions, ds *fakeDocu
 	if err != nil {
 		t.Fatalf("ServerOptions: %v", err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(opts...)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	pb.RegisterSessionServiceServer(srv, ss)
-	pb.RegisterDocumentServiceServer(srv, ds)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
+	lis := serveBufconn(t, opts, func(srv *grpc.Server) {
+		pb.RegisterSessionServiceServer(srv, ss)
+		pb.RegisterDocumentServiceServer(srv, ds)
 	})
 	if len(dialOpts) == 0 {
 		dialOpts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
