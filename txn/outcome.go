@@ -487,6 +487,10 @@ func (o *Outcomes) gone(ctx context.Context, peers Peers, token, p string, numbe
 	return Outcome{Status: Unknown}, nil
 }
 
+// errOtherPrincipal answers for a record or marker of another principal:
+// to the caller, the transaction does not exist.
+var errOtherPrincipal = fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+
 // decide answers from the transaction's outcome record on backend, or on
 // every backend when backend is "": a committed or aborted record says
 // so; an open one is fenced (fenceOpen); a transaction without a record
@@ -508,7 +512,7 @@ func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, ba
 		return Outcome{}, false, err
 	}
 	if found && r.Principal != p {
-		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+		return Outcome{}, false, errOtherPrincipal
 	}
 	var decided bool
 	switch {
@@ -522,7 +526,7 @@ func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, ba
 			return Outcome{}, false, merr
 		}
 		if m.Principal != p {
-			return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+			return Outcome{}, false, errOtherPrincipal
 		}
 		if inserts, known := m.inserts(number); !inserts || !known {
 			return Outcome{}, false, nil
@@ -538,7 +542,7 @@ func (o *Outcomes) decide(ctx context.Context, token, p string, number int64, ba
 		return Outcome{Status: Unknown, FromRecord: true}, true, nil
 	}
 	if r.Principal != p {
-		return Outcome{}, false, fmt.Errorf("txn: transaction of another principal: %w", sessions.ErrNotFound)
+		return Outcome{}, false, errOtherPrincipal
 	}
 	out := Outcome{Status: r.status(), FromRecord: true}
 	if out.Status == Committed {
