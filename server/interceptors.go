@@ -57,6 +57,33 @@ const (
 	connWindow   = 16 << 20
 )
 
+// Tuning are the grpc.NewServer options that decide how a mongogate
+// server's transport performs: message size limits (maxMessageSize
+// bytes each way), worker goroutines and fixed flow-control windows.
+// NewTransport includes them; test/bench gives them to its bare proxy,
+// so that the proxy differs from mongogate by mongogate's own code only.
+func Tuning(maxMessageSize int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessageSize),
+		grpc.MaxSendMsgSize(maxMessageSize),
+		// Calls run on pooled worker goroutines, whose stacks have grown
+		// to what a handler and the driver under it need and serve call
+		// after call, instead of a new goroutine per call that grows its
+		// stack by copying deep in the driver (12 % of a FindOne's CPU at
+		// 64 clients, by profile). Calls beyond the pool get a goroutine
+		// of their own, as without workers, so the pool is sized to the
+		// calls in flight of a busy instance: by test/bench (FindOne and
+		// InsertOne, three alternating runs each), 64 per CPU reaches
+		// 0.86-0.89 of the floor's throughput at 64 clients against 0.82
+		// with 16 per CPU, while the one-client p50 moves within the
+		// run-to-run noise (7-17 µs over the floor either way). Idle
+		// workers cost only their stacks.
+		grpc.NumStreamWorkers(uint32(64 * runtime.GOMAXPROCS(0))),
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
+	}
+}
+
 // TransportConfig is what NewTransport and ServerOptions need.
 type TransportConfig struct {
 	// Logger gets one line per finished RPC, the panics, and the detail
@@ -154,8 +181,6 @@ func NewTransport(cfg TransportConfig) (Transport, error) {
 		return errInternal()
 	})
 	opts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(size),
-		grpc.MaxSendMsgSize(size),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             keepaliveMinClientPing,
 			PermitWithoutStream: true,
@@ -164,23 +189,9 @@ func NewTransport(cfg TransportConfig) (Transport, error) {
 			Time:    keepalivePing,
 			Timeout: keepalivePingTimeout,
 		}),
-		// Calls run on pooled worker goroutines, whose stacks have grown
-		// to what a handler and the driver under it need and serve call
-		// after call, instead of a new goroutine per call that grows its
-		// stack by copying deep in the driver (12 % of a FindOne's CPU at
-		// 64 clients, by profile). Calls beyond the pool get a goroutine
-		// of their own, as without workers, so the pool is sized to the
-		// calls in flight of a busy instance: by test/bench (FindOne and
-		// InsertOne, three alternating runs each), 64 per CPU reaches
-		// 0.86-0.89 of the floor's throughput at 64 clients against 0.82
-		// with 16 per CPU, while the one-client p50 moves within the
-		// run-to-run noise (7-17 µs over the floor either way). Idle
-		// workers cost only their stacks.
-		grpc.NumStreamWorkers(uint32(64 * runtime.GOMAXPROCS(0))),
-		grpc.StaticStreamWindowSize(streamWindow),
-		grpc.StaticConnWindowSize(connWindow),
 		serverCodec(),
 	}
+	opts = append(opts, Tuning(size)...)
 	guard := statusGuard{log: log}
 	unary := []grpc.UnaryServerInterceptor{
 		logUnary(log),

@@ -104,6 +104,9 @@ func run(t *testing.T, p plan) *table {
 	defer debug.SetGCPercent(gogc.previous)
 	tb := &table{title: fmt.Sprintf("mongogate benchmark (%s; backend: %s; GOMAXPROCS=%d; GOGC=%s; %d clients for throughput)",
 		mode, backend, runtime.GOMAXPROCS(0), gogc.label, p.clients)}
+	tb.notes = append(tb.notes, "† bare proxy: the least a gRPC proxy in front of the driver does (the generated handler, one driver call, the answer; "+
+		"mongogate's transport tuning, no interceptors or checks), called by the same Go client; its rows put it in the mongogate column against the floor, "+
+		"so bare/floor is what the hop itself costs and mongogate/bare what mongogate's own code adds")
 	tb.notes = append(tb.notes, "floor = bare gRPC round trips (grpc-go defaults, loopback) with mongogate's request and response sizes, "+
 		"then the direct driver call, in one operation: what a proxy that cost nothing would take")
 	if testbackend.External() || *flagBackend == "process" {
@@ -189,14 +192,23 @@ func findOneFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *table
 	f := startFloor(t, calls)
 	tb.notes = append(tb.notes, "sizes, "+fig+": "+f.sizes(calls))
 	gate := e.mg.Database(e.db).Collection("users")
-	sides := sides3(func(ctx context.Context, _ int) error { return findGate(ctx, gate) }, withFloor(f, findDirect), findDirect)
+	bare := e.bare.Database(e.db).Collection("users")
+	sides := append(sides3(func(ctx context.Context, _ int) error { return findGate(ctx, gate) }, withFloor(f, findDirect), findDirect),
+		side{"bare proxy", func(ctx context.Context, _ int) error { return findGate(ctx, bare) }})
 
 	r := measure(ctx, t, p, fig+", 1 client", 1, sides...)
 	tb.latencyRows(fig+", 1 client", cols3(r), maxResidual)
+	tb.latencyRows(fig+" via a bare proxy†, 1 client", bareCols(r), 0)
 	fig = fmt.Sprintf("%s, %d clients", fig, p.clients)
 	r = measure(ctx, t, p, fig, p.clients, sides...)
 	tb.rateRow(fig, "ops/s", cols3(r), minRate)
+	tb.rateRow(strings.Replace(fig, ", ", " via a bare proxy†, ", 1), "ops/s", bareCols(r), 0)
 }
+
+// bareCols are the bare proxy's result (sides[3], in the mongogate
+// column) against the floor (sides[1]) of a figure measured with
+// sides3 and a bare-proxy side.
+func bareCols(r []result) cols { return cols{gate: r[3], floor: r[1]} }
 
 // newDoc is the document of an insert: no _id, so that each side adds one
 // as it would for an application.
@@ -225,17 +237,21 @@ func insertOneFigures(ctx context.Context, t *testing.T, p plan, e *env, tb *tab
 	f := startFloor(t, calls)
 	tb.notes = append(tb.notes, "sizes, "+fig+": "+f.sizes(calls))
 	gate := e.mg.Database(e.db).Collection("insert_mongogate")
-	sides := sides3(func(ctx context.Context, _ int) error { return insertGate(ctx, gate) },
+	bare := e.bare.Database(e.db).Collection("insert_bare")
+	sides := append(sides3(func(ctx context.Context, _ int) error { return insertGate(ctx, gate) },
 		withFloor(f, insertDirect(e.direct.Database(e.db).Collection("insert_floor"))),
-		insertDirect(e.direct.Database(e.db).Collection("insert_direct")))
+		insertDirect(e.direct.Database(e.db).Collection("insert_direct"))),
+		side{"bare proxy", func(ctx context.Context, _ int) error { return insertGate(ctx, bare) }})
 
-	colls := []string{"insert_direct", "insert_floor", "insert_mongogate"}
+	colls := []string{"insert_direct", "insert_floor", "insert_mongogate", "insert_bare"}
 	reset := func() { empty(ctx, t, e, colls...) }
 	r := measureWith(ctx, t, p, fig+", 1 client", 1, reset, sides...)
 	tb.latencyRows(fig+", 1 client", cols3(r), maxResidual)
+	tb.latencyRows(fig+" via a bare proxy†, 1 client", bareCols(r), 0)
 	fig = fmt.Sprintf("%s, %d clients", fig, p.clients)
 	r = measureWith(ctx, t, p, fig, p.clients, reset, sides...)
 	tb.rateRow(fig, "ops/s", cols3(r), minRate)
+	tb.rateRow(strings.Replace(fig, ", ", " via a bare proxy†, ", 1), "ops/s", bareCols(r), 0)
 	drop(ctx, t, e, colls...)
 }
 

@@ -220,9 +220,10 @@ func dial(t testing.TB, addr string) *grpc.ClientConn {
 }
 
 // env is what the figures share: one backend, the driver on it, and one
-// mongogate server on it with its Go client; and a second Go client of
-// that server, probe, whose calls rec notes, to learn the sizes of
-// mongogate's messages for the floors.
+// mongogate server on it with its Go client; a second Go client of that
+// server, probe, whose calls rec notes, to learn the sizes of mongogate's
+// messages for the floors; and a Go client of a bare proxy on the same
+// backend (see bareProxy).
 type env struct {
 	uri    string
 	db     string
@@ -231,6 +232,7 @@ type env struct {
 	mg     *mongogate.Client
 	probe  *mongogate.Client
 	rec    *recorder
+	bare   *mongogate.Client
 }
 
 // backendURI is the deployment every side uses: MONGOGATE_TEST_URI's, an
@@ -264,6 +266,7 @@ func newEnv(t testing.TB) *env {
 	e.gate = startGate(t, uri, gateOptions{})
 	e.mg = e.gate.client(t)
 	e.probe = e.gate.client(t, mongogate.WithDialOptions(grpc.WithChainUnaryInterceptor(e.rec.intercept)))
+	e.bare = startBareProxy(t, uri)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()

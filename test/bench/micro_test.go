@@ -3,17 +3,22 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	mongogate "github.com/mongogate/mongogate/clients/go"
 )
 
-// The Go benchmarks below time one operation on each side, serially, with
-// allocations counted: the quick way to see what a change to mongogate's
-// own path buys before a full run (TestBenchFull) measures it against the
-// floor.
+// The Go benchmarks below time one operation serially on each side, with
+// allocations counted (client, server and backend: the whole process):
+// the quick way to see what a change to mongogate's own path buys before
+// a full run (TestBenchFull) measures it against the floor. Each path has
+// the sides of the full run: mongogate, floor (the bare round trips of
+// mongogate's calls, then the direct call, in one operation), direct
+// (the driver alone) and, for FindOne and InsertOne, the bare proxy.
 //
 //	go test ./test/bench -run '^$' -bench . -benchmem -count 5
 
@@ -31,95 +36,155 @@ func benchEnv(b *testing.B) (*env, context.Context) {
 	return e, ctx
 }
 
+// probeOp is op as a probe (e.record) runs it: once, as client 0.
+func probeOp(op func(context.Context, int) error) func(context.Context) error {
+	return func(ctx context.Context) error { return op(ctx, 0) }
+}
+
+// runSides runs each side as a sub-benchmark named after it.
+func runSides(b *testing.B, ctx context.Context, sides ...side) {
+	for _, s := range sides {
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.op(ctx, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkFindOne(b *testing.B) {
 	e, ctx := benchEnv(b)
-	gate := e.mg.Database(e.db).Collection("users")
-	direct := e.direct.Database(e.db).Collection("users")
 	filter := bson.D{{Key: "_id", Value: seeded / 2}}
-	f := startFloor(b, e.record(ctx, b, "FindOne", func(ctx context.Context) error {
-		_, err := e.probe.Database(e.db).Collection("users").FindOne(ctx, filter).Raw()
+	find := func(coll *mongogate.Collection) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error {
+			_, err := coll.FindOne(ctx, filter).Raw()
+			return err
+		}
+	}
+	direct := e.direct.Database(e.db).Collection("users")
+	findDirect := func(ctx context.Context, _ int) error {
+		_, err := direct.FindOne(ctx, filter).Raw()
 		return err
-	}))
-	b.Run("floor", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := f.roundTrips(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("mongogate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := gate.FindOne(ctx, filter).Raw(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("direct", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := direct.FindOne(ctx, filter).Raw(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
+	f := startFloor(b, e.record(ctx, b, "FindOne", probeOp(find(e.probe.Database(e.db).Collection("users")))))
+	runSides(b, ctx, append(sides3(find(e.mg.Database(e.db).Collection("users")), withFloor(f, findDirect), findDirect),
+		side{"bare", find(e.bare.Database(e.db).Collection("users"))})...)
 }
 
 func BenchmarkInsertOne(b *testing.B) {
 	e, ctx := benchEnv(b)
-	gate := e.mg.Database(e.db).Collection("inserts")
-	direct := e.direct.Database(e.db).Collection("inserts")
-	b.Run("mongogate", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := gate.InsertOne(ctx, newDoc(int64(i))); err != nil {
-				b.Fatal(err)
-			}
+	var seq atomic.Int64
+	insert := func(coll *mongogate.Collection) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error {
+			_, err := coll.InsertOne(ctx, newDoc(seq.Add(1)))
+			return err
 		}
-	})
-	b.Run("direct", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, err := direct.InsertOne(ctx, newDoc(int64(i))); err != nil {
-				b.Fatal(err)
-			}
+	}
+	insertDirect := func(coll *mongo.Collection) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error {
+			_, err := coll.InsertOne(ctx, newDoc(seq.Add(1)))
+			return err
 		}
-	})
+	}
+	db := e.direct.Database(e.db)
+	f := startFloor(b, e.record(ctx, b, "InsertOne", probeOp(insert(e.probe.Database(e.db).Collection("inserts")))))
+	runSides(b, ctx, append(sides3(insert(e.mg.Database(e.db).Collection("inserts")),
+		withFloor(f, insertDirect(db.Collection("inserts_floor"))), insertDirect(db.Collection("inserts_direct"))),
+		side{"bare", insert(e.bare.Database(e.db).Collection("inserts_bare"))})...)
 }
 
 func BenchmarkSessionPair(b *testing.B) {
 	e, ctx := benchEnv(b)
-	b.Run("mongogate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			s, err := e.mg.StartSession(ctx)
+	pair := func(c *mongogate.Client) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error {
+			s, err := c.StartSession(ctx)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
-			if err := s.End(ctx); err != nil {
-				b.Fatal(err)
-			}
+			return s.End(ctx)
 		}
-	})
+	}
+	// The driver's pair never leaves it: a server session id from its
+	// pool, given back.
+	direct := func(ctx context.Context, _ int) error {
+		s, err := e.direct.StartSession()
+		if err != nil {
+			return err
+		}
+		s.EndSession(ctx)
+		return nil
+	}
+	f := startFloor(b, e.record(ctx, b, "session pair", probeOp(pair(e.probe))))
+	runSides(b, ctx, sides3(pair(e.mg), withFloor(f, direct), direct)...)
+}
+
+// txnBench is what the transaction benchmarks share: the collection
+// "txn", created up front, its mongogate and driver handles, and a
+// driver session kept for the whole benchmark, as the full run's direct
+// side keeps one per client.
+type txnBench struct {
+	seq    atomic.Int64
+	gate   *mongogate.Collection
+	direct func(context.Context, int) error
+}
+
+func newTxnBench(b *testing.B, e *env, ctx context.Context) *txnBench {
+	b.Helper()
+	if err := e.direct.Database(e.db).CreateCollection(ctx, "txn"); err != nil {
+		b.Fatal(err)
+	}
+	s, err := e.direct.StartSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.EndSession(context.Background()) })
+	tb := &txnBench{gate: e.mg.Database(e.db).Collection("txn")}
+	coll := e.direct.Database(e.db).Collection("txn")
+	tb.direct = func(ctx context.Context, _ int) error {
+		_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
+			for range txnInserts {
+				if _, err := coll.InsertOne(ctx, newDoc(tb.seq.Add(1))); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})
+		return err
+	}
+	return tb
 }
 
 func BenchmarkRunTransaction(b *testing.B) {
 	e, ctx := benchEnv(b)
-	if err := e.direct.Database(e.db).CreateCollection(ctx, "txn"); err != nil {
-		b.Fatal(err)
-	}
-	coll := e.mg.Database(e.db).Collection("txn")
-	b.Run("mongogate", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			ops := make([]mongogate.TxnOp, 3)
-			for j := range ops {
-				ops[j] = coll.InsertOneOp(newDoc(int64(i*3 + j)))
+	tb := newTxnBench(b, e, ctx)
+	run := func(c *mongogate.Client, coll *mongogate.Collection) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error {
+			ops := make([]mongogate.TxnOp, txnInserts)
+			for i := range ops {
+				ops[i] = coll.InsertOneOp(newDoc(tb.seq.Add(1)))
 			}
-			if _, err := e.mg.RunTransaction(ctx, ops); err != nil {
-				b.Fatal(err)
-			}
+			_, err := c.RunTransaction(ctx, ops)
+			return err
 		}
-	})
+	}
+	f := startFloor(b, e.record(ctx, b, "RunTransaction", probeOp(run(e.probe, e.probe.Database(e.db).Collection("txn")))))
+	runSides(b, ctx, sides3(run(e.mg, tb.gate), withFloor(f, tb.direct), tb.direct)...)
+}
+
+func BenchmarkExplicitTransaction(b *testing.B) {
+	e, ctx := benchEnv(b)
+	tb := newTxnBench(b, e, ctx)
+	explicit := func(c *mongogate.Client, coll *mongogate.Collection) func(context.Context, int) error {
+		s, err := c.StartSession(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.End(context.Background()) })
+		return func(ctx context.Context, _ int) error { return explicitTxn(ctx, s, coll, &tb.seq, nil) }
+	}
+	f := startFloor(b, e.record(ctx, b, "explicit transaction", probeOp(explicit(e.probe, e.probe.Database(e.db).Collection("txn")))))
+	runSides(b, ctx, sides3(explicit(e.mg, tb.gate), withFloor(f, tb.direct), tb.direct)...)
 }
