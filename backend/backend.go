@@ -79,7 +79,8 @@ func Connect(ctx context.Context, cfg Config) (*Backend, error) {
 		onChange: cfg.OnChange,
 	}
 	opts := options.Client().ApplyURI(cfg.URI).SetRetryWrites(cfg.RetryWrites).
-		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: b.topologyChanged})
+		SetServerMonitor(&event.ServerMonitor{TopologyDescriptionChanged: b.topologyChanged}).
+		SetDialer(&bufferedDialer{})
 	if cfg.Monitor != nil {
 		opts.SetMonitor(cfg.Monitor)
 	}
