@@ -40,6 +40,14 @@
 //     the one size no message can have, 1 byte).
 //   - direct: the driver call alone.
 //
+// FindOne and InsertOne have a fourth side, the bare proxy
+// (bareproxy_test.go): a grpc.Server with mongogate's transport tuning
+// (server.Tuning) and no interceptors, whose DocumentService handler makes
+// the one driver call and answers, called by the same Go client. Its rows
+// ("via a bare proxy†") put it in the mongogate column against the floor:
+// bare/floor is what the hop itself costs, and mongogate/bare what
+// mongogate's own code adds to it.
+//
 // with mg/floor (the ratio the §7 targets are stated in) and mg−floor (the
 // residual: what mongogate itself adds; for a rate, the difference of the
 // inverse rates, the extra wall time per operation).
@@ -114,7 +122,7 @@
 // figure; this machine's speed swings by a quarter within seconds, and
 // short alternating rounds spread those swings evenly over the sides),
 // 1,000,000 idle sessions (-bench-sessions) and a 10 s expiry window
-// (-bench-expiry-window). About 11 minutes on 2 cores: 29 sides of
+// (-bench-expiry-window). About 12 minutes on 2 cores: 33 sides of
 // -bench-dur each (about 5 minutes), emptying the collections and
 // collecting the heap before each of their rounds, the lookup's
 // -bench-dur, and about 2 minutes for the idle figures (opening 1,000,000
@@ -143,7 +151,7 @@
 // run (and fails under CI, which runs it).
 //
 // -bench-run REGEXP keeps only the measurements whose "figure/side"
-// matches (sides: mongogate, floor, direct; in the transaction figures
+// matches (sides: mongogate, floor, direct, "bare proxy"; in the transaction figures
 // "mongogate explicit", "floor explicit", "mongogate RunTransaction",
 // "floor RunTransaction", direct), which with -cpuprofile or -memprofile
 // profiles one path alone:
