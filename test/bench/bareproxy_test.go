@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/grpc"
 
+	backends "github.com/mongogate/mongogate/backend"
 	mongogate "github.com/mongogate/mongogate/clients/go"
 	pb "github.com/mongogate/mongogate/gen/mongogate/v1"
 	"github.com/mongogate/mongogate/server"
@@ -21,9 +22,10 @@ import (
 // the hop itself costs (bare proxy / floor) and what mongogate's own code
 // adds to it (mongogate / bare proxy). It serves DocumentService's
 // FindOne and InsertOne in BSON on a grpc.Server with mongogate's
-// transport tuning (server.Tuning) and nothing else: no interceptors, no
-// checks, no sessions; each call is the generated handler, one driver
-// call on a cached collection handle, and the answer. The Go client calls
+// transport tuning (server.Tuning) and driver client (backend.Connect)
+// and nothing else: no interceptors, no checks, no sessions; each call is
+// the generated handler, one driver call on a cached collection handle,
+// and the answer. The Go client calls
 // it as it calls mongogate.
 type bareProxy struct {
 	pb.UnimplementedDocumentServiceServer
@@ -85,8 +87,19 @@ func (p *bareProxy) InsertOne(ctx context.Context, req *pb.InsertOneRequest) (*p
 // (stopped at cleanup) and returns a Go client of it.
 func startBareProxy(t testing.TB, uri string) *mongogate.Client {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	b, err := backends.Connect(ctx, backends.Config{Name: backends.Default, URI: uri, RetryWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = b.Client.Disconnect(ctx)
+	})
 	g := grpc.NewServer(server.Tuning(server.DefaultMaxMessageSize)...)
-	pb.RegisterDocumentServiceServer(g, &bareProxy{client: connectDriver(t, uri), colls: map[string]*mongo.Collection{}})
+	pb.RegisterDocumentServiceServer(g, &bareProxy{client: b.Client, colls: map[string]*mongo.Collection{}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

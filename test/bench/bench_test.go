@@ -105,7 +105,7 @@ func run(t *testing.T, p plan) *table {
 	tb := &table{title: fmt.Sprintf("mongogate benchmark (%s; backend: %s; GOMAXPROCS=%d; GOGC=%s; %d clients for throughput)",
 		mode, backend, runtime.GOMAXPROCS(0), gogc.label, p.clients)}
 	tb.notes = append(tb.notes, "† bare proxy: the least a gRPC proxy in front of the driver does (the generated handler, one driver call, the answer; "+
-		"mongogate's transport tuning, no interceptors or checks), called by the same Go client; its rows put it in the mongogate column against the floor, "+
+		"mongogate's transport tuning and driver client, no interceptors or checks), called by the same Go client; its rows put it in the mongogate column against the floor, "+
 		"so bare/floor is what the hop itself costs and mongogate/bare what mongogate's own code adds")
 	tb.notes = append(tb.notes, "floor = bare gRPC round trips (grpc-go defaults, loopback) with mongogate's request and response sizes, "+
 		"then the direct driver call, in one operation: what a proxy that cost nothing would take")

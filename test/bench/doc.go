@@ -42,8 +42,9 @@
 //
 // FindOne and InsertOne have a fourth side, the bare proxy
 // (bareproxy_test.go): a grpc.Server with mongogate's transport tuning
-// (server.Tuning) and no interceptors, whose DocumentService handler makes
-// the one driver call and answers, called by the same Go client. Its rows
+// (server.Tuning) and driver client (backend.Connect) and no
+// interceptors, whose DocumentService handler makes the one driver call
+// and answers, called by the same Go client. Its rows
 // ("via a bare proxy†") put it in the mongogate column against the floor:
 // bare/floor is what the hop itself costs, and mongogate/bare what
 // mongogate's own code adds to it.
