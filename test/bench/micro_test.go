@@ -98,27 +98,8 @@ func BenchmarkInsertOne(b *testing.B) {
 
 func BenchmarkSessionPair(b *testing.B) {
 	e, ctx := benchEnv(b)
-	pair := func(c *mongogate.Client) func(context.Context, int) error {
-		return func(ctx context.Context, _ int) error {
-			s, err := c.StartSession(ctx)
-			if err != nil {
-				return err
-			}
-			return s.End(ctx)
-		}
-	}
-	// The driver's pair never leaves it: a server session id from its
-	// pool, given back.
-	direct := func(ctx context.Context, _ int) error {
-		s, err := e.direct.StartSession()
-		if err != nil {
-			return err
-		}
-		s.EndSession(ctx)
-		return nil
-	}
-	f := startFloor(b, e.record(ctx, b, "session pair", probeOp(pair(e.probe))))
-	runSides(b, ctx, sides3(pair(e.mg), withFloor(f, direct), direct)...)
+	f := startFloor(b, e.record(ctx, b, "session pair", probeOp(sessionPair(e.probe))))
+	runSides(b, ctx, sides3(sessionPair(e.mg), withFloor(f, e.directSessionPair), e.directSessionPair)...)
 }
 
 // txnBench is what the transaction benchmarks share: the collection
