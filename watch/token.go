@@ -84,7 +84,9 @@ func sign(key []byte, bind [32]byte, mongoToken bson.Raw) string {
 
 // verify returns MongoDB's token inside tok, or ErrBadToken.
 func verify(key []byte, bind [32]byte, tok string) (bson.Raw, error) {
-	if !strings.HasPrefix(tok, tokenPrefix) || len(tok) > maxTokenLen {
+	// Go's base64 decoder skips CR and LF even in strict mode; refused
+	// here, a token has one spelling only.
+	if !strings.HasPrefix(tok, tokenPrefix) || len(tok) > maxTokenLen || strings.ContainsAny(tok, "\r\n") {
 		return nil, ErrBadToken
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(tokenPrefix):])
