@@ -25,8 +25,7 @@ import (
 // transport tuning (server.Tuning) and driver client (backend.Connect)
 // and nothing else: no interceptors, no checks, no sessions; each call is
 // the generated handler, one driver call on a cached collection handle,
-// and the answer. The Go client calls
-// it as it calls mongogate.
+// and the answer. The Go client calls it as it calls mongogate.
 type bareProxy struct {
 	pb.UnimplementedDocumentServiceServer
 	client *mongo.Client

@@ -122,12 +122,12 @@ func newTxnBench(b *testing.B, e *env, ctx context.Context) *txnBench {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.EndSession(context.Background()) })
-	tb := &txnBench{gate: e.mg.Database(e.db).Collection("txn")}
+	tx := &txnBench{gate: e.mg.Database(e.db).Collection("txn")}
 	coll := e.direct.Database(e.db).Collection("txn")
-	tb.direct = func(ctx context.Context, _ int) error {
+	tx.direct = func(ctx context.Context, _ int) error {
 		_, err := s.WithTransaction(ctx, func(ctx context.Context) (any, error) {
 			for range txnInserts {
-				if _, err := coll.InsertOne(ctx, newDoc(tb.seq.Add(1))); err != nil {
+				if _, err := coll.InsertOne(ctx, newDoc(tx.seq.Add(1))); err != nil {
 					return nil, err
 				}
 			}
@@ -135,37 +135,37 @@ func newTxnBench(b *testing.B, e *env, ctx context.Context) *txnBench {
 		})
 		return err
 	}
-	return tb
+	return tx
 }
 
 func BenchmarkRunTransaction(b *testing.B) {
 	e, ctx := benchEnv(b)
-	tb := newTxnBench(b, e, ctx)
+	tx := newTxnBench(b, e, ctx)
 	run := func(c *mongogate.Client, coll *mongogate.Collection) func(context.Context, int) error {
 		return func(ctx context.Context, _ int) error {
 			ops := make([]mongogate.TxnOp, txnInserts)
 			for i := range ops {
-				ops[i] = coll.InsertOneOp(newDoc(tb.seq.Add(1)))
+				ops[i] = coll.InsertOneOp(newDoc(tx.seq.Add(1)))
 			}
 			_, err := c.RunTransaction(ctx, ops)
 			return err
 		}
 	}
 	f := startFloor(b, e.record(ctx, b, "RunTransaction", probeOp(run(e.probe, e.probe.Database(e.db).Collection("txn")))))
-	runSides(b, ctx, sides3(run(e.mg, tb.gate), withFloor(f, tb.direct), tb.direct)...)
+	runSides(b, ctx, sides3(run(e.mg, tx.gate), withFloor(f, tx.direct), tx.direct)...)
 }
 
 func BenchmarkExplicitTransaction(b *testing.B) {
 	e, ctx := benchEnv(b)
-	tb := newTxnBench(b, e, ctx)
+	tx := newTxnBench(b, e, ctx)
 	explicit := func(c *mongogate.Client, coll *mongogate.Collection) func(context.Context, int) error {
 		s, err := c.StartSession(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = s.End(context.Background()) })
-		return func(ctx context.Context, _ int) error { return explicitTxn(ctx, s, coll, &tb.seq, nil) }
+		return func(ctx context.Context, _ int) error { return explicitTxn(ctx, s, coll, &tx.seq, nil) }
 	}
 	f := startFloor(b, e.record(ctx, b, "explicit transaction", probeOp(explicit(e.probe, e.probe.Database(e.db).Collection("txn")))))
-	runSides(b, ctx, sides3(explicit(e.mg, tb.gate), withFloor(f, tb.direct), tb.direct)...)
+	runSides(b, ctx, sides3(explicit(e.mg, tx.gate), withFloor(f, tx.direct), tx.direct)...)
 }
